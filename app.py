@@ -1,0 +1,438 @@
+"""certfree entry points: the ``certfree`` command line (``main``).
+
+The web service (``create_app``) arrives with the service issue; everything here is thin
+glue around the packages: keys, issuer, wallet, verifier, scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed, exit code 2."""
+
+
+def parse_time(text: str | None) -> int | None:
+    """ISO 8601 time for ``--now``; a time without an offset is China time (UTC+8)."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--now: not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA)
+    return int(moment.timestamp())
+
+
+# ---- keys -------------------------------------------------------------------------------
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    from keys import KeyDir, KeyStoreError
+
+    try:
+        store = KeyDir.init(args.dir, insecure_dev=args.insecure_dev, now=parse_time(args.now))
+    except KeyStoreError as exc:
+        raise UsageError(str(exc)) from None
+    if args.insecure_dev:
+        print("WARNING: --insecure-dev: private keys are NOT encrypted. Development only.", file=sys.stderr)
+    for entry in store.issuer_keys():
+        print(f"{entry.authority:24} {entry.kid}  {', '.join(entry.licence_types)}")
+    print(f"wrote {args.dir}/jwks.json and {args.dir}/trust_list.jws (root pin: {args.dir}/root.jwk.json)")
+    return EXIT_OK
+
+
+# ---- issuer -----------------------------------------------------------------------------
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    from issuer import example
+
+    print(json.dumps(example(args.type), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    from issuer import ClaimsInvalid, issue
+    from keys import KeyDir, KeyStoreError
+
+    try:
+        claims = json.loads(Path(args.claims).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--claims: cannot read JSON: {exc}") from None
+    holder = None
+    wallet = None
+    if args.wallet:
+        from wallet import Wallet, WalletError
+
+        try:
+            wallet = Wallet(args.wallet)
+        except WalletError as exc:
+            raise UsageError(str(exc)) from None
+        holder = wallet.device_jwk()
+    elif args.holder_key:
+        holder = json.loads(Path(args.holder_key).read_text("utf-8"))
+    try:
+        keys = KeyDir(args.keys)
+        issued = issue(keys, args.type, claims, holder_jwk=holder, now=parse_time(args.now))
+    except KeyStoreError as exc:
+        raise UsageError(str(exc)) from None
+    except ClaimsInvalid as exc:
+        print("claims refused / 证照信息不合格:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  {err.field}: {err.code}: {err.message} / {err.message_zh}", file=sys.stderr)
+        return EXIT_REJECTED
+    if args.out:
+        Path(args.out).write_text(issued.credential + "\n", "ascii")
+    if wallet is not None:
+        wallet.store(issued.licence_type, issued.jti, issued.credential, issued.views)
+    if not args.out and wallet is None:
+        print(issued.credential)
+    print(f"issued {issued.licence_type} licence id {issued.jti}" + (f" with {len(issued.views)} views" if issued.views else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+# ---- wallet -----------------------------------------------------------------------------
+
+
+def cmd_wallet_init(args: argparse.Namespace) -> int:
+    from wallet import Wallet, WalletError
+
+    try:
+        Wallet.init(args.dir, insecure_dev=args.insecure_dev)
+    except WalletError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wallet created in {args.dir}")
+    return EXIT_OK
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    from keys.envelope import encode_credential
+    from wallet import write
+
+    text = Path(args.file).read_text("ascii").strip()
+    qr_text = encode_credential(text) if text.startswith("eyJ") else text
+    write(qr_text, args.out)
+    print(qr_text)
+    return EXIT_OK
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    from wallet import Wallet, WalletError, present, version, write
+
+    try:
+        presentation = present(Wallet(args.wallet), args.scenario, licence_type=args.type, now=parse_time(args.now))
+    except WalletError as exc:
+        raise UsageError(str(exc)) from None
+    if args.out:
+        write(presentation.text, args.out)
+        print(f"wrote {args.out} (QR version {version(presentation.text)})", file=sys.stderr)
+    print(presentation.text)
+    return EXIT_OK
+
+
+# ---- verifier ---------------------------------------------------------------------------
+
+
+def load_verifier(keys_dir: str, replay_db: str | None = None) -> Any:
+    from verifier import MemoryReplayCache, SqliteReplayCache, Verifier, load_trust_list
+
+    folder = Path(keys_dir)
+    try:
+        token = (folder / "trust_list.jws").read_text("ascii")
+        root = json.loads((folder / "root.jwk.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--keys: cannot read the trust list or root key: {exc}") from None
+    trust = load_trust_list(token, root)
+    cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
+    return Verifier(trust, replay_cache=cache)
+
+
+def _labels() -> dict[str, tuple[str, str]]:
+    from issuer import LICENCE_TYPES
+
+    labels: dict[str, tuple[str, str]] = {
+        "age_over_18": ("已满18周岁", "18 or older"),
+        "id_number_masked": ("公民身份号码（脱敏）", "ID number (masked)"),
+    }
+    for lt in LICENCE_TYPES.values():
+        labels.update(lt.labels)
+    return labels
+
+
+def render_result(result: Any) -> str:
+    from issuer import LICENCE_TYPES
+
+    lt = LICENCE_TYPES[result.licence_type]
+    labels = _labels()
+    lines = [f"通过 / ACCEPTED  {lt.title_zh} {lt.title_en}" + (f"  [{result.scenario}]" if result.scenario else "")]
+    for name, value in result.claims.items():
+        zh, en = labels.get(name, (name, name))
+        shown = "是 yes" if value is True else "否 no" if value is False else value
+        lines.append(f"  {zh} {en}: {shown}")
+    for warning in result.warnings:
+        lines.append(f"  ! {warning.code}: {warning.message_zh} / {warning.message}")
+    return "\n".join(lines)
+
+
+def render_failure(exc: Any) -> str:
+    lines = ["未通过 / REJECTED"]
+    for failure in exc.failures:
+        field = f" [{failure.field}]" if failure.field else ""
+        lines.append(f"  x {failure.code}{field}: {failure.message_zh} / {failure.message}")
+    return "\n".join(lines)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from verifier import VerificationFailed
+
+    inputs: list[Any] = [Path(p) for p in args.image or []] + list(args.text or [])
+    if args.file:
+        inputs.append(Path(args.file).read_text("ascii").strip())
+    if not inputs:
+        raise UsageError("give --image PNG, --text TEXT or a FILE")
+    now = parse_time(args.now)
+    try:
+        verifier = load_verifier(args.keys, args.replay_db)
+    except VerificationFailed as exc:
+        return _report([exc], [], args)
+    if args.matter:
+        return _verify_matter(verifier, args, inputs, now)
+    results, failures = [], []
+    for item in inputs:
+        try:
+            results.append(verifier.verify(item, scenario=args.scenario, now=now))
+        except VerificationFailed as exc:
+            failures.append(exc)
+    if args.register and results:
+        _record(args, results, now)
+    return _report(failures, results, args)
+
+
+def _record(args: argparse.Namespace, results: list[Any], now: int | None) -> None:
+    from scenarios import get_policy
+    from scenarios.register import Register
+
+    if not args.scenario:
+        raise UsageError("--register needs --scenario")
+    clerk = dict(kv.split("=", 1) for kv in args.clerk or [])
+    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc) if now else dt.datetime.now(dt.timezone.utc)
+    with Register(args.register) as register:
+        for result in results:
+            register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
+
+
+def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], now: int | None) -> int:
+    from verifier import verify_matter
+
+    outcome = verify_matter(verifier, args.matter, inputs, now=now)
+    if args.json:
+        print(json.dumps({
+            "ok": outcome.done,
+            "matter": args.matter,
+            "verified": [r.to_json() for r in outcome.verified],
+            "failures": [f.to_json() for exc in outcome.rejected for f in exc.failures],
+            "missing": list(outcome.check.missing),
+            "missing_one_of": [list(g) for g in outcome.check.missing_one_of],
+        }, ensure_ascii=False, indent=2))
+    else:
+        for result in outcome.verified:
+            print(render_result(result))
+        for exc in outcome.rejected:
+            print(render_failure(exc))
+        m = outcome.check.matter
+        state = "办结条件齐全 / complete" if outcome.done else f"{outcome.check.message_zh()} / {outcome.check.message()}"
+        print(f"{m.title_zh} {m.title_en}: {state}")
+    return EXIT_OK if outcome.done else EXIT_REJECTED
+
+
+def _report(failures: list[Any], results: list[Any], args: argparse.Namespace) -> int:
+    ok = not failures
+    if args.json:
+        if len(results) + len(failures) == 1 and results:
+            body = results[0].to_json()
+        else:
+            body = {
+                "ok": ok,
+                "type": results[0].licence_type if len(results) == 1 else None,
+                "claims": dict(results[0].claims) if len(results) == 1 else None,
+                "results": [r.to_json() for r in results],
+                "failures": [f.to_json() for exc in failures for f in exc.failures],
+            }
+            if not results:
+                body.update(type=None, claims=None)
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        for result in results:
+            print(render_result(result))
+        for exc in failures:
+            print(render_failure(exc))
+    return EXIT_OK if ok else EXIT_REJECTED
+
+
+# ---- demo -------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Keys, a wallet, six licences, their QR codes decoded from PNG and verified; then a
+    fresh presentation at every scenario, and the same code scanned again (a replay)."""
+    import shutil
+
+    from issuer import LICENCE_TYPES, example, issue
+    from keys import KeyDir
+    from keys.envelope import encode_credential
+    from scenarios import SCENARIOS, get_policy
+    from verifier import VerificationFailed
+    from wallet import Wallet, present, version, write
+
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    if args.insecure_dev:
+        print("WARNING: demo keys are UNENCRYPTED (--insecure-dev); development only.\n")
+    keys = KeyDir.init(out / "keys", insecure_dev=args.insecure_dev)
+    holder = Wallet.init(out / "wallet", insecure_dev=args.insecure_dev)
+    verifier = load_verifier(str(out / "keys"))
+    ok = True
+    print(f"{'licence 证照':34} {'QR ver':>6} {'chars':>6} {'PNG px':>7}  result 结果")
+    for licence_type, lt in LICENCE_TYPES.items():
+        issued = issue(keys, licence_type, example(licence_type), holder_jwk=holder.device_jwk())
+        holder.store(licence_type, issued.jti, issued.credential, issued.views)
+        text = encode_credential(issued.credential)
+        png = write(text, out / f"{licence_type}.png")
+        try:
+            result = verifier.verify(png)
+            outcome = f"通过 / valid ({result.licence_type})"
+        except VerificationFailed as exc:
+            ok = False
+            outcome = "未通过 / " + ", ".join(exc.codes)
+        from PIL import Image
+
+        with Image.open(png) as im:
+            px = im.size[0]
+        print(f"{lt.title_zh + ' ' + lt.title_en:30} {version(text):>6} {len(text):>6} {px:>7}  {outcome}")
+    print()
+    print(f"{'scenario 场景':34} {'QR ver':>6} {'fresh 首次扫码':20} {'same code again 再次扫码'}")
+    for name in SCENARIOS:
+        policy = get_policy(name)
+        presentation = present(holder, name)
+        png = write(presentation.text, out / f"present-{name}.png")
+        try:
+            first = "通过 / accepted " + presentation.licence_type
+        except Exception:  # pragma: no cover
+            first = "?"
+        try:
+            verifier.verify(png, scenario=name)
+        except VerificationFailed as exc:
+            ok = False
+            first = "未通过 / " + ", ".join(exc.codes)
+        try:
+            verifier.verify(png, scenario=name)
+            again = "通过 / accepted (WRONG)"
+            ok = False
+        except VerificationFailed as exc:
+            again = "拒绝 / " + ", ".join(exc.codes)
+        print(f"{policy.title_zh + ' ' + name:30} {version(presentation.text):>6} {first:20} {again}")
+    print(f"\nQR images, keys and wallet are in {out}/")
+    return EXIT_OK if ok else EXIT_REJECTED
+
+
+# ---- parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from scenarios import SCENARIOS
+
+    types = ["id_card", "household_book", "residence_permit", "driving_license", "vehicle_license", "ebike_registration"]
+    parser = argparse.ArgumentParser(prog="certfree", description="certfree: electronic licences and offline verification")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keys = sub.add_parser("keys", help="issuer and root keys").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("init", help="create a root key, issuer keys, JWKS and the trust list")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--insecure-dev", action="store_true", help="write UNENCRYPTED keys (development only)")
+    p.add_argument("--now", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_keys_init)
+
+    p = sub.add_parser("example", help="print a valid example claims JSON for a licence type")
+    p.add_argument("type", choices=types)
+    p.set_defaults(func=cmd_example)
+
+    p = sub.add_parser("issue", help="sign a licence (full credential, plus views with --wallet)")
+    p.add_argument("type", choices=types)
+    p.add_argument("--keys", required=True)
+    p.add_argument("--claims", required=True)
+    p.add_argument("--holder-key", help="the holder's public JWK file (binds cnf)")
+    p.add_argument("--wallet", help="bind to this wallet's device key and store there, with its views")
+    p.add_argument("--out", help="write the credential JWS here")
+    p.add_argument("--now", help="issue as of this ISO time (tests)")
+    p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("qr", help="render a credential (JWS file) or QR text file as a QR image")
+    p.add_argument("file")
+    p.add_argument("--out", required=True, help="OUT.png or OUT.svg")
+    p.set_defaults(func=cmd_qr)
+
+    w = sub.add_parser("wallet", help="the holder's wallet").add_subparsers(dest="wallet_command", required=True)
+    p = w.add_parser("init", help="create a wallet and its device key")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--insecure-dev", action="store_true", help="UNENCRYPTED device key (development only)")
+    p.set_defaults(func=cmd_wallet_init)
+
+    p = sub.add_parser("present", help="make a fresh presentation QR for a scenario")
+    p.add_argument("--wallet", required=True)
+    p.add_argument("--scenario", required=True, choices=SCENARIOS)
+    p.add_argument("--type", choices=types)
+    p.add_argument("--out", help="qr.png or qr.svg")
+    p.add_argument("--now", help="present as of this ISO time (tests)")
+    p.set_defaults(func=cmd_present)
+
+    p = sub.add_parser("verify", help="verify a QR image, QR text or credential file, offline")
+    p.add_argument("file", nargs="?", help="a file holding a credential JWS or QR text")
+    p.add_argument("--image", action="append", help="QR image (PNG/JPEG); may repeat with --matter")
+    p.add_argument("--text", action="append", help="QR text or JWS; may repeat with --matter")
+    p.add_argument("--keys", required=True, help="folder with trust_list.jws and root.jwk.json")
+    p.add_argument("--scenario", choices=SCENARIOS)
+    p.add_argument("--matter", help="window matter id: check the set of presentations against it")
+    p.add_argument("--replay-db", help="SQLite file remembering scanned codes (default: memory)")
+    p.add_argument("--register", help="the desk's register (SQLite file) to record accepted presentations")
+    p.add_argument("--clerk", action="append", metavar="FIELD=VALUE", help="clerk entry for the register, e.g. room=0807")
+    p.add_argument("--now", help="verify as of this ISO time (audits, tests)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("demo", help="keys, six licences, QR codes and verification, end to end")
+    p.add_argument("--out", default="demo-out")
+    p.add_argument("--insecure-dev", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "verify" and args.matter and not args.scenario:
+        args.scenario = "window"
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"certfree: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Signing licences: the full credential and one view per scenario that accepts the type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from keys import KeyDir
+from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
+from scenarios import Policy, load_policies
+
+from .schemas import validate
+from .views import view_claims
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+CREDENTIAL_DAYS = 365  # a full credential is re-issued at least yearly
+VIEW_DAYS = 30  # views are short-lived; the wallet refreshes them
+_DAY = 86400
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A signed licence: the full credential and its scenario views (scenario -> JWS)."""
+
+    licence_type: str
+    jti: str
+    credential: str
+    views: Mapping[str, str] = field(default_factory=dict)
+    issued_at: int = 0
+    expires_at: int = 0
+
+
+def new_jti() -> str:
+    return b64url_encode(secrets.token_bytes(16))
+
+
+def _end_of_validity(claims: Mapping[str, Any]) -> int | None:
+    """The licence's own end of validity (end of ``valid_until`` in China time), if any."""
+    until = claims.get("valid_until")
+    if not isinstance(until, str) or until == "长期":
+        return None
+    day = dt.date.fromisoformat(until) + dt.timedelta(days=1)
+    return int(dt.datetime.combine(day, dt.time(), CHINA).timestamp())
+
+
+def _start_of_validity(claims: Mapping[str, Any]) -> int | None:
+    start = claims.get("valid_from")
+    if not isinstance(start, str):
+        return None
+    return int(dt.datetime.combine(dt.date.fromisoformat(start), dt.time(), CHINA).timestamp())
+
+
+def issue(
+    keys: KeyDir,
+    licence_type: str,
+    claims: Mapping[str, Any],
+    *,
+    holder_jwk: Mapping[str, str] | None = None,
+    status: Mapping[str, Any] | None = None,
+    view_status: Mapping[str, Mapping[str, Any]] | None = None,
+    now: int | None = None,
+    with_views: bool = True,
+    policies: Mapping[str, Policy] | None = None,
+) -> Issued:
+    """Validate ``claims`` (raises ``ClaimsInvalid``) and sign the credential and its views.
+
+    ``holder_jwk`` binds the credential and views to the holder's device key (``cnf``);
+    views need it. ``status`` is the credential's status-list reference; ``view_status``
+    gives one per scenario view.
+    """
+    now = int(time.time()) if now is None else now
+    fields = validate(licence_type, claims)
+    entry, private_key = keys.signing_key(licence_type, now)
+    nbf = max(now, _start_of_validity(fields) or now)
+    exp = now + CREDENTIAL_DAYS * _DAY
+    end = _end_of_validity(fields)
+    if end is not None:
+        exp = min(exp, end)
+    base: dict[str, Any] = {"iss": entry.authority, "iat": now, "nbf": nbf, "exp": exp, "vct": licence_type}
+    if holder_jwk is not None:
+        base["cnf"] = {"jwk": dict(holder_jwk)}
+    jti = new_jti()
+    credential_claims = {**fields, **base, "jti": jti}
+    if status is not None:
+        credential_claims["status"] = dict(status)
+    credential = sign_compact(credential_claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL)
+    views: dict[str, str] = {}
+    if with_views and holder_jwk is not None:
+        policies = policies if policies is not None else load_policies()
+        for name, policy in policies.items():
+            if licence_type not in policy.accepts:
+                continue
+            disclosed, view_exp = view_claims(policy, licence_type, fields, nbf=nbf, exp=min(exp, now + VIEW_DAYS * _DAY))
+            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti()}
+            if view_status and name in view_status:
+                v["status"] = dict(view_status[name])
+            views[name] = sign_compact(v, private_key, kid=entry.kid, typ=TYP_VIEW)
+    return Issued(licence_type, jti, credential, views, now, exp)

@@ -1,0 +1,48 @@
+"""Scenario views: only what a policy discloses, with derived predicates replacing raw data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from scenarios import Policy
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def mask_id_number(id_number: str) -> str:
+    """First 6 and last 4 characters, the birth date and sequence hidden: 110101********0017."""
+    return id_number[:6] + "*" * 8 + id_number[-4:]
+
+
+def adult_from(birth_date: str, age: int = 18) -> int:
+    """Unix time (China time, midnight) at which someone born on ``birth_date`` turns ``age``."""
+    born = dt.date.fromisoformat(birth_date)
+    try:
+        day = born.replace(year=born.year + age)
+    except ValueError:  # born on 29 February: the birthday is 1 March in common years
+        day = dt.date(born.year + age, 3, 1)
+    return int(dt.datetime.combine(day, dt.time(), CHINA).timestamp())
+
+
+def view_claims(
+    policy: Policy, licence_type: str, fields: Mapping[str, Any], *, nbf: int, exp: int
+) -> tuple[dict[str, Any], int]:
+    """The claims a scenario view carries and the view's expiry.
+
+    ``age_over_18`` must hold for the whole life of the view: it is true only if the holder
+    is 18 at ``nbf``; a minor's view expires at their 18th birthday so that a fresh view
+    says true from then on.
+    """
+    out: dict[str, Any] = {}
+    for name in sorted(policy.disclosed_for(licence_type)):
+        if name == "age_over_18":
+            adult_at = adult_from(str(fields["birth_date"]))
+            out[name] = adult_at <= nbf
+            if adult_at > nbf:
+                exp = min(exp, adult_at)
+        elif name == "id_number_masked":
+            out[name] = mask_id_number(str(fields["id_number"]))
+        elif name in fields:
+            out[name] = fields[name]
+    return out, exp

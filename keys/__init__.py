@@ -1,0 +1,37 @@
+"""certfree keys: Ed25519 key generation, encrypted key files, JWK/JWKS, RFC 7638 kids,
+the signed trust list, and the crash-safe file writes and JOSE helpers the other parts share."""
+
+from .authorities import AUTHORITIES, Authority, authority_for
+from .files import atomic_write
+from .jose import (
+    ALGORITHM,
+    canonical_json,
+    key_id,
+    public_jwk,
+    public_key_from_jwk,
+    sign_compact,
+    thumbprint,
+)
+from .store import PASSPHRASE_ENV, IssuerKey, KeyDir, KeyStoreError
+
+__all__ = [
+    # authorities
+    "AUTHORITIES",
+    "Authority",
+    "authority_for",
+    # key directory
+    "KeyDir",
+    "IssuerKey",
+    "KeyStoreError",
+    "PASSPHRASE_ENV",
+    # JOSE
+    "ALGORITHM",
+    "canonical_json",
+    "key_id",
+    "public_jwk",
+    "public_key_from_jwk",
+    "sign_compact",
+    "thumbprint",
+    # files
+    "atomic_write",
+]

@@ -1,0 +1,250 @@
+"""The QR envelope: a compact, QR-friendly container around certfree's JWS parts.
+
+QR text = ``"CF1:"`` + base45(CBOR array). base45 keeps the QR in alphanumeric mode.
+
+* credential / view:  ``[1, kid8, claims, sig]``
+* presentation:       ``[2, kid8, claims, sig, proof_iat, proof_nonce, proof_sig]``
+
+``kid8`` is the first 8 bytes of the issuer key's RFC 7638 thumbprint; ``claims`` is the
+signed JSON payload with known claim names replaced by small integers (see ``_CODEBOOK``),
+``cnf`` reduced to the raw 32-byte holder key, and ``jti`` to its raw bytes. Signatures
+are raw 64-byte Ed25519 signatures. Nothing here is trusted: the verifier rebuilds the
+exact JWS strings (header from a fixed template, payload by :func:`keys.jose.canonical_json`)
+and verifies them normally, so any change to the envelope breaks a signature.
+
+Every input size is capped before it is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import base45
+import cbor2
+
+from .jose import (
+    TYP_PROOF,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    protected_header,
+    split_compact,
+)
+
+PREFIX = "CF1:"
+KIND_CREDENTIAL = 1
+KIND_PRESENTATION = 2
+MAX_TEXT = 4296  # the most a QR code can hold in alphanumeric mode (version 40-L)
+MAX_DEPTH = 6
+_MAX_INT = 2**53 - 1
+
+# Claim names written as small integers. Append only: a code, once given, never changes.
+_NAMES = (
+    "iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status", "idx", "lst",
+    "name", "sex", "ethnicity", "birth_date", "address", "id_number", "issuing_authority",
+    "valid_from", "valid_until", "relationship", "birthplace", "native_place",
+    "household_type", "household_number", "registration_authority", "registered_on",
+    "nationality", "first_issued", "vehicle_classes", "file_number", "plate",
+    "vehicle_type", "use_character", "brand_model", "vin", "engine_number", "issued_on",
+    "brand", "model", "colour", "frame_number", "motor_number", "anti_theft_tag",
+    "age_over_18", "id_number_masked", "sub", "uri",
+)
+_CODEBOOK = {name: i for i, name in enumerate(_NAMES, start=1)}
+
+
+class EnvelopeError(ValueError):
+    """The QR text is not a well-formed certfree envelope. ``reason`` says what is wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The holder proof's parts as carried in the envelope."""
+
+    iat: int
+    nonce: bytes
+    signature: bytes
+
+    def payload(self, view_jws: str) -> bytes:
+        return canonical_json(proof_claims(view_jws, self.iat, self.nonce))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    kind: int
+    kid_prefix: bytes
+    payload: bytes  # the exact signed JSON payload bytes, rebuilt
+    claims: dict[str, Any]
+    signature: bytes
+    proof: Proof | None
+
+
+def view_hash(view_jws: str) -> str:
+    return b64url_encode(hashlib.sha256(view_jws.encode("ascii")).digest())
+
+
+def proof_claims(view_jws: str, iat: int, nonce: bytes) -> dict[str, Any]:
+    """The holder proof's payload: the view's hash, the time, and a nonce."""
+    return {"iat": iat, "nonce": b64url_encode(nonce), "vh": view_hash(view_jws)}
+
+
+# ---- encoding (wallet and issuer side) -------------------------------------------------
+
+
+def encode_credential(jws: str) -> str:
+    """QR text for a credential or a view on its own (no holder proof)."""
+    kid, claims, sig = _pack_jws(jws)
+    return _to_text([KIND_CREDENTIAL, kid, claims, sig])
+
+
+def encode_presentation(view_jws: str, proof_jws: str) -> str:
+    """QR text for a presentation: a view plus the holder's proof over it."""
+    kid, claims, sig = _pack_jws(view_jws)
+    header, payload, proof_sig = split_compact(proof_jws)
+    if header != protected_header(None, TYP_PROOF):
+        raise EnvelopeError("proof header does not match the template")
+    proof = json.loads(payload)
+    nonce = b64url_decode(proof["nonce"])
+    if canonical_json(proof_claims(view_jws, proof["iat"], nonce)) != payload:
+        raise EnvelopeError("proof payload cannot be rebuilt")
+    return _to_text([KIND_PRESENTATION, kid, claims, sig, proof["iat"], nonce, proof_sig])
+
+
+def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
+    header_bytes, payload, sig = split_compact(jws)
+    header = json.loads(header_bytes)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or header_bytes != protected_header(kid, header.get("typ", "")):
+        raise EnvelopeError("header does not match the template")
+    claims = json.loads(payload)
+    packed = _compact(claims)
+    if canonical_json(_expand(packed)) != payload:
+        raise EnvelopeError("payload is not in canonical form; it cannot be rebuilt exactly")
+    return b64url_decode(kid)[:8], packed, sig
+
+
+def _to_text(items: list[Any]) -> str:
+    return PREFIX + base45.b45encode(cbor2.dumps(items)).decode("ascii")
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_CODEBOOK.get(k, k): _compact_value(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+def _compact_value(key: str, value: Any) -> Any:
+    """cnf and jti get lossless binary forms; everything else keeps its JSON shape."""
+    if key == "cnf" and isinstance(value, dict) and set(value) == {"jwk"}:
+        jwk = value["jwk"]
+        if isinstance(jwk, dict) and set(jwk) == {"crv", "kty", "x"}:
+            if jwk["crv"] == "Ed25519" and jwk["kty"] == "OKP":
+                try:
+                    raw = b64url_decode(jwk["x"])
+                except (ValueError, TypeError):
+                    raw = b""
+                if len(raw) == 32:
+                    return raw
+    if key == "jti" and isinstance(value, str):
+        try:
+            raw = b64url_decode(value)
+        except ValueError:
+            raw = b""
+        if 8 <= len(raw) <= 32:
+            return raw
+    return _compact(value)
+
+
+# ---- decoding (verifier side): nothing here is trusted ---------------------------------
+
+
+def decode(text: str) -> Envelope:
+    """Parse QR text into its parts. Raises :class:`EnvelopeError`, never anything else."""
+    if not isinstance(text, str):
+        raise EnvelopeError("not text")
+    if len(text) > MAX_TEXT:
+        raise EnvelopeError("too long")
+    if not text.startswith(PREFIX):
+        raise EnvelopeError("unknown prefix or version")
+    try:
+        raw = base45.b45decode(text[len(PREFIX):])
+    except Exception:  # base45 raises ValueError, but be sure nothing else leaks
+        raise EnvelopeError("not base45") from None
+    try:
+        items = cbor2.loads(
+            raw, max_depth=MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
+        )
+    except Exception:  # cbor2 raises several types on hostile input
+        raise EnvelopeError("not CBOR") from None
+    if not isinstance(items, list) or not items:
+        raise EnvelopeError("not an envelope array")
+    kind = items[0]
+    if kind == KIND_CREDENTIAL and len(items) == 4:
+        proof = None
+    elif kind == KIND_PRESENTATION and len(items) == 7:
+        iat, nonce, proof_sig = items[4:7]
+        if not (_is_int(iat) and isinstance(nonce, bytes) and 8 <= len(nonce) <= 32):
+            raise EnvelopeError("bad proof fields")
+        proof = Proof(iat, nonce, _signature(proof_sig))
+    else:
+        raise EnvelopeError("unknown envelope kind")
+    kid, packed, sig = items[1:4]
+    if not isinstance(kid, bytes) or len(kid) != 8:
+        raise EnvelopeError("bad key id")
+    if not isinstance(packed, dict):
+        raise EnvelopeError("claims are not a map")
+    claims = _expand(packed)
+    try:
+        payload = canonical_json(claims)
+    except (TypeError, ValueError):
+        raise EnvelopeError("claims are not JSON") from None
+    return Envelope(kind, kid, payload, claims, _signature(sig), proof)
+
+
+def _signature(value: Any) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 64:
+        raise EnvelopeError("bad signature length")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT
+
+
+def _expand(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= len(_NAMES):
+                name = _NAMES[k - 1]
+            elif isinstance(k, str) and k not in _CODEBOOK:
+                name = k
+            else:
+                raise EnvelopeError("bad claim name")
+            if name in out:
+                raise EnvelopeError("duplicate claim")
+            out[name] = _expand(v, name)
+        return out
+    if isinstance(value, bytes):
+        if key == "cnf" and len(value) == 32:
+            return {"jwk": {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(value)}}
+        if key == "jti" and 8 <= len(value) <= 32:
+            return b64url_encode(value)
+        raise EnvelopeError("unexpected bytes")
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if abs(value) > _MAX_INT:
+            raise EnvelopeError("number out of range")
+        return value
+    raise EnvelopeError("unsupported value type")

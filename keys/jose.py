@@ -1,0 +1,136 @@
+"""JOSE building blocks shared by every part: base64url, canonical JSON, Ed25519 JWKs,
+RFC 7638 thumbprints and compact JWS signing.
+
+Signing goes through PyJWT (``jwt.api_jws``) with keys from ``cryptography``. Payloads
+are serialised by :func:`canonical_json` (sorted keys, no spaces, raw UTF-8) so a QR
+envelope can carry the claims in any lossless form and the verifier rebuilds the exact
+signed bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any, Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from jwt.api_jws import PyJWS
+
+ALGORITHM = "EdDSA"
+
+# JWS "typ" values: a token of one kind can never pass as another kind.
+TYP_CREDENTIAL = "cf-cred"
+TYP_VIEW = "cf-view"
+TYP_PROOF = "cf-proof"
+TYP_TRUST_LIST = "cf-trust"
+TYP_STATUS_LIST = "statuslist+jwt"
+
+_JWS = PyJWS(algorithms=[ALGORITHM])
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url (RFC 7515 section 2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Strict unpadded base64url: refuses padding, whitespace and non-alphabet characters."""
+    if not isinstance(text, str) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    raw = text.encode("ascii", "strict")
+    if not raw.replace(b"-", b"").replace(b"_", b"").isalnum() and raw:
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    if b64url_encode(data) != text:  # non-canonical trailing bits
+        raise ValueError("not canonical base64url")
+    return data
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one JSON serialisation certfree signs: sorted keys, compact, raw UTF-8."""
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+    ).encode("utf-8")
+
+
+def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
+    """The public JWK (RFC 8037) of an Ed25519 key, members in RFC 7638 order."""
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(raw)}
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
+    """Parse an Ed25519 public JWK, refusing any other key type or a private member."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise ValueError("not an Ed25519 OKP key")
+    if "d" in jwk:
+        raise ValueError("private key material in a public JWK")
+    x = jwk.get("x")
+    if not isinstance(x, str):
+        raise ValueError("missing x")
+    raw = b64url_decode(x)
+    if len(raw) != 32:
+        raise ValueError("Ed25519 public key must be 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url) of an OKP key: the certfree ``kid``."""
+    required = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
+    digest = hashlib.sha256(
+        json.dumps(required, separators=(",", ":"), sort_keys=True).encode("ascii")
+    ).digest()
+    return b64url_encode(digest)
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    return thumbprint(public_jwk(key))
+
+
+def protected_header(kid: str | None, typ: str) -> bytes:
+    """The exact header bytes certfree signs; the verifier rebuilds them from this template."""
+    header: dict[str, str] = {"alg": ALGORITHM, "typ": typ}
+    if kid is not None:
+        header["kid"] = kid
+    return json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii")
+
+
+def sign_compact(
+    claims: Mapping[str, Any], private_key: Ed25519PrivateKey, *, kid: str | None, typ: str
+) -> str:
+    """Sign ``claims`` as a compact JWS (EdDSA) with PyJWT.
+
+    The header is exactly :func:`protected_header` so that QR envelopes need not carry it.
+    """
+    headers: dict[str, Any] = {"typ": typ}
+    if kid is not None:
+        headers["kid"] = kid
+    token = _JWS.encode(canonical_json(claims), private_key, algorithm=ALGORITHM, headers=headers)
+    if token.split(".", 1)[0] != b64url_encode(protected_header(kid, typ)):
+        raise RuntimeError("PyJWT produced an unexpected protected header")
+    return token
+
+
+def split_compact(token: str) -> tuple[bytes, bytes, bytes]:
+    """Split a compact JWS into (header bytes, payload bytes, signature) without verifying."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("a compact JWS has three parts")
+    return b64url_decode(parts[0]), b64url_decode(parts[1]), b64url_decode(parts[2])
+
+
+def signing_input(header: bytes, payload: bytes) -> bytes:
+    return (b64url_encode(header) + "." + b64url_encode(payload)).encode("ascii")
+
+
+def compact(header: bytes, payload: bytes, signature: bytes) -> str:
+    return signing_input(header, payload).decode("ascii") + "." + b64url_encode(signature)

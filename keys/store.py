@@ -1,0 +1,270 @@
+"""A key directory: the root key, the issuer keys, their registry, JWKS and trust list.
+
+Layout of ``DIR`` (``certfree keys init --dir DIR``)::
+
+    registry.json          which keys exist, their authority, licence types, validity, state
+    root.key.pem           root private key, PKCS#8, encrypted with CERTFREE_KEY_PASSPHRASE
+    root.jwk.json          root public key: the pin a verifier is configured with
+    issuers/<kid>.key.pem  issuer private keys, PKCS#8, encrypted
+    jwks.json              public issuer keys (RFC 7517 JWK Set)
+    trust_list.jws         the trust list, signed by the root key
+
+With ``--insecure-dev`` private keys are written unencrypted, with ``.UNENCRYPTED`` in
+their file names, a warning file beside them, and a warning logged on every load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from .authorities import AUTHORITIES
+from .files import atomic_write
+from .jose import TYP_TRUST_LIST, key_id, public_jwk, sign_compact
+
+log = logging.getLogger("certfree.keys")
+
+PASSPHRASE_ENV = "CERTFREE_KEY_PASSPHRASE"
+ISSUER_KEY_YEARS = 5
+_YEAR = 365 * 24 * 3600
+INSECURE_NOTE = (
+    "INSECURE DEVELOPMENT KEYS: the private keys in this folder are NOT encrypted.\n"
+    "They were made with --insecure-dev and must never be used for real licences.\n"
+    "不安全的开发密钥：本目录中的私钥未加密，仅供开发演示，严禁用于真实证照。\n"
+)
+
+
+class KeyStoreError(Exception):
+    """A key directory is missing, unreadable, or its passphrase is wrong."""
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    kid: str
+    authority: str
+    licence_types: tuple[str, ...]
+    not_before: int
+    not_after: int
+    state: str  # "active" | "retired" | "compromised"
+    retired_at: int | None = None
+    compromised_since: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kid": self.kid,
+            "authority": self.authority,
+            "types": list(self.licence_types),
+            "nbf": self.not_before,
+            "exp": self.not_after,
+            "state": self.state,
+            "retired_at": self.retired_at,
+            "compromised_since": self.compromised_since,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "IssuerKey":
+        return cls(
+            kid=data["kid"],
+            authority=data["authority"],
+            licence_types=tuple(data["types"]),
+            not_before=int(data["nbf"]),
+            not_after=int(data["exp"]),
+            state=data["state"],
+            retired_at=data.get("retired_at"),
+            compromised_since=data.get("compromised_since"),
+        )
+
+
+def passphrase_from_env() -> bytes | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode("utf-8") if value else None
+
+
+class KeyDir:
+    """A key directory on disk. Private keys are parsed once and cached."""
+
+    def __init__(self, path: str | Path, passphrase: bytes | None = None) -> None:
+        self.path = Path(path)
+        self._passphrase = passphrase if passphrase is not None else passphrase_from_env()
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        registry = self.path / "registry.json"
+        if not registry.is_file():
+            raise KeyStoreError(f"no key directory at {self.path} (run: certfree keys init --dir {self.path})")
+        self._registry: dict[str, Any] = json.loads(registry.read_text("utf-8"))
+
+    # ---- creation -------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        *,
+        passphrase: bytes | None = None,
+        insecure_dev: bool = False,
+        now: int | None = None,
+    ) -> "KeyDir":
+        """Create a root key and one issuer key per authority, then publish JWKS and trust list."""
+        path = Path(path)
+        if (path / "registry.json").exists():
+            raise KeyStoreError(f"{path} already holds keys; refusing to overwrite them")
+        passphrase = passphrase if passphrase is not None else passphrase_from_env()
+        if not insecure_dev and not passphrase:
+            raise KeyStoreError(
+                f"set {PASSPHRASE_ENV} to encrypt the private keys "
+                "(or pass --insecure-dev for unencrypted development keys)"
+            )
+        now = int(time.time()) if now is None else now
+        path.mkdir(parents=True, exist_ok=True)
+        if insecure_dev:
+            atomic_write(path / "INSECURE-DEV-KEYS.txt", INSECURE_NOTE.encode("utf-8"))
+            log.warning("writing UNENCRYPTED development keys to %s (--insecure-dev)", path)
+        root = Ed25519PrivateKey.generate()
+        registry: dict[str, Any] = {
+            "format": 1,
+            "insecure_dev": insecure_dev,
+            "trust_seq": 0,
+            "root": {"kid": key_id(root.public_key())},
+            "issuers": [],
+        }
+        store = cls.__new__(cls)
+        store.path, store._passphrase, store._private, store._registry = path, passphrase, {}, registry
+        store._write_private("root", root)
+        atomic_write(path / "root.jwk.json", _dump(public_jwk(root.public_key())))
+        for authority in AUTHORITIES.values():
+            store._add_issuer_key(authority.name, now)
+        store.publish(now)
+        return store
+
+    def _key_file(self, name: str) -> Path:
+        suffix = ".UNENCRYPTED.key.pem" if self.insecure_dev else ".key.pem"
+        if name == "root":
+            return self.path / f"root{suffix}"
+        return self.path / "issuers" / f"{name}{suffix}"
+
+    def _write_private(self, name: str, key: Ed25519PrivateKey) -> None:
+        if self.insecure_dev:
+            encryption: Any = NoEncryption()
+        else:
+            assert self._passphrase
+            encryption = BestAvailableEncryption(self._passphrase)
+        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+        atomic_write(self._key_file(name), pem, mode=0o600)
+        self._private[name] = key
+
+    def _add_issuer_key(self, authority: str, now: int) -> IssuerKey:
+        key = Ed25519PrivateKey.generate()
+        entry = IssuerKey(
+            kid=key_id(key.public_key()),
+            authority=authority,
+            licence_types=AUTHORITIES[authority].licence_types,
+            not_before=now,
+            not_after=now + ISSUER_KEY_YEARS * _YEAR,
+            state="active",
+        )
+        self._write_private(entry.kid, key)
+        self._registry["issuers"].append(entry.to_json())
+        self._save_registry()
+        return entry
+
+    def _save_registry(self) -> None:
+        atomic_write(self.path / "registry.json", _dump(self._registry))
+
+    # ---- reading --------------------------------------------------------------------
+
+    @property
+    def insecure_dev(self) -> bool:
+        return bool(self._registry.get("insecure_dev"))
+
+    def issuer_keys(self) -> list[IssuerKey]:
+        return [IssuerKey.from_json(e) for e in self._registry["issuers"]]
+
+    def private_key(self, name: str) -> Ed25519PrivateKey:
+        """Load (once) the private key ``name`` ("root" or an issuer kid)."""
+        cached = self._private.get(name)
+        if cached is not None:
+            return cached
+        path = self._key_file(name)
+        try:
+            pem = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyStoreError(f"private key file missing: {path.name}") from None
+        if self.insecure_dev:
+            log.warning("using UNENCRYPTED development key %s (--insecure-dev)", path.name)
+            password = None
+        else:
+            if not self._passphrase:
+                raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; cannot unlock {path.name}")
+            password = self._passphrase
+        try:
+            key = load_pem_private_key(pem, password=password)
+        except (ValueError, TypeError):
+            raise KeyStoreError(f"cannot unlock {path.name}: wrong passphrase or damaged file") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyStoreError(f"{path.name} is not an Ed25519 key")
+        self._private[name] = key
+        return key
+
+    def signing_key(self, licence_type: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
+        """The active key allowed to sign ``licence_type`` at ``now``."""
+        for entry in reversed(self.issuer_keys()):
+            if (
+                entry.state == "active"
+                and licence_type in entry.licence_types
+                and entry.not_before <= now < entry.not_after
+            ):
+                return entry, self.private_key(entry.kid)
+        raise KeyStoreError(f"no active issuer key may sign {licence_type!r}")
+
+    def key_for_authority(self, authority: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
+        for entry in reversed(self.issuer_keys()):
+            if entry.state == "active" and entry.authority == authority and entry.not_before <= now < entry.not_after:
+                return entry, self.private_key(entry.kid)
+        raise KeyStoreError(f"no active key for authority {authority!r}")
+
+    def root_public_jwk(self) -> dict[str, str]:
+        return json.loads((self.path / "root.jwk.json").read_text("utf-8"))
+
+    def jwks(self) -> dict[str, Any]:
+        return json.loads((self.path / "jwks.json").read_text("utf-8"))
+
+    def trust_list(self) -> str:
+        return (self.path / "trust_list.jws").read_text("ascii").strip()
+
+    # ---- publishing -----------------------------------------------------------------
+
+    def publish(self, now: int | None = None) -> str:
+        """Write ``jwks.json`` and a new trust list with the next sequence number."""
+        now = int(time.time()) if now is None else now
+        entries = []
+        jwks = []
+        for entry in self.issuer_keys():
+            jwk = public_jwk(self.private_key(entry.kid).public_key())
+            jwks.append({**jwk, "kid": entry.kid, "alg": "EdDSA", "use": "sig"})
+            entries.append({**entry.to_json(), "jwk": jwk})
+        seq = int(self._registry.get("trust_seq", 0)) + 1
+        claims = {"iss": "certfree-root", "iat": now, "seq": seq, "keys": entries}
+        root_kid = self._registry["root"]["kid"]
+        token = sign_compact(claims, self.private_key("root"), kid=root_kid, typ=TYP_TRUST_LIST)
+        atomic_write(self.path / "jwks.json", _dump({"keys": jwks}))
+        atomic_write(self.path / "trust_list.jws", token.encode("ascii") + b"\n")
+        self._registry["trust_seq"] = seq
+        self._save_registry()
+        return token
+
+
+def _dump(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")

@@ -1,0 +1,90 @@
+"""certfree verifier: the offline SDK a desk or a government window imports.
+
+>>> from verifier import Verifier, load_trust_list, VerificationFailed
+>>> trust = load_trust_list(trust_list_text, pinned_root_jwk)
+>>> result = Verifier(trust).verify(qr_text, scenario="hotel")   # or raises VerificationFailed
+
+It never opens a socket and needs no database: the trust list, status lists and replay
+cache are handed to it. It imports neither flask nor sqlalchemy.
+"""
+
+from ._core import ALLOWED_ALGORITHMS, Verifier, VerifiedLicence
+from ._errors import (
+    ALL_ERRORS,
+    ClaimInvalid,
+    ClaimMissing,
+    Expired,
+    HolderProofInvalid,
+    HolderProofMissing,
+    KeyCompromised,
+    KeyNotAuthorised,
+    KeyNotValid,
+    MalformedInput,
+    NotYetValid,
+    PresentationFromFuture,
+    PresentationStale,
+    QRNotFound,
+    Replayed,
+    SignatureInvalid,
+    TrustListInvalid,
+    TrustListRollback,
+    TypeNotAccepted,
+    UnderAge,
+    UnknownKey,
+    UnknownScenario,
+    UnsupportedAlgorithm,
+    UnsupportedHeader,
+    VerificationError,
+    VerificationFailed,
+    WrongScenario,
+)
+from ._image import decode_qr_image
+from ._matters import MatterResult, verify_matter
+from ._replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
+from ._trust import TrustedKey, TrustStore, load_trust_list
+
+__all__ = [
+    # verifying
+    "Verifier",
+    "VerifiedLicence",
+    "ALLOWED_ALGORITHMS",
+    "decode_qr_image",
+    "verify_matter",
+    "MatterResult",
+    # trust
+    "load_trust_list",
+    "TrustStore",
+    "TrustedKey",
+    # replay caches
+    "ReplayCache",
+    "MemoryReplayCache",
+    "SqliteReplayCache",
+    # errors
+    "VerificationError",
+    "VerificationFailed",
+    "ALL_ERRORS",
+    "MalformedInput",
+    "QRNotFound",
+    "UnsupportedAlgorithm",
+    "UnsupportedHeader",
+    "UnknownKey",
+    "KeyNotAuthorised",
+    "KeyNotValid",
+    "KeyCompromised",
+    "SignatureInvalid",
+    "Expired",
+    "NotYetValid",
+    "ClaimInvalid",
+    "TrustListInvalid",
+    "TrustListRollback",
+    "HolderProofMissing",
+    "HolderProofInvalid",
+    "PresentationStale",
+    "PresentationFromFuture",
+    "Replayed",
+    "TypeNotAccepted",
+    "WrongScenario",
+    "ClaimMissing",
+    "UnderAge",
+    "UnknownScenario",
+]

@@ -1,0 +1,330 @@
+"""The offline verifier: QR text or image in, verified claims out, or one error that
+lists every failed check. Pure: no network, no database, no clock of its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from PIL import Image
+
+from keys import envelope
+from keys.jose import (
+    ALGORITHM,
+    TYP_CREDENTIAL,
+    TYP_PROOF,
+    TYP_VIEW,
+    b64url_decode,
+    compact,
+    protected_header,
+    public_key_from_jwk,
+    signing_input,
+    split_compact,
+)
+from scenarios import Policy, load_policies
+
+from . import _errors as E
+from ._image import decode_qr_image
+from ._replay import MemoryReplayCache, ReplayCache
+from ._trust import TrustedKey, TrustStore
+
+ALLOWED_ALGORITHMS = frozenset({ALGORITHM})
+MAX_JWS = 16 * 1024
+DEFAULT_SKEW = 30
+DEFAULT_FRESHNESS = 60
+_IGNORED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "cty"})
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class VerifiedLicence:
+    """What a successful verification returns."""
+
+    licence_type: str
+    claims: Mapping[str, Any]
+    scenario: str | None
+    authority: str
+    kid: str
+    issued_at: int
+    expires_at: int
+    presented_at: int | None = None
+    warnings: tuple[E.VerificationError, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "type": self.licence_type,
+            "scenario": self.scenario,
+            "claims": dict(self.claims),
+            "authority": self.authority,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+            "presented_at": self.presented_at,
+            "warnings": [w.to_json() for w in self.warnings],
+            "failures": [],
+        }
+
+
+@dataclass
+class _Parsed:
+    header: bytes
+    payload: bytes
+    claims: dict[str, Any]
+    signature: bytes
+    key: TrustedKey | None
+    typ: str
+    proof: envelope.Proof | None = None
+
+
+@dataclass
+class _Checks:
+    failures: list[E.VerificationError] = field(default_factory=list)
+
+    def fail(self, error: E.VerificationError) -> None:
+        self.failures.append(error)
+
+
+class Verifier:
+    """Offline verifier for one desk.
+
+    ``trust`` comes from :func:`verifier.load_trust_list`; ``clock`` returns the current
+    Unix time (pass a fixed clock in tests and audits); ``replay_cache`` remembers holder
+    proofs already seen; ``policies`` defaults to the packaged scenario policies.
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        *,
+        clock: Clock = time.time,
+        replay_cache: ReplayCache | None = None,
+        policies: Mapping[str, Policy] | None = None,
+    ) -> None:
+        self.trust = trust
+        self.clock = clock
+        self.replay_cache: ReplayCache = replay_cache if replay_cache is not None else MemoryReplayCache()
+        self.policies = policies if policies is not None else load_policies()
+
+    # ---- public ---------------------------------------------------------------------
+
+    def verify(
+        self,
+        qr: str | bytes | Path | Image.Image,
+        scenario: str | None = None,
+        *,
+        now: float | None = None,
+    ) -> VerifiedLicence:
+        """Verify a QR text, a compact JWS, or a QR image (bytes, path or PIL image).
+
+        With ``scenario`` the input must be a live presentation; the scenario's policy is
+        applied and only the claims it discloses are returned. Raises
+        :class:`VerificationFailed` listing every failed check.
+        """
+        now = self.clock() if now is None else now
+        policy = None
+        if scenario is not None:
+            policy = self.policies.get(scenario)
+            if policy is None:
+                raise E.VerificationFailed([E.UnknownScenario(field="scenario")])
+        text = qr if isinstance(qr, str) else decode_qr_image(qr)
+        parsed = self._parse(text)
+        checks = _Checks()
+        self._check_issuer(parsed, checks)
+        self._check_times(parsed.claims, now, policy.clock_skew_seconds if policy else DEFAULT_SKEW, checks)
+        presented_at = None
+        if parsed.proof is not None or policy is not None:
+            presented_at = self._check_holder(parsed, policy, now, checks)
+        if policy is not None:
+            self._check_policy(parsed.claims, policy, checks)
+        if checks.failures:
+            raise E.VerificationFailed(checks.failures)
+        claims = parsed.claims
+        licence_type = claims["vct"]
+        if policy is not None:
+            disclosed = policy.disclosed_for(licence_type)
+            shown = {k: v for k, v in claims.items() if k in disclosed}
+        else:
+            shown = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
+        assert parsed.key is not None
+        return VerifiedLicence(
+            licence_type=licence_type,
+            claims=shown,
+            scenario=scenario,
+            authority=parsed.key.authority,
+            kid=parsed.key.kid,
+            issued_at=claims["iat"],
+            expires_at=claims["exp"],
+            presented_at=presented_at,
+        )
+
+    # ---- parsing --------------------------------------------------------------------
+
+    def _parse(self, text: str) -> _Parsed:
+        text = text.strip()
+        if text.startswith(envelope.PREFIX):
+            return self._parse_envelope(text)
+        if text.startswith("eyJ"):
+            return self._parse_jws(text)
+        raise E.VerificationFailed([E.MalformedInput(detail="not a certfree QR code or JWS")])
+
+    def _parse_envelope(self, text: str) -> _Parsed:
+        try:
+            env = envelope.decode(text)
+        except envelope.EnvelopeError as exc:
+            raise E.VerificationFailed([E.MalformedInput(detail=exc.reason)]) from None
+        key = self.trust.by_prefix(env.kid_prefix)
+        if key is None:
+            raise E.VerificationFailed([E.UnknownKey()])
+        typ = TYP_VIEW if "scn" in env.claims else TYP_CREDENTIAL
+        _require_claim_types(env.claims)
+        return _Parsed(protected_header(key.kid, typ), env.payload, env.claims, env.signature, key, typ, env.proof)
+
+    def _parse_jws(self, token: str) -> _Parsed:
+        if len(token) > MAX_JWS:
+            raise E.VerificationFailed([E.MalformedInput(detail="too long")])
+        try:
+            header_bytes, payload, signature = split_compact(token)
+            header = _strict_json(header_bytes)
+            claims = _strict_json(payload)
+        except ValueError:
+            raise E.VerificationFailed([E.MalformedInput(detail="not a compact JWS")]) from None
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise E.VerificationFailed([E.MalformedInput(detail="header or payload is not an object")])
+        # The allow-list decides the algorithm; the token's header is only checked against it.
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise E.VerificationFailed([E.UnsupportedAlgorithm(field="alg")])
+        if "crit" in header:
+            raise E.VerificationFailed([E.UnsupportedHeader(field="crit")])
+        typ = header.get("typ")
+        if typ not in (TYP_CREDENTIAL, TYP_VIEW):
+            raise E.VerificationFailed([E.UnsupportedHeader(field="typ")])
+        unknown = set(header) - {"alg", "kid", "typ"} - _IGNORED_HEADERS
+        if unknown:
+            raise E.VerificationFailed([E.UnsupportedHeader(field="header")])
+        kid = header.get("kid")
+        key = self.trust.by_kid(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise E.VerificationFailed([E.UnknownKey()])
+        if len(signature) != 64:
+            raise E.VerificationFailed([E.SignatureInvalid()])
+        _require_claim_types(claims)
+        if (typ == TYP_VIEW) != ("scn" in claims):
+            raise E.VerificationFailed([E.UnsupportedHeader(field="typ")])
+        return _Parsed(header_bytes, payload, claims, signature, key, typ)
+
+    # ---- checks ---------------------------------------------------------------------
+
+    def _check_issuer(self, parsed: _Parsed, checks: _Checks) -> None:
+        key = parsed.key
+        assert key is not None
+        try:
+            key.public_key.verify(parsed.signature, signing_input(parsed.header, parsed.payload))
+        except InvalidSignature:
+            checks.fail(E.SignatureInvalid())
+        claims = parsed.claims
+        licence_type = claims["vct"]
+        if licence_type not in key.licence_types or claims["iss"] != key.authority:
+            checks.fail(E.KeyNotAuthorised(field="vct", detail=f"{key.authority} may not sign {licence_type}"))
+        iat = claims["iat"]
+        if not key.not_before <= iat < key.not_after:
+            checks.fail(E.KeyNotValid())
+        if key.state == "retired" and key.retired_at is not None and iat > key.retired_at:
+            checks.fail(E.KeyNotValid(detail="signed after the key was retired"))
+        if key.state == "compromised" and (key.compromised_since is None or iat >= key.compromised_since):
+            checks.fail(E.KeyCompromised())
+
+    @staticmethod
+    def _check_times(claims: Mapping[str, Any], now: float, skew: int, checks: _Checks) -> None:
+        if now >= claims["exp"] + skew:
+            checks.fail(E.Expired(field="exp"))
+        if now + skew < claims["nbf"] or now + skew < claims["iat"]:
+            checks.fail(E.NotYetValid(field="nbf"))
+
+    def _check_holder(self, parsed: _Parsed, policy: Policy | None, now: float, checks: _Checks) -> int | None:
+        proof = parsed.proof
+        if proof is None:
+            checks.fail(E.HolderProofMissing())
+            return None
+        cnf = parsed.claims.get("cnf")
+        try:
+            holder_key = public_key_from_jwk(cnf["jwk"])  # type: ignore[index]
+        except (TypeError, KeyError, ValueError):
+            checks.fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
+            return None
+        view_jws = compact(parsed.header, parsed.payload, parsed.signature)
+        proof_header = protected_header(None, TYP_PROOF)
+        try:
+            holder_key.verify(proof.signature, signing_input(proof_header, proof.payload(view_jws)))
+        except InvalidSignature:
+            checks.fail(E.HolderProofInvalid())
+            return None
+        freshness = policy.freshness_seconds if policy else DEFAULT_FRESHNESS
+        skew = policy.clock_skew_seconds if policy else DEFAULT_SKEW
+        if proof.iat > now + skew:
+            checks.fail(E.PresentationFromFuture())
+        elif now - proof.iat > freshness + skew:
+            checks.fail(E.PresentationStale())
+        else:
+            replay_key = hashlib.sha256(proof.signature).digest()
+            if self.replay_cache.check_and_add(replay_key, proof.iat + freshness + skew + 1, now):
+                checks.fail(E.Replayed())
+        return proof.iat
+
+    @staticmethod
+    def _check_policy(claims: Mapping[str, Any], policy: Policy, checks: _Checks) -> None:
+        licence_type = claims["vct"]
+        if licence_type not in policy.accepts:
+            checks.fail(E.TypeNotAccepted(field="vct", detail=licence_type))
+            return
+        if claims.get("scn") != policy.name:
+            checks.fail(E.WrongScenario(field="scn", detail=str(claims.get("scn"))))
+            return
+        for name in sorted(policy.disclosed_for(licence_type)):
+            if name not in claims:
+                checks.fail(E.ClaimMissing(field=name))
+        if policy.min_age is not None and "age_over_18" in claims and claims["age_over_18"] is not True:
+            checks.fail(E.UnderAge(field="age_over_18"))
+
+
+_ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
+_REQUIRED_INT = ("iat", "nbf", "exp")
+
+
+def _require_claim_types(claims: Mapping[str, Any]) -> None:
+    bad = [name for name in _REQUIRED_INT if not _is_time(claims.get(name))]
+    bad += [name for name in ("iss", "vct") if not isinstance(claims.get(name), str)]
+    if "scn" in claims and not isinstance(claims["scn"], str):
+        bad.append("scn")
+    if bad:
+        raise E.VerificationFailed([E.ClaimInvalid(field=name) for name in bad])
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
+
+
+def _strict_json(data: bytes) -> Any:
+    """JSON that refuses duplicate keys, NaN/Infinity and non-UTF-8 bytes."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise ValueError("duplicate key")
+            out[k] = v
+        return out
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not allowed")
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)

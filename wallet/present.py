@@ -1,0 +1,54 @@
+"""Building a fresh presentation: a scenario view plus a holder proof made now."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from keys.envelope import encode_presentation, proof_claims
+from keys.jose import TYP_PROOF, sign_compact
+
+from .store import StoredLicence, Wallet, WalletError
+
+NONCE_BYTES = 8
+
+
+@dataclass(frozen=True)
+class Presentation:
+    licence_type: str
+    scenario: str
+    presented_at: int
+    view: str
+    proof: str
+    text: str  # the QR text
+
+
+def holder_proof(view_jws: str, device_key: Ed25519PrivateKey, now: int) -> str:
+    """The holder's proof over ``view_jws`` at ``now``: a short JWS by the device key."""
+    claims = proof_claims(view_jws, now, secrets.token_bytes(NONCE_BYTES))
+    return sign_compact(claims, device_key, kid=None, typ=TYP_PROOF)
+
+
+def present_view(view_jws: str, device_key: Ed25519PrivateKey, *, licence_type: str, scenario: str, now: int | None = None) -> Presentation:
+    now = int(time.time()) if now is None else now
+    proof = holder_proof(view_jws, device_key, now)
+    return Presentation(licence_type, scenario, now, view_jws, proof, encode_presentation(view_jws, proof))
+
+
+def choose(licences: Sequence[StoredLicence], scenario: str, licence_type: str | None = None) -> StoredLicence:
+    """The stored licence to show for ``scenario``: the one asked for, else the first with a view."""
+    for stored in licences:
+        if scenario in stored.views and (licence_type is None or stored.licence_type == licence_type):
+            return stored
+    wanted = f"a {licence_type} view" if licence_type else "a view"
+    raise WalletError(f"the wallet holds no licence with {wanted} for scenario {scenario!r}")
+
+
+def present(wallet: Wallet, scenario: str, *, licence_type: str | None = None, now: int | None = None) -> Presentation:
+    """A fresh presentation of a stored licence for ``scenario``."""
+    stored = choose(wallet.licences(), scenario, licence_type)
+    return present_view(stored.views[scenario], wallet.device_key(), licence_type=stored.licence_type, scenario=scenario, now=now)

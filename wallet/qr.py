@@ -1,0 +1,50 @@
+"""Rendering QR text as an image: build the matrix once, then write PNG or SVG."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import segno
+
+from keys import atomic_write
+
+ERROR_LEVEL = "m"
+SCALE = 6  # pixels per module in PNG: zxing-cpp needs about 2.5-3.5 on screen
+BORDER = 4  # the quiet zone the QR standard asks for
+
+
+def make(text: str) -> segno.QRCode:
+    """The QR matrix for ``text`` at error correction M (segno picks alphanumeric mode for
+    certfree's base45 text). Raises ``segno.DataOverflowError`` if it cannot fit."""
+    return segno.make_qr(text, error=ERROR_LEVEL, boost_error=False)
+
+
+def version(text: str) -> int:
+    return int(make(text).version)
+
+
+def png_bytes(text: str, *, scale: int = SCALE) -> bytes:
+    out = io.BytesIO()
+    make(text).save(out, kind="png", scale=scale, border=BORDER)
+    return out.getvalue()
+
+
+def svg_bytes(text: str, *, scale: int = SCALE) -> bytes:
+    out = io.BytesIO()
+    make(text).save(out, kind="svg", scale=scale, border=BORDER, xmldecl=False, svgns=True, title="certfree QR")
+    return out.getvalue()
+
+
+def write(text: str, path: str | Path, *, scale: int = SCALE) -> Path:
+    """Write ``text`` as a QR image; the format follows the suffix (.png or .svg)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        data = png_bytes(text, scale=scale)
+    elif suffix == ".svg":
+        data = svg_bytes(text, scale=scale)
+    else:
+        raise ValueError(f"unsupported QR image format {suffix!r}: use .png or .svg")
+    atomic_write(path, data)
+    return path
