@@ -1,0 +1,205 @@
+"""Issue -> QR PNG -> real decoder -> verify, for every licence; and every failure code."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any, Callable
+
+import pytest
+import zxingcpp
+from PIL import Image
+import io
+
+from conftest import LICENCE_TYPES, NOW
+from issuer import ClaimsInvalid, example, issue
+from keys import KeyDir
+from keys.envelope import encode_credential
+from keys.jose import TYP_CREDENTIAL, b64url_decode, b64url_encode, sign_compact
+from verifier import VerificationFailed, Verifier, load_trust_list
+
+YEAR = 365 * 86400
+
+
+def codes(exc: pytest.ExceptionInfo[VerificationFailed]) -> list[str]:
+    return exc.value.codes
+
+
+@pytest.mark.parametrize("licence_type", LICENCE_TYPES)
+def test_issue_qr_decode_verify(licence_type: str, keydir: KeyDir, verifier: Verifier, scan: Callable[[str], bytes]) -> None:
+    claims = example(licence_type)
+    issued = issue(keydir, licence_type, claims, now=NOW - 60)
+    text = encode_credential(issued.credential)
+    png = scan(text)
+    # The same decoder a desk uses, on a real image, independently of the verifier:
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert found.text == text
+    result = verifier.verify(png)
+    assert result.licence_type == licence_type
+    assert dict(result.claims) == claims  # every licence field, nothing added
+    assert result.authority == keydir.signing_key(licence_type, NOW)[0].authority
+
+
+def test_compact_jws_verifies_too(keydir: KeyDir, verifier: Verifier) -> None:
+    issued = issue(keydir, "driving_license", example("driving_license"), now=NOW - 60)
+    assert verifier.verify(issued.credential).claims["vehicle_classes"] == ["C1"]
+
+
+def test_second_jose_library_verifies_with_only_the_jwks(keydir: KeyDir) -> None:
+    from jwcrypto import jwk, jws
+
+    jwks = jwk.JWKSet.from_json((keydir.path / "jwks.json").read_text())
+    for licence_type in LICENCE_TYPES:
+        issued = issue(keydir, licence_type, example(licence_type), now=NOW - 60)
+        token = jws.JWS()
+        token.deserialize(issued.credential)
+        kid = token.jose_header["kid"]
+        token.verify(jwks.get_key(kid), alg="EdDSA")
+        payload = json.loads(token.payload)
+        assert payload["vct"] == licence_type
+        assert payload["name"] == example(licence_type)["name"]
+
+
+def test_one_flipped_byte_is_signature_invalid(keydir: KeyDir, verifier: Verifier) -> None:
+    issued = issue(keydir, "id_card", example("id_card"), now=NOW - 60)
+    header, payload, sig = issued.credential.split(".")
+    raw = bytearray(b64url_decode(sig))
+    raw[10] ^= 0x01
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(f"{header}.{payload}.{b64url_encode(bytes(raw))}")
+    assert codes(exc) == ["signature_invalid"]
+    # The same through the QR envelope: change one claim byte in the payload.
+    claims = json.loads(b64url_decode(payload))
+    claims["name"] = "李军"
+    forged = f"{header}.{b64url_encode(json.dumps(claims, ensure_ascii=False, separators=(',', ':'), sort_keys=True).encode())}.{sig}"
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(encode_credential(forged))
+    assert codes(exc) == ["signature_invalid"]
+
+
+def _signed_by(keydir: KeyDir, authority: str, claims: dict[str, Any]) -> str:
+    entry, private_key = keydir.key_for_authority(authority, NOW)
+    return sign_compact(claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL)
+
+
+def _claims(licence_type: str, iss: str, iat: int = NOW - 60, exp: int | None = None) -> dict[str, Any]:
+    return {**example(licence_type), "iss": iss, "iat": iat, "nbf": iat, "exp": exp or iat + YEAR, "vct": licence_type, "jti": "AAAAAAAAAAAAAAAAAAAAAA"}
+
+
+def test_id_card_signed_by_traffic_police_is_not_authorised(keydir: KeyDir, verifier: Verifier) -> None:
+    for iss in ("traffic_police", "household_registration"):  # honest iss or a lie about it
+        token = _signed_by(keydir, "traffic_police", _claims("id_card", iss))
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(encode_credential(token))
+        assert codes(exc) == ["key_not_authorised"]
+
+
+def test_expired_and_not_yet_valid(keydir: KeyDir, verifier: Verifier) -> None:
+    old = issue(keydir, "id_card", example("id_card"), now=NOW - 2 * YEAR)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(old.credential)
+    assert "expired" in codes(exc)
+    issued = issue(keydir, "id_card", example("id_card"), now=NOW - 60)
+    assert verifier.verify(issued.credential, now=issued.expires_at - 1)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(issued.credential, now=issued.expires_at + 31)
+    assert codes(exc) == ["expired"]
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(issued.credential, now=NOW - 3600)
+    assert codes(exc) == ["not_yet_valid"]
+
+
+def _forge(header: dict[str, Any], payload: dict[str, Any], signature: bytes) -> str:
+    h = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+    p = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
+    return f"{h}.{p}.{b64url_encode(signature)}"
+
+
+def test_alg_none_is_rejected(keydir: KeyDir, verifier: Verifier) -> None:
+    kid = keydir.signing_key("id_card", NOW)[0].kid
+    for alg in ("none", "None", "NONE"):
+        token = _forge({"alg": alg, "kid": kid, "typ": TYP_CREDENTIAL}, _claims("id_card", "household_registration"), b"")
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(token)
+        assert codes(exc) == ["unsupported_algorithm"]
+
+
+def test_hs256_with_the_public_key_as_secret_is_rejected(keydir: KeyDir, verifier: Verifier) -> None:
+    entry, private_key = keydir.signing_key("id_card", NOW)
+    public_jwk = next(k for k in keydir.jwks()["keys"] if k["kid"] == entry.kid)
+    header = {"alg": "HS256", "kid": entry.kid, "typ": TYP_CREDENTIAL}
+    payload = _claims("id_card", "household_registration")
+    h = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+    p = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
+    for secret in (b64url_decode(public_jwk["x"]), public_jwk["x"].encode(), json.dumps(public_jwk).encode()):
+        mac = hmac.new(secret, f"{h}.{p}".encode(), hashlib.sha256).digest()
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(f"{h}.{p}.{b64url_encode(mac)}")
+        assert codes(exc) == ["unsupported_algorithm"]
+
+
+def test_unknown_key_is_rejected(keydir: KeyDir, verifier: Verifier) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from keys import key_id
+
+    stranger = Ed25519PrivateKey.generate()
+    token = sign_compact(_claims("id_card", "household_registration"), stranger, kid=key_id(stranger.public_key()), typ=TYP_CREDENTIAL)
+    for text in (token, encode_credential(token)):
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(text)
+        assert codes(exc) == ["unknown_key"]
+
+
+def test_tampered_trust_list_is_rejected(keydir: KeyDir) -> None:
+    header, payload, sig = keydir.trust_list().split(".")
+    claims = json.loads(b64url_decode(payload))
+    claims["keys"][1]["types"].append("id_card")  # traffic police would like to sign ID cards
+    tampered = f"{header}.{b64url_encode(json.dumps(claims).encode())}.{sig}"
+    with pytest.raises(VerificationFailed) as exc:
+        load_trust_list(tampered, keydir.root_public_jwk())
+    assert codes(exc) == ["trust_list_invalid"]
+    # signed by another key than the pinned root
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other = Ed25519PrivateKey.generate()
+    from keys.jose import public_jwk
+
+    with pytest.raises(VerificationFailed) as exc:
+        load_trust_list(keydir.trust_list(), public_jwk(other.public_key()))
+    assert codes(exc) == ["trust_list_invalid"]
+
+
+def test_every_failure_lists_codes_and_both_languages(keydir: KeyDir, verifier: Verifier) -> None:
+    old = issue(keydir, "id_card", example("id_card"), now=NOW - 2 * YEAR)
+    header, payload, sig = old.credential.split(".")
+    raw = bytearray(b64url_decode(sig))
+    raw[0] ^= 0xFF
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(f"{header}.{payload}.{b64url_encode(bytes(raw))}")
+    assert codes(exc) == ["signature_invalid", "expired"]  # every failed check, at once
+    for failure in exc.value.failures:
+        body = failure.to_json()
+        assert body["message"] and body["message_zh"] and body["message"] != body["message_zh"]
+        assert example("id_card")["id_number"] not in str(body)
+
+
+@pytest.mark.parametrize(
+    ("licence_type", "field", "value", "code"),
+    [
+        ("id_card", "id_number", "110101199003070031", "bad_check_digit"),
+        ("id_card", "valid_from", "2020-02-30", "not_a_date"),
+        ("driving_license", "vehicle_classes", ["C9"], "not_allowed_value"),
+        ("vehicle_license", "plate", "京AI2345", "bad_format"),
+        ("vehicle_license", "vin", "1M8GDM9A1KP042788", "bad_check_digit"),
+    ],
+)
+def test_invalid_claims_are_refused_naming_the_field(
+    keydir: KeyDir, licence_type: str, field: str, value: Any, code: str
+) -> None:
+    claims = {**example(licence_type), field: value}
+    with pytest.raises(ClaimsInvalid) as exc:
+        issue(keydir, licence_type, claims, now=NOW)
+    assert (field, code) in [(e.field, e.code) for e in exc.value.errors]
+    assert field in str(exc.value)
