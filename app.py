@@ -132,7 +132,10 @@ def cmd_present(args: argparse.Namespace) -> int:
     from wallet import Wallet, WalletError, present, version, write
 
     try:
-        presentation = present(Wallet(args.wallet), args.scenario, licence_type=args.type, now=parse_time(args.now))
+        from scenarios import get_policy
+
+        prefer = get_policy(args.scenario).accepts
+        presentation = present(Wallet(args.wallet), args.scenario, licence_type=args.type, prefer=prefer, now=parse_time(args.now))
     except WalletError as exc:
         raise UsageError(str(exc)) from None
     if args.out:
@@ -327,12 +330,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"{'scenario 场景':34} {'QR ver':>6} {'fresh 首次扫码':20} {'same code again 再次扫码'}")
     for name in SCENARIOS:
         policy = get_policy(name)
-        presentation = present(holder, name)
+        presentation = present(holder, name, prefer=policy.accepts)
         png = write(presentation.text, out / f"present-{name}.png")
-        try:
-            first = "通过 / accepted " + presentation.licence_type
-        except Exception:  # pragma: no cover
-            first = "?"
+        first = "通过 / accepted " + presentation.licence_type
         try:
             verifier.verify(png, scenario=name)
         except VerificationFailed as exc:

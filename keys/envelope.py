@@ -54,6 +54,16 @@ _NAMES = (
 )
 _CODEBOOK = {name: i for i, name in enumerate(_NAMES, start=1)}
 
+# String values of these claims written as small integers. Append only.
+_VALUE_CLAIMS = frozenset({"iss", "vct", "scn"})
+_VALUES = (
+    "household_registration", "traffic_police", "police_station",
+    "id_card", "household_book", "residence_permit", "driving_license", "vehicle_license",
+    "ebike_registration",
+    "hotel", "internet_cafe", "fuel_purchase", "street_check", "ebike_check", "window",
+)
+_VALUE_CODES = {value: i for i, value in enumerate(_VALUES, start=1)}
+
 
 class EnvelopeError(ValueError):
     """The QR text is not a well-formed certfree envelope. ``reason`` says what is wrong."""
@@ -142,7 +152,10 @@ def _compact(value: Any) -> Any:
 
 
 def _compact_value(key: str, value: Any) -> Any:
-    """cnf and jti get lossless binary forms; everything else keeps its JSON shape."""
+    """cnf and jti get lossless binary forms, well-known names a number; everything else
+    keeps its JSON shape."""
+    if key in _VALUE_CLAIMS and isinstance(value, str) and value in _VALUE_CODES:
+        return _VALUE_CODES[value]
     if key == "cnf" and isinstance(value, dict) and set(value) == {"jwk"}:
         jwk = value["jwk"]
         if isinstance(jwk, dict) and set(jwk) == {"crv", "kty", "x"}:
@@ -244,6 +257,10 @@ def _expand(value: Any, key: str | None = None) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
+        if key in _VALUE_CLAIMS:
+            if not 1 <= value <= len(_VALUES):
+                raise EnvelopeError("unknown value code")
+            return _VALUES[value - 1]
         if abs(value) > _MAX_INT:
             raise EnvelopeError("number out of range")
         return value

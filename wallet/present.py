@@ -39,16 +39,30 @@ def present_view(view_jws: str, device_key: Ed25519PrivateKey, *, licence_type: 
     return Presentation(licence_type, scenario, now, view_jws, proof, encode_presentation(view_jws, proof))
 
 
-def choose(licences: Sequence[StoredLicence], scenario: str, licence_type: str | None = None) -> StoredLicence:
-    """The stored licence to show for ``scenario``: the one asked for, else the first with a view."""
-    for stored in licences:
+def choose(
+    licences: Sequence[StoredLicence],
+    scenario: str,
+    licence_type: str | None = None,
+    prefer: Sequence[str] = (),
+) -> StoredLicence:
+    """The stored licence to show for ``scenario``: the type asked for, else the first with
+    a view in the order of ``prefer`` (a policy's ``accepts``), else any with a view."""
+    rank = {t: i for i, t in enumerate(prefer)}
+    for stored in sorted(licences, key=lambda s: rank.get(s.licence_type, len(rank))):
         if scenario in stored.views and (licence_type is None or stored.licence_type == licence_type):
             return stored
     wanted = f"a {licence_type} view" if licence_type else "a view"
     raise WalletError(f"the wallet holds no licence with {wanted} for scenario {scenario!r}")
 
 
-def present(wallet: Wallet, scenario: str, *, licence_type: str | None = None, now: int | None = None) -> Presentation:
+def present(
+    wallet: Wallet,
+    scenario: str,
+    *,
+    licence_type: str | None = None,
+    prefer: Sequence[str] = (),
+    now: int | None = None,
+) -> Presentation:
     """A fresh presentation of a stored licence for ``scenario``."""
-    stored = choose(wallet.licences(), scenario, licence_type)
+    stored = choose(wallet.licences(), scenario, licence_type, prefer)
     return present_view(stored.views[scenario], wallet.device_key(), licence_type=stored.licence_type, scenario=scenario, now=now)

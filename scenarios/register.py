@@ -1,0 +1,369 @@
+"""The desk's local register (SQLAlchemy 2.0).
+
+A desk records each accepted presentation with ONLY the policy's register
+fields (those present in the disclosed claims) plus the clerk's entries.  It
+never stores a full credential, a JWS, a QR text or a signature: the caller
+hands over claims, and everything outside ``policy.register`` is dropped.
+
+Import it explicitly (``from scenarios.register import Register``); the
+``scenarios`` package itself does not import SQLAlchemy.
+
+Storage: one table, ``register_entries``: id, scenario, licence_type,
+recorded_at (UTC), matter (nullable), fields (JSON text of the kept register
+and clerk fields).  Each :meth:`Register.record` is one committed transaction;
+a file database runs in WAL mode with ``synchronous=FULL``, so a committed
+record survives a crash or a power cut.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Mapping, TextIO
+
+from sqlalchemy import DateTime, Index, Integer, String, Text, create_engine, event, select
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from .licences import licence_title_en, licence_title_zh
+from .policy import ClerkField, Policy, PolicyError, get_policy
+
+__all__ = ["Base", "RegisterEntry", "Register", "RegisterError"]
+
+MAX_MATTER_LENGTH = 64
+_INTEGER_RE = re.compile(r"[0-9]+", re.ASCII)
+_DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+#: Leading characters that make a spreadsheet treat a CSV cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class RegisterError(ValueError):
+    """A record was refused.  ``field`` names the offending field; the message
+    is given in English (``message_en``) and Chinese (``message_zh``)."""
+
+    def __init__(self, field: str, message_en: str, message_zh: str):
+        self.field = field
+        self.message_en = message_en
+        self.message_zh = message_zh
+        super().__init__(f"{field}: {message_en} / {message_zh}")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores an aware datetime as naive UTC; returns an aware UTC datetime."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("recorded_at must be timezone-aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RegisterEntry(Base):
+    """One accepted presentation at a desk."""
+
+    __tablename__ = "register_entries"
+    __table_args__ = (
+        Index("ix_register_entries_scenario_id", "scenario", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scenario: Mapped[str] = mapped_column(String(64), nullable=False)
+    licence_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    matter: Mapped[str | None] = mapped_column(String(MAX_MATTER_LENGTH), nullable=True)
+    fields: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+def _url(url_or_path: str | Path) -> URL:
+    if isinstance(url_or_path, str) and "://" in url_or_path:
+        return make_url(url_or_path)
+    path = Path(url_or_path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return URL.create("sqlite", database=str(path))
+
+
+def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # "memory" for :memory:, fine
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def _json_value(field: str, value: object) -> object:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(field, v) for v in value]
+    raise RegisterError(
+        field,
+        f"claim {field!r} has an unsupported value type {type(value).__name__}",
+        f"证照项“{field}”的取值类型不受支持",
+    )
+
+
+def _clerk_value(f: ClerkField, raw: object) -> str | None:
+    """The validated, normalised clerk entry, or None when left empty."""
+    if raw is None:
+        text = ""
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        raise RegisterError(
+            f.name, f"{f.label_en} must be text", f"“{f.label_zh}”必须是文字"
+        )
+    if f.kind in ("integer", "decimal"):
+        # Chinese input methods may give full-width digits: "１２．５" -> "12.5"
+        text = unicodedata.normalize("NFKC", text)
+    text = text.strip()
+    if not text:
+        if f.required:
+            raise RegisterError(
+                f.name,
+                f"required field {f.label_en} is missing",
+                f"必填项“{f.label_zh}”未填写",
+            )
+        return None
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise RegisterError(
+            f.name,
+            f"{f.label_en} contains control characters",
+            f"“{f.label_zh}”含有控制字符",
+        )
+    if len(text) > f.max_length:
+        raise RegisterError(
+            f.name,
+            f"{f.label_en} is longer than {f.max_length} characters",
+            f"“{f.label_zh}”不能超过{f.max_length}个字符",
+        )
+    if f.kind == "integer" and not _INTEGER_RE.fullmatch(text):
+        raise RegisterError(
+            f.name, f"{f.label_en} must be a whole number", f"“{f.label_zh}”必须是整数"
+        )
+    if f.kind == "decimal" and not _DECIMAL_RE.fullmatch(text):
+        raise RegisterError(
+            f.name, f"{f.label_en} must be a number", f"“{f.label_zh}”必须是数字"
+        )
+    return text
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        text = " ".join(str(v) for v in value)
+    else:
+        text = str(value)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text  # keep spreadsheets from running it as a formula
+    return text
+
+
+class Register:
+    """The desk's local register.
+
+    ``url_or_path``: a filesystem path (an SQLite file in WAL mode, created
+    with its directory if absent) or an SQLAlchemy URL such as
+    ``"sqlite:///desk.db"``.  Usable as a context manager.
+    """
+
+    def __init__(self, url_or_path: str | Path):
+        url = _url(url_or_path)
+        self._engine: Engine = create_engine(url)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine, "connect", _on_sqlite_connect)
+        Base.metadata.create_all(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._policies: dict[str, Policy] = {}
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- writing ---------------------------------------------------------
+
+    def record(
+        self,
+        policy: Policy,
+        licence_type: str,
+        claims: Mapping[str, object],
+        clerk: Mapping[str, str],
+        *,
+        recorded_at: datetime,
+        matter: str | None = None,
+    ) -> int:
+        """Record one accepted presentation; returns the new row's id.
+
+        Keeps only ``policy.register`` fields that are in ``claims`` and are
+        disclosed for ``licence_type``; validates ``clerk`` against
+        ``policy.clerk_fields`` (unknown keys, required, kind, max_length).
+        Raises :class:`RegisterError` naming the field otherwise.
+        """
+        if licence_type not in policy.accepts:
+            raise RegisterError(
+                "licence_type",
+                f"{policy.name} does not accept a {licence_title_en(licence_type)}",
+                f"{policy.title_zh}不接受{licence_title_zh(licence_type)}",
+            )
+        if not isinstance(recorded_at, datetime) or recorded_at.utcoffset() is None:
+            raise RegisterError(
+                "recorded_at",
+                "recorded_at must be a timezone-aware datetime",
+                "登记时间必须带时区",
+            )
+        if matter is not None:
+            if not isinstance(matter, str) or not matter.strip() or len(matter) > MAX_MATTER_LENGTH:
+                raise RegisterError(
+                    "matter",
+                    f"matter must be a non-empty text of at most {MAX_MATTER_LENGTH} characters",
+                    f"办理事项必须是不超过{MAX_MATTER_LENGTH}个字符的文字",
+                )
+            matter = matter.strip()
+
+        known = {f.name for f in policy.clerk_fields}
+        for key in clerk:
+            if key not in known:
+                raise RegisterError(
+                    str(key), f"unknown clerk field {key!r}", f"未知的登记项“{key}”"
+                )
+
+        disclosed = policy.disclosed_for(licence_type)
+        kept: dict[str, object] = {}
+        for name in policy.register:
+            if name in claims and name in disclosed:
+                kept[name] = _json_value(name, claims[name])
+        for f in policy.clerk_fields:
+            value = _clerk_value(f, clerk.get(f.name))
+            if value is not None:
+                kept[f.name] = value
+
+        entry = RegisterEntry(
+            scenario=policy.name,
+            licence_type=licence_type,
+            recorded_at=recorded_at.astimezone(timezone.utc),
+            matter=matter,
+            fields=json.dumps(kept, ensure_ascii=False, sort_keys=False),
+        )
+        with self._sessions.begin() as session:  # one committed transaction
+            session.add(entry)
+            session.flush()
+            row_id = entry.id
+        self._policies[policy.name] = policy
+        return row_id
+
+    # -- reading ---------------------------------------------------------
+
+    def rows(self, scenario: str | None = None) -> list[dict[str, object]]:
+        """Rows (oldest first) as dicts: id, scenario, licence_type,
+        recorded_at (aware UTC datetime), matter, fields (dict)."""
+        stmt = select(RegisterEntry).order_by(RegisterEntry.id)
+        if scenario is not None:
+            stmt = stmt.where(RegisterEntry.scenario == scenario)
+        with self._sessions() as session:
+            entries = list(session.scalars(stmt))
+        return [
+            {
+                "id": e.id,
+                "scenario": e.scenario,
+                "licence_type": e.licence_type,
+                "recorded_at": e.recorded_at,
+                "matter": e.matter,
+                "fields": json.loads(e.fields),
+            }
+            for e in entries
+        ]
+
+    def _columns(self, scenario: str, rows: list[dict[str, object]], policy: Policy | None) -> list[str]:
+        if policy is None:
+            policy = self._policies.get(scenario)
+        if policy is None:
+            try:
+                policy = get_policy(scenario)
+            except PolicyError:
+                policy = None
+        if policy is not None:
+            return [*policy.register, *policy.clerk_field_names]
+        # An unknown (non-packaged) scenario after a reopen: the union of the
+        # stored keys, in first-seen order (stored in policy order).
+        columns: list[str] = []
+        for row in rows:
+            fields = row["fields"]
+            assert isinstance(fields, dict)
+            for key in fields:
+                if key not in columns:
+                    columns.append(key)
+        return columns
+
+    def export_csv(self, fp: TextIO, scenario: str, *, policy: Policy | None = None) -> int:
+        """Write the scenario's rows as CSV; returns the number of rows written.
+
+        Header: recorded_at, licence_type, [matter], register fields...,
+        clerk fields...  The matter column is present for the ``window``
+        scenario and whenever a row has a matter.  ``policy`` defaults to the
+        one last used with :meth:`record`, else the packaged one.  Cells that
+        a spreadsheet would run as a formula are prefixed with ``'``.
+        """
+        rows = self.rows(scenario)
+        columns = self._columns(scenario, rows, policy)
+        with_matter = scenario == "window" or any(r["matter"] is not None for r in rows)
+        header = ["recorded_at", "licence_type", *(["matter"] if with_matter else []), *columns]
+        writer = csv.writer(fp)
+        writer.writerow(header)
+        for row in rows:
+            recorded_at = row["recorded_at"]
+            assert isinstance(recorded_at, datetime)
+            fields = row["fields"]
+            assert isinstance(fields, dict)
+            line = [recorded_at.isoformat(), str(row["licence_type"])]
+            if with_matter:
+                line.append(_csv_cell(row["matter"]))
+            line.extend(_csv_cell(fields.get(c)) for c in columns)
+            writer.writerow(line)
+        return len(rows)
+
+    # -- lifetime --------------------------------------------------------
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
