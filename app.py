@@ -18,6 +18,14 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
+def pad(text: str, width: int) -> str:
+    """Left-justify for a terminal, counting CJK characters as two columns."""
+    import unicodedata
+
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - shown)
+
+
 class UsageError(Exception):
     """A command-line mistake: printed, exit code 2."""
 
@@ -309,7 +317,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     holder = Wallet.init(out / "wallet", insecure_dev=args.insecure_dev)
     verifier = load_verifier(str(out / "keys"))
     ok = True
-    print(f"{'licence 证照':34} {'QR ver':>6} {'chars':>6} {'PNG px':>7}  result 结果")
+    print(f"{pad('licence 证照', 46)} {'QR ver':>6} {'chars':>6} {'PNG px':>7}  result 结果")
     for licence_type, lt in LICENCE_TYPES.items():
         issued = issue(keys, licence_type, example(licence_type), holder_jwk=holder.device_jwk())
         holder.store(licence_type, issued.jti, issued.credential, issued.views)
@@ -325,9 +333,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         with Image.open(png) as im:
             px = im.size[0]
-        print(f"{lt.title_zh + ' ' + lt.title_en:30} {version(text):>6} {len(text):>6} {px:>7}  {outcome}")
+        print(f"{pad(lt.title_zh + ' ' + lt.title_en, 46)} {version(text):>6} {len(text):>6} {px:>7}  {outcome}")
     print()
-    print(f"{'scenario 场景':34} {'QR ver':>6} {'fresh 首次扫码':20} {'same code again 再次扫码'}")
+    print(f"{pad('scenario 场景', 46)} {'QR ver':>6}  {pad('fresh 首次扫码', 34)} same code again 再次扫码")
     for name in SCENARIOS:
         policy = get_policy(name)
         presentation = present(holder, name, prefer=policy.accepts)
@@ -344,7 +352,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ok = False
         except VerificationFailed as exc:
             again = "拒绝 / " + ", ".join(exc.codes)
-        print(f"{policy.title_zh + ' ' + name:30} {version(presentation.text):>6} {first:20} {again}")
+        print(f"{pad(policy.title_zh + ' ' + name, 46)} {version(presentation.text):>6}  {pad(first, 34)} {again}")
     print(f"\nQR images, keys and wallet are in {out}/")
     return EXIT_OK if ok else EXIT_REJECTED
 

@@ -5,9 +5,13 @@ QR text = ``"CF1:"`` + base45(CBOR array). base45 keeps the QR in alphanumeric m
 * credential / view:  ``[1, kid8, claims, sig]``
 * presentation:       ``[2, kid8, claims, sig, proof_iat, proof_nonce, proof_sig]``
 
+Proof parts: ``proof_iat`` (Unix seconds) and ``proof_nonce`` (raw bytes); the proof's
+header and payload are rebuilt from them and the view (see :func:`proof_claims`).
+
 ``kid8`` is the first 8 bytes of the issuer key's RFC 7638 thumbprint; ``claims`` is the
 signed JSON payload with known claim names replaced by small integers (see ``_CODEBOOK``),
-``cnf`` reduced to the raw 32-byte holder key, and ``jti`` to its raw bytes. Signatures
+``cnf`` reduced to the raw 32-byte holder key, ``jti`` to its raw bytes, the issuer,
+licence type and scenario names to small integers, and full dates to RFC 8943 day counts. Signatures
 are raw 64-byte Ed25519 signatures. Nothing here is trusted: the verifier rebuilds the
 exact JWS strings (header from a fixed template, payload by :func:`keys.jose.canonical_json`)
 and verifies them normally, so any change to the envelope breaks a signature.
@@ -17,8 +21,10 @@ Every input size is capped before it is parsed.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +69,10 @@ _VALUES = (
     "hotel", "internet_cafe", "fuel_purchase", "street_check", "ebike_check", "window",
 )
 _VALUE_CODES = {value: i for i, value in enumerate(_VALUES, start=1)}
+
+# Full dates ("1990-03-07") travel as RFC 8943 tag 100: days since 1970-01-01.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_EPOCH = dt.date(1970, 1, 1)
 
 
 class EnvelopeError(ValueError):
@@ -134,7 +144,7 @@ def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
         raise EnvelopeError("header does not match the template")
     claims = json.loads(payload)
     packed = _compact(claims)
-    if canonical_json(_expand(packed)) != payload:
+    if canonical_json(_expand(cbor2.loads(cbor2.dumps(packed)))) != payload:
         raise EnvelopeError("payload is not in canonical form; it cannot be rebuilt exactly")
     return b64url_decode(kid)[:8], packed, sig
 
@@ -148,6 +158,12 @@ def _compact(value: Any) -> Any:
         return {_CODEBOOK.get(k, k): _compact_value(k, v) for k, v in value.items()}
     if isinstance(value, list):
         return [_compact(v) for v in value]
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+        return cbor2.CBORTag(100, (day - _EPOCH).days)
     return value
 
 
@@ -256,6 +272,8 @@ def _expand(value: Any, key: str | None = None) -> Any:
         return [_expand(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
+    if type(value) is dt.date:  # cbor2 decodes tags 100 and 1004 to a date
+        return value.isoformat()
     if isinstance(value, int):
         if key in _VALUE_CLAIMS:
             if not 1 <= value <= len(_VALUES):

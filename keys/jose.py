@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from jwt.api_jws import PyJWS
 
 ALGORITHM = "EdDSA"
 
@@ -30,7 +29,6 @@ TYP_PROOF = "cf-proof"
 TYP_TRUST_LIST = "cf-trust"
 TYP_STATUS_LIST = "statuslist+jwt"
 
-_JWS = PyJWS(algorithms=[ALGORITHM])
 
 
 def b64url_encode(data: bytes) -> str:
@@ -111,10 +109,14 @@ def sign_compact(
 
     The header is exactly :func:`protected_header` so that QR envelopes need not carry it.
     """
+    # Imported here: importing PyJWT pulls in its JWKS client (http.client), which the
+    # offline verifier has no use for.
+    from jwt.api_jws import PyJWS
+
     headers: dict[str, Any] = {"typ": typ}
     if kid is not None:
         headers["kid"] = kid
-    token = _JWS.encode(canonical_json(claims), private_key, algorithm=ALGORITHM, headers=headers)
+    token = PyJWS(algorithms=[ALGORITHM]).encode(canonical_json(claims), private_key, algorithm=ALGORITHM, headers=headers)
     if token.split(".", 1)[0] != b64url_encode(protected_header(kid, typ)):
         raise RuntimeError("PyJWT produced an unexpected protected header")
     return token

@@ -25,7 +25,12 @@ from ._errors import (
     PresentationStale,
     QRNotFound,
     Replayed,
+    ReportedStolen,
+    Revoked,
     SignatureInvalid,
+    StatusListInvalid,
+    StatusUnknown,
+    Suspended,
     TrustListInvalid,
     TrustListRollback,
     TypeNotAccepted,
@@ -41,6 +46,7 @@ from ._errors import (
 from ._image import decode_qr_image
 from ._matters import MatterResult, verify_matter
 from ._replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
+from ._status import StatusList, StatusStore, load_status_lists, parse_status_list
 from ._trust import TrustedKey, TrustStore, load_trust_list
 
 __all__ = [
@@ -55,6 +61,11 @@ __all__ = [
     "load_trust_list",
     "TrustStore",
     "TrustedKey",
+    # status lists
+    "load_status_lists",
+    "parse_status_list",
+    "StatusStore",
+    "StatusList",
     # replay caches
     "ReplayCache",
     "MemoryReplayCache",
@@ -87,4 +98,9 @@ __all__ = [
     "ClaimMissing",
     "UnderAge",
     "UnknownScenario",
+    "Revoked",
+    "Suspended",
+    "ReportedStolen",
+    "StatusUnknown",
+    "StatusListInvalid",
 ]

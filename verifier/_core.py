@@ -31,6 +31,7 @@ from scenarios import Policy, load_policies
 from . import _errors as E
 from ._image import decode_qr_image
 from ._replay import MemoryReplayCache, ReplayCache
+from ._status import StatusStore, check_status
 from ._trust import TrustedKey, TrustStore
 
 ALLOWED_ALGORITHMS = frozenset({ALGORITHM})
@@ -105,11 +106,13 @@ class Verifier:
         clock: Clock = time.time,
         replay_cache: ReplayCache | None = None,
         policies: Mapping[str, Policy] | None = None,
+        status: StatusStore | None = None,
     ) -> None:
         self.trust = trust
         self.clock = clock
         self.replay_cache: ReplayCache = replay_cache if replay_cache is not None else MemoryReplayCache()
         self.policies = policies if policies is not None else load_policies()
+        self.status = status  # verified status lists (verifier.load_status_lists); None: none held
 
     # ---- public ---------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Verifier:
             presented_at = self._check_holder(parsed, policy, now, checks)
         if policy is not None:
             self._check_policy(parsed.claims, policy, checks)
+        warnings = check_status(self.status, parsed.claims, policy, now, checks.fail)
         if checks.failures:
             raise E.VerificationFailed(checks.failures)
         claims = parsed.claims
@@ -161,6 +165,7 @@ class Verifier:
             issued_at=claims["iat"],
             expires_at=claims["exp"],
             presented_at=presented_at,
+            warnings=warnings,
         )
 
     # ---- parsing --------------------------------------------------------------------

@@ -247,6 +247,46 @@ class UnknownScenario(VerificationError):
     message_zh = "未知的核验场景"
 
 
+class Revoked(VerificationError):
+    """The issuer has revoked the licence (lost, replaced, cancelled)."""
+
+    code = "revoked"
+    message = "the licence has been revoked by its issuer"
+    message_zh = "该证照已被签发机关注销"
+
+
+class Suspended(VerificationError):
+    """The issuer has suspended the licence (for example a suspended driving licence)."""
+
+    code = "suspended"
+    message = "the licence is suspended"
+    message_zh = "该证照已被暂停使用"
+
+
+class ReportedStolen(VerificationError):
+    """The e-bike registration is suspended because the e-bike was reported stolen."""
+
+    code = "reported_stolen"
+    message = "this e-bike has been reported stolen"
+    message_zh = "该电动自行车已报失窃"
+
+
+class StatusUnknown(VerificationError):
+    """No status list is held for the licence, or the one held is older than allowed."""
+
+    code = "status_unknown"
+    message = "revocation status unknown: no status list held, or it is too old; sync when online"
+    message_zh = "证照状态未知：未持有状态列表或列表已过期，请联网同步"
+
+
+class StatusListInvalid(VerificationError):
+    """A status list is not signed by a trusted key of its authority, or is malformed."""
+
+    code = "status_list_invalid"
+    message = "the status list is invalid or not signed by a trusted key of its issuer"
+    message_zh = "状态列表无效或非签发机关可信密钥签发"
+
+
 ALL_ERRORS: tuple[type[VerificationError], ...] = tuple(
     cls for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, VerificationError) and cls not in (VerificationError, VerificationFailed)

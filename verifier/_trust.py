@@ -56,6 +56,10 @@ class TrustStore:
     def by_prefix(self, prefix: bytes) -> TrustedKey | None:
         return self._by_prefix.get(prefix)
 
+    def age(self, now: float) -> int:
+        """Seconds since the trust list was issued (its ``iat``)."""
+        return int(now - self.issued_at)
+
 
 def load_trust_list(
     token: str,

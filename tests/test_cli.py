@@ -1,0 +1,129 @@
+"""The certfree command line, run as a real subprocess where the console script matters."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import NOW
+
+ENV = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "cli test passphrase", "CERTFREE_WALLET_PASSPHRASE": "wallet"}
+CERTFREE = str(Path(sys.executable).with_name("certfree"))
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    assert run("keys", "init", "--dir", str(d / "keys")).returncode == 0
+    assert run("wallet", "init", "--dir", str(d / "wallet")).returncode == 0
+    claims = run("example", "id_card")
+    assert claims.returncode == 0
+    (d / "id.json").write_text(claims.stdout)
+    issued = run("issue", "id_card", "--keys", str(d / "keys"), "--claims", str(d / "id.json"), "--wallet", str(d / "wallet"), "--out", str(d / "id.jws"))
+    assert issued.returncode == 0, issued.stderr
+    return d
+
+
+def test_example_is_valid_json_for_every_type() -> None:
+    for t in ("id_card", "household_book", "residence_permit", "driving_license", "vehicle_license", "ebike_registration"):
+        out = run("example", t)
+        assert out.returncode == 0
+        assert json.loads(out.stdout)["name"]
+
+
+def test_issue_qr_verify_json(workdir: Path) -> None:
+    out = run("qr", str(workdir / "id.jws"), "--out", str(workdir / "id.png"))
+    assert out.returncode == 0 and (workdir / "id.png").stat().st_size > 0
+    assert run("qr", str(workdir / "id.jws"), "--out", str(workdir / "id.svg")).returncode == 0
+    assert (workdir / "id.svg").read_text().lstrip().startswith("<svg")
+    res = run("verify", "--image", str(workdir / "id.png"), "--keys", str(workdir / "keys"), "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    body = json.loads(res.stdout)
+    assert body["ok"] is True and body["type"] == "id_card" and body["failures"] == []
+    assert body["claims"]["name"] == json.loads((workdir / "id.json").read_text())["name"]
+
+
+def test_verify_failure_exit_1_with_codes_in_both_languages(workdir: Path) -> None:
+    token = (workdir / "id.jws").read_text().strip()
+    head, payload, sig = token.split(".")
+    bad = f"{head}.{payload}.{sig[:-6]}AAAAAA"
+    res = run("verify", "--text", bad, "--keys", str(workdir / "keys"), "--json")
+    assert res.returncode == 1
+    body = json.loads(res.stdout)
+    assert body["ok"] is False and body["claims"] is None
+    assert [f["code"] for f in body["failures"]] == ["signature_invalid"]
+    assert body["failures"][0]["message_zh"]
+    human = run("verify", "--text", bad, "--keys", str(workdir / "keys"))
+    assert human.returncode == 1 and "未通过 / REJECTED" in human.stdout and "signature_invalid" in human.stdout
+
+
+def test_usage_errors_exit_2(workdir: Path) -> None:
+    assert run("verify", "--keys", str(workdir / "keys")).returncode == 2
+    assert run("verify", "--text", "x", "--keys", str(workdir / "nowhere")).returncode == 2
+    assert run("verify", "--text", "x", "--keys", str(workdir / "keys"), "--now", "yesterday").returncode == 2
+    assert run("example", "passport").returncode == 2
+
+
+def test_issue_refuses_bad_claims_naming_the_field(workdir: Path) -> None:
+    claims = json.loads((workdir / "id.json").read_text())
+    claims["id_number"] = claims["id_number"][:-1] + ("0" if claims["id_number"][-1] != "0" else "1")
+    (workdir / "bad.json").write_text(json.dumps(claims, ensure_ascii=False))
+    res = run("issue", "id_card", "--keys", str(workdir / "keys"), "--claims", str(workdir / "bad.json"))
+    assert res.returncode == 1
+    assert "id_number" in res.stderr and "bad_check_digit" in res.stderr
+    assert claims["id_number"] not in res.stderr
+
+
+def test_present_and_verify_at_a_scenario_then_replay(workdir: Path) -> None:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "internet_cafe", "--out", str(workdir / "p.png"))
+    assert res.returncode == 0, res.stderr
+    args = ["verify", "--image", str(workdir / "p.png"), "--keys", str(workdir / "keys"), "--scenario", "internet_cafe", "--replay-db", str(workdir / "replay.db"), "--json"]
+    first = run(*args)
+    assert first.returncode == 0, first.stdout
+    assert set(json.loads(first.stdout)["claims"]) == {"name", "id_number_masked", "age_over_18"}
+    again = run(*args)
+    assert again.returncode == 1
+    assert [f["code"] for f in json.loads(again.stdout)["failures"]] == ["replayed"]
+
+
+def test_now_option_checks_as_of_another_moment(workdir: Path) -> None:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "hotel", "--now", "2026-11-24T10:00:00+08:00")
+    text = res.stdout.strip().splitlines()[-1]
+    ok = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--now", "2026-11-24T10:00:30+08:00", "--json")
+    stale = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--now", "2026-11-24T10:05:00+08:00", "--json")
+    # the keys were made just now, so "as of" 2026-11-24 10:00 may precede them: compare the two answers
+    codes_ok = [f["code"] for f in json.loads(ok.stdout)["failures"]]
+    codes_stale = [f["code"] for f in json.loads(stale.stdout)["failures"]]
+    assert "presentation_stale" not in codes_ok
+    assert "presentation_stale" in codes_stale
+
+
+def test_register_records_only_policy_fields(workdir: Path) -> None:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "hotel", "--type", "id_card")
+    text = res.stdout.strip().splitlines()[-1]
+    out = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--register", str(workdir / "reg.db"), "--clerk", "room=0807")
+    assert out.returncode == 0, out.stdout + out.stderr
+    from scenarios import get_policy
+    from scenarios.register import Register
+
+    with Register(workdir / "reg.db") as reg:
+        [row] = reg.rows("hotel")
+    assert set(row["fields"]) == set(get_policy("hotel").register) | {"room"}
+
+
+def test_demo_prints_six_valid_licences(tmp_path: Path) -> None:
+    res = run("demo", "--out", str(tmp_path / "demo"), "--insecure-dev")
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert sum("通过 / valid" in line for line in lines) == 6
+    assert sum("拒绝 / replayed" in line for line in lines) == 6
+    assert "UNENCRYPTED" in res.stdout + res.stderr
