@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -92,7 +93,14 @@ class Proof:
     signature: bytes
 
     def payload(self, view_jws: str) -> bytes:
-        return canonical_json(proof_claims(view_jws, self.iat, self.nonce))
+        # Byte for byte canonical_json(proof_claims(...)): the keys are in sorted order,
+        # iat is a plain int (checked in decode) and both strings are base64url, which
+        # JSON never escapes. tests/test_fast_paths.py holds the two equal.
+        return b'{"iat":%d,"nonce":"%s","vh":"%s"}' % (
+            self.iat,
+            b64url_encode(self.nonce).encode("ascii"),
+            view_hash(view_jws).encode("ascii"),
+        )
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,51 @@ def _compact_value(key: str, value: Any) -> Any:
 
 # ---- decoding (verifier side): nothing here is trusted ---------------------------------
 
+_B45_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45_DIGITS = bytes.maketrans(_B45_ALPHABET, bytes(range(45)))
+
+
+def b45decode(text: str) -> bytes:
+    """RFC 9285 base45 decoding, the same result as ``base45.b45decode`` (and the same
+    refusals: a character outside the alphabet, a length of 3n+1, a group above 65535 or
+    a final pair above 255 raise ``ValueError``), about 5 times faster.
+
+    Each group of three digits ``c, d, e`` is ``c + 45*d + 2025*e`` as two big-endian
+    bytes. Rather than loop in Python, the digits of all groups are laid into 32-bit
+    lanes of three big integers and added at once (no lane can carry into the next:
+    44 * (1 + 45 + 2025) < 2**17), then the low two bytes of each lane are interleaved.
+    """
+    raw = text.encode("ascii")  # UnicodeEncodeError is a ValueError
+    if raw.translate(None, _B45_ALPHABET):
+        raise ValueError("not base45: character outside the alphabet")
+    digits = raw.translate(_B45_DIGITS)
+    n = len(digits)
+    rest = n % 3
+    if rest == 1:
+        raise ValueError("not base45: bad length")
+    full = n - rest
+    groups = full // 3
+    lanes = bytearray(4 * groups)
+    lanes[3::4] = digits[0:full:3]
+    c = int.from_bytes(lanes, "big")
+    lanes[3::4] = digits[1:full:3]
+    d = int.from_bytes(lanes, "big")
+    lanes[3::4] = digits[2:full:3]
+    e = int.from_bytes(lanes, "big")
+    values = (c + 45 * d + 2025 * e).to_bytes(4 * groups, "big")
+    if values[1::4].count(0) != groups:
+        raise ValueError("not base45: group out of range")
+    out = bytearray(2 * groups + (rest == 2))
+    out[0 : 2 * groups : 2] = values[2::4]
+    out[1 : 2 * groups : 2] = values[3::4]
+    if rest == 2:
+        last = digits[full] + 45 * digits[full + 1]
+        if last > 255:
+            raise ValueError("not base45: final pair out of range")
+        out[-1] = last
+    return bytes(out)
+
+
 
 def decode(text: str) -> Envelope:
     """Parse QR text into its parts. Raises :class:`EnvelopeError`, never anything else."""
@@ -204,15 +257,23 @@ def decode(text: str) -> Envelope:
     if not text.startswith(PREFIX):
         raise EnvelopeError("unknown prefix or version")
     try:
-        raw = base45.b45decode(text[len(PREFIX):])
-    except Exception:  # base45 raises ValueError, but be sure nothing else leaks
+        raw = b45decode(text[len(PREFIX):])
+    except Exception:  # b45decode raises ValueError, but be sure nothing else leaks
         raise EnvelopeError("not base45") from None
     try:
-        items = cbor2.loads(
-            raw, max_depth=MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
+        stream = io.BytesIO(raw)
+        decoder = cbor2.CBORDecoder(
+            stream,
+            max_depth=MAX_DEPTH,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+            semantic_decoders=_REFUSED_TAGS,
         )
+        items = decoder.decode()
     except Exception:  # cbor2 raises several types on hostile input
         raise EnvelopeError("not CBOR") from None
+    if stream.tell() != len(raw):  # cbor2.loads would silently ignore trailing bytes
+        raise EnvelopeError("trailing data")
     if not isinstance(items, list) or not items:
         raise EnvelopeError("not an envelope array")
     kind = items[0]
@@ -230,12 +291,22 @@ def decode(text: str) -> Envelope:
         raise EnvelopeError("bad key id")
     if not isinstance(packed, dict):
         raise EnvelopeError("claims are not a map")
-    claims = _expand(packed)
+    claims = _expand_claims(packed)
     try:
         payload = canonical_json(claims)
     except (TypeError, ValueError):
         raise EnvelopeError("claims are not JSON") from None
     return Envelope(kind, kid, payload, claims, _signature(sig), proof)
+
+
+def _refuse_tag(*_args: Any) -> Any:
+    raise EnvelopeError("CBOR tag not allowed")
+
+
+# Tags cbor2 would resolve silently (self-describe, shared values, string references,
+# embedded CBOR, date strings): one meaning, one encoding, so they are refused. Other
+# unknown tags come out as objects that _expand refuses.
+_REFUSED_TAGS = {tag: _refuse_tag for tag in (24, 25, 28, 29, 256, 1004, 55799)}
 
 
 def _signature(value: Any) -> bytes:
@@ -246,6 +317,30 @@ def _signature(value: Any) -> bytes:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT
+
+
+def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
+    """:func:`_expand` of the top-level claims map, with the common value types (text,
+    plain ints) handled inline; anything else goes through :func:`_expand`."""
+    out: dict[str, Any] = {}
+    names = _NAMES
+    for k, v in packed.items():
+        if type(k) is int and 1 <= k <= len(names):
+            name = names[k - 1]
+        elif isinstance(k, str) and k not in _CODEBOOK:
+            name = k
+        else:
+            raise EnvelopeError("bad claim name")
+        if name in out:
+            raise EnvelopeError("duplicate claim")
+        t = type(v)
+        if t is str:
+            out[name] = v
+        elif t is int and name not in _VALUE_CLAIMS and -_MAX_INT <= v <= _MAX_INT:
+            out[name] = v
+        else:
+            out[name] = _expand(v, name)
+    return out
 
 
 def _expand(value: Any, key: str | None = None) -> Any:

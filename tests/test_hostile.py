@@ -1,0 +1,224 @@
+"""The hostile-input catalogue: one case file per attack in tests/hostile/, each with the
+failure code it must produce. Every case must fail with certfree's own error, never an
+uncaught exception, and no case may make the verifier touch the network."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import sys
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+import base45
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
+
+from conftest import NOW
+from issuer import ClaimsInvalid, example, issue
+from keys import KeyDir, key_id, public_jwk
+from keys.envelope import PREFIX, encode_credential
+from keys.jose import TYP_CREDENTIAL, b64url_decode, b64url_encode, canonical_json, sign_compact
+from verifier import VerificationError, VerificationFailed, Verifier, load_trust_list
+from wallet import Wallet, present_view
+
+CASES = sorted((Path(__file__).parent / "hostile").glob("*.json"))
+_network_attempts: list[str] = []
+_guard = {"on": False}
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _guard["on"] and event in {"socket.connect", "socket.getaddrinfo", "urllib.Request"}:
+        _network_attempts.append(event)
+
+
+sys.addaudithook(_audit)
+
+
+def _b64json(value: Any) -> str:
+    return b64url_encode(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    base = {**example("id_card"), "iss": "household_registration", "iat": NOW - 60, "nbf": NOW - 60, "exp": NOW + 86400, "vct": "id_card", "jti": "AAAAAAAAAAAAAAAAAAAAAA"}
+    base.update(changes)
+    return base
+
+
+def _sign_raw(keydir: KeyDir, header: dict[str, Any], payload: bytes) -> str:
+    entry, key = keydir.signing_key("id_card", NOW)
+    h = _b64json({"alg": "EdDSA", "kid": entry.kid, "typ": TYP_CREDENTIAL, **header})
+    p = b64url_encode(payload)
+    return f"{h}.{p}.{b64url_encode(key.sign(f'{h}.{p}'.encode()))}"
+
+
+def _png_header(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+class Build:
+    """Recipes: each turns a case file into the hostile input (or performs the check)."""
+
+    def __init__(self, keydir: KeyDir, holder: Wallet, tmp: Path) -> None:
+        self.keydir, self.holder, self.tmp = keydir, holder, tmp
+
+    def presentation(self) -> str:
+        view = self.holder.licence("id_card").views["hotel"]
+        return present_view(view, self.holder.device_key(), licence_type="id_card", scenario="hotel", now=NOW).text
+
+    def jws_header(self, case: dict[str, Any]) -> str:
+        entry, key = self.keydir.signing_key("id_card", NOW)
+        h = _b64json({"alg": "EdDSA", "kid": entry.kid, "typ": TYP_CREDENTIAL, **case["header"]})
+        p = b64url_encode(canonical_json(_claims()))
+        sig = b"" if case["signature"] == "empty" else key.sign(f"{h}.{p}".encode())
+        return f"{h}.{p}.{b64url_encode(sig)}"
+
+    def hs256_public_key(self, case: dict[str, Any]) -> str:
+        import hashlib
+        import hmac
+
+        entry, _ = self.keydir.signing_key("id_card", NOW)
+        jwk = next(k for k in self.keydir.jwks()["keys"] if k["kid"] == entry.kid)
+        secret = b64url_decode(jwk["x"]) if case["secret"] == "raw" else json.dumps(jwk).encode()
+        h = _b64json({"alg": "HS256", "kid": entry.kid, "typ": TYP_CREDENTIAL})
+        p = b64url_encode(canonical_json(_claims()))
+        return f"{h}.{p}.{b64url_encode(hmac.new(secret, f'{h}.{p}'.encode(), hashlib.sha256).digest())}"
+
+    def own_key(self, case: dict[str, Any]) -> str:
+        attacker = Ed25519PrivateKey.generate()
+        kid = key_id(attacker.public_key()) if case["kid"] == "attacker" else self.keydir.signing_key("id_card", NOW)[0].kid
+        header = {k: v for k, v in case["header"].items() if k != "embed_jwk"}
+        if case["header"].get("embed_jwk"):
+            header["jwk"] = public_jwk(attacker.public_key())
+        h = _b64json({"alg": "EdDSA", "kid": kid, "typ": TYP_CREDENTIAL, **header})
+        p = b64url_encode(canonical_json(_claims()))
+        return f"{h}.{p}.{b64url_encode(attacker.sign(f'{h}.{p}'.encode()))}"
+
+    def kid(self, case: dict[str, Any]) -> str:
+        kid = case.get("kid") or "A" * case["kid_repeat"]
+        _, key = self.keydir.signing_key("id_card", NOW)
+        return sign_compact(_claims(), key, kid=kid, typ=TYP_CREDENTIAL)
+
+    def literal(self, case: dict[str, Any]) -> str:
+        prefix, unit, count = case["text_repeat"]
+        return prefix + unit * count
+
+    def zlib_bomb_envelope(self, case: dict[str, Any]) -> str:
+        bomb = zlib.compress(b"\0" * (64 * 1024 * 1024), 9)[:2900]
+        return PREFIX + base45.b45encode(bomb).decode()
+
+    def mutate_presentation(self, case: dict[str, Any]) -> str:
+        text = self.presentation()
+        if case["op"] == "truncate":
+            return text[: len(text) // 2]
+        raw = base45.b45decode(text[len(PREFIX):]) + b"\x01"
+        return PREFIX + base45.b45encode(raw).decode()
+
+    def mutate_credential(self, case: dict[str, Any]) -> str:
+        return issue(self.keydir, "id_card", example("id_card"), now=NOW - 60).credential + ".AAAA"
+
+    def raw_payload(self, case: dict[str, Any]) -> str:
+        good = canonical_json(_claims()).decode()
+        if case["payload"] == "duplicate_name":
+            payload = good.replace('"name":', '"name":"X","name":', 1).encode()
+        else:
+            payload = good.replace('"name":"李华"', '"name":"').encode() + b'\xe9\xff"}'
+        return _sign_raw(self.keydir, {}, payload)
+
+    def claims(self, case: dict[str, Any]) -> str:
+        return _sign_raw(self.keydir, {}, json.dumps(_claims(**case["set"]), separators=(",", ":")).encode())
+
+    def other_holder(self, case: dict[str, Any]) -> str:
+        thief = Wallet.init(self.tmp / "thief", passphrase=b"x")
+        view = self.holder.licence("id_card").views["hotel"]
+        return present_view(view, thief.device_key(), licence_type="id_card", scenario="hotel", now=NOW).text
+
+    def proof_time(self, case: dict[str, Any]) -> str:
+        view = self.holder.licence("id_card").views["hotel"]
+        return present_view(view, self.holder.device_key(), licence_type="id_card", scenario="hotel", now=NOW + case["offset"]).text
+
+    def lookalike_forged(self, case: dict[str, Any]) -> str:
+        token = issue(self.keydir, "id_card", example("id_card"), now=NOW - 60).credential
+        h, p, s = token.split(".")
+        fullwidth = str.maketrans("0123456789", "０１２３４５６７８９")
+        claims = json.loads(b64url_decode(p))
+        claims["id_number"] = claims["id_number"].translate(fullwidth)
+        return encode_credential(f"{h}.{b64url_encode(canonical_json(claims))}.{s}")
+
+    def duplicate_cbor_keys(self, case: dict[str, Any]) -> str:
+        raw = base45.b45decode(self.presentation()[len(PREFIX):])
+        items = cbor2.loads(raw)
+        claims = cbor2.dumps(items[2])
+        # append a second entry for key 12 ("name") by hand: map header count + 1
+        head, count = claims[0], len(items[2])
+        assert head == 0xA0 + count
+        forged = bytes([0xA0 + count + 1]) + claims[1:] + cbor2.dumps(12) + cbor2.dumps("X")
+        array = bytes([0x80 + len(items)]) + b"".join(cbor2.dumps(x) for x in items[:2]) + forged + b"".join(cbor2.dumps(x) for x in items[3:])
+        return PREFIX + base45.b45encode(array).decode()
+
+    def cbor_tag(self, case: dict[str, Any]) -> str:
+        raw = base45.b45decode(self.presentation()[len(PREFIX):])
+        items = cbor2.loads(raw)
+        items[2][12] = cbor2.CBORTag(55799, items[2][12])
+        return PREFIX + base45.b45encode(cbor2.dumps(items)).decode()
+
+    def cbor_shared(self, case: dict[str, Any]) -> str:
+        raw = base45.b45decode(self.presentation()[len(PREFIX):])
+        items = cbor2.loads(raw)
+        return PREFIX + base45.b45encode(cbor2.dumps(items, value_sharing=True)).decode()
+
+    def deep_nesting(self, case: dict[str, Any]) -> str:
+        nested: Any = 1
+        for _ in range(1000):
+            nested = [nested]
+        return PREFIX + base45.b45encode(cbor2.dumps([1, b"\0" * 8, {"x": nested}, b"\0" * 64])).decode()
+
+    def image_bytes(self, case: dict[str, Any]) -> bytes:
+        if case["data"] == "garbage":
+            return b"\x89PNG\r\n\x1a\n" + b"\0garbage" * 100
+        if case["data"] == "pixel_bomb":
+            return _png_header(100_000, 100_000)
+        out = io.BytesIO()
+        Image.new("L", (400, 400), 255).save(out, format="PNG")
+        return out.getvalue()
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_hostile_case(path: Path, keydir: KeyDir, holder: Wallet, verifier: Verifier, tmp_path: Path) -> None:
+    case = json.loads(path.read_text("utf-8"))
+    build = Build(keydir, holder, tmp_path)
+    recipe = case["recipe"]
+    if recipe == "lookalike_issuance":
+        for digits in ("０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"):
+            claims = {**example("id_card"), "id_number": example("id_card")["id_number"].translate(str.maketrans("0123456789", digits))}
+            with pytest.raises(ClaimsInvalid) as refused:
+                issue(keydir, "id_card", claims, now=NOW)
+            assert ("id_number", case["expect"]) in [(e.field, e.code) for e in refused.value.errors]
+        return
+    if recipe == "trust_list_added_key":
+        h, p, s = keydir.trust_list().split(".")
+        claims = json.loads(b64url_decode(p))
+        extra = Ed25519PrivateKey.generate()
+        entry = dict(claims["keys"][0], kid=key_id(extra.public_key()), jwk=public_jwk(extra.public_key()))
+        claims["keys"].append(entry)
+        with pytest.raises(VerificationFailed) as exc:
+            load_trust_list(f"{h}.{b64url_encode(canonical_json(claims))}.{s}", keydir.root_public_jwk())
+        assert exc.value.codes == [case["expect"]]
+        return
+    hostile: Callable[[dict[str, Any]], Any] = getattr(build, recipe)
+    data = hostile(case)
+    _guard["on"] = True
+    try:
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(data, scenario="hotel" if recipe in {"other_holder", "proof_time", "mutate_presentation"} else None)
+    finally:
+        _guard["on"] = False
+    assert isinstance(exc.value, VerificationError)
+    assert exc.value.codes[0] == case["expect"], exc.value.codes
+    assert _network_attempts == []
