@@ -15,6 +15,8 @@ from verifier import MemoryReplayCache, Verifier, load_trust_list
 from verifier.testing import FixedClock
 from wallet import Wallet, png_bytes
 
+pytest_plugins = ["logscan"]  # fails the run if any log line holds a secret
+
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOW = int(dt.datetime(2026, 11, 24, 10, 0, tzinfo=CHINA).timestamp())
 PASSPHRASE = b"correct horse battery staple"
