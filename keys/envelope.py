@@ -21,6 +21,7 @@ Every input size is capped before it is parsed.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import hashlib
 import io
@@ -98,8 +99,8 @@ class Proof:
         # JSON never escapes. tests/test_fast_paths.py holds the two equal.
         return b'{"iat":%d,"nonce":"%s","vh":"%s"}' % (
             self.iat,
-            b64url_encode(self.nonce).encode("ascii"),
-            view_hash(view_jws).encode("ascii"),
+            _b64(self.nonce).encode("ascii"),
+            _b64(hashlib.sha256(view_jws.encode("ascii")).digest()).encode("ascii"),
         )
 
 
@@ -293,7 +294,7 @@ def decode(text: str) -> Envelope:
         raise EnvelopeError("claims are not a map")
     claims = _expand_claims(packed)
     try:
-        payload = canonical_json(claims)
+        payload = _CANONICAL.encode(claims).encode("utf-8")
     except (TypeError, ValueError):
         raise EnvelopeError("claims are not JSON") from None
     return Envelope(kind, kid, payload, claims, _signature(sig), proof)
@@ -334,13 +335,42 @@ def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
         if name in out:
             raise EnvelopeError("duplicate claim")
         t = type(v)
-        if t is str:
+        if t is str or t is bool:
             out[name] = v
-        elif t is int and name not in _VALUE_CLAIMS and -_MAX_INT <= v <= _MAX_INT:
-            out[name] = v
+        elif t is int:
+            if name in _VALUE_CLAIMS:
+                if not 1 <= v <= len(_VALUES):
+                    raise EnvelopeError("unknown value code")
+                out[name] = _VALUES[v - 1]
+            elif -_MAX_INT <= v <= _MAX_INT:
+                out[name] = v
+            else:
+                raise EnvelopeError("number out of range")
+        elif t is bytes:
+            if name == "cnf" and len(v) == 32:
+                out[name] = {"jwk": {"crv": "Ed25519", "kty": "OKP", "x": _b64(v)}}
+            elif name == "jti" and 8 <= len(v) <= 32:
+                out[name] = _b64(v)
+            else:
+                raise EnvelopeError("unexpected bytes")
         else:
             out[name] = _expand(v, name)
     return out
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> str:
+    """keys.jose.b64url_encode without the base64 module's wrappers."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
+
+
+# keys.jose.canonical_json, built once. check_circular is off: what it encodes here is
+# the tree _expand_claims has just built, which cannot contain a cycle.
+_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
+)
 
 
 def _expand(value: Any, key: str | None = None) -> Any:

@@ -244,6 +244,54 @@ class KeyDir:
     def trust_list(self) -> str:
         return (self.path / "trust_list.jws").read_text("ascii").strip()
 
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def rotate(self, authority: str, now: int | None = None) -> tuple[IssuerKey, list[IssuerKey]]:
+        """A new active key for ``authority``; its active keys become "retired" at ``now``.
+
+        A retired key signs nothing new; what it signed up to ``retired_at`` still verifies
+        until it expires. Publishes a new trust list. Returns (new key, keys retired).
+        """
+        if authority not in AUTHORITIES:
+            raise KeyStoreError(f"unknown authority {authority!r}")
+        now = int(time.time()) if now is None else now
+        retired = []
+        for data in self._registry["issuers"]:
+            if data["authority"] == authority and data["state"] == "active":
+                data["state"], data["retired_at"] = "retired", now
+                retired.append(IssuerKey.from_json(data))
+        new = self._add_issuer_key(authority, now)
+        self.publish(now)
+        return new, retired
+
+    def compromise(self, kid: str, since: int, now: int | None = None) -> tuple[IssuerKey, IssuerKey | None]:
+        """Mark ``kid`` "compromised" from ``since``: what it signed at or after ``since`` is
+        refused. If it was its authority's active key, a replacement key is made. Publishes a
+        new trust list. Returns (the compromised key, the replacement or None)."""
+        now = int(time.time()) if now is None else now
+        for data in self._registry["issuers"]:
+            if data["kid"] == kid:
+                break
+        else:
+            raise KeyStoreError(f"no issuer key {kid!r}")
+        was_active = data["state"] == "active"
+        data["state"], data["compromised_since"] = "compromised", int(since)
+        replacement = None
+        if was_active and not any(
+            e["authority"] == data["authority"] and e["state"] == "active" for e in self._registry["issuers"]
+        ):
+            replacement = self._add_issuer_key(data["authority"], now)
+        else:
+            self._save_registry()
+        self.publish(now)
+        return IssuerKey.from_json(data), replacement
+
+    def issuer_key(self, kid: str) -> IssuerKey:
+        for entry in self.issuer_keys():
+            if entry.kid == kid:
+                return entry
+        raise KeyStoreError(f"no issuer key {kid!r}")
+
     # ---- publishing -----------------------------------------------------------------
 
     def publish(self, now: int | None = None) -> str:

@@ -23,6 +23,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("cli")
+    ENV["CERTFREE_DATABASE_URL"] = f"sqlite:///{d / 'issuer.db'}"  # not the repository's instance/
     assert run("keys", "init", "--dir", str(d / "keys")).returncode == 0
     assert run("wallet", "init", "--dir", str(d / "wallet")).returncode == 0
     claims = run("example", "id_card")

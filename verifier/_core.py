@@ -3,10 +3,12 @@ lists every failed check. Pure: no network, no database, no clock of its own."""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -28,6 +30,7 @@ from keys.jose import (
 )
 from scenarios import Policy, load_policies
 
+from . import _ed25519
 from . import _errors as E
 from ._image import decode_qr_image
 from ._replay import MemoryReplayCache, ReplayCache
@@ -81,6 +84,7 @@ class _Parsed:
     key: TrustedKey | None
     typ: str
     proof: envelope.Proof | None = None
+    signed: bytes = b""  # the JWS signing input, base64url(header) "." base64url(payload)
 
 
 @dataclass
@@ -188,7 +192,9 @@ class Verifier:
             raise E.VerificationFailed([E.UnknownKey()])
         typ = TYP_VIEW if "scn" in env.claims else TYP_CREDENTIAL
         _require_claim_types(env.claims)
-        return _Parsed(protected_header(key.kid, typ), env.payload, env.claims, env.signature, key, typ, env.proof)
+        header, signed_prefix = _header_template(key.kid, typ)
+        signed = signed_prefix + _b64(env.payload)
+        return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed)
 
     def _parse_jws(self, token: str) -> _Parsed:
         if len(token) > MAX_JWS:
@@ -221,16 +227,17 @@ class Verifier:
         _require_claim_types(claims)
         if (typ == TYP_VIEW) != ("scn" in claims):
             raise E.VerificationFailed([E.UnsupportedHeader(field="typ")])
-        return _Parsed(header_bytes, payload, claims, signature, key, typ)
+        # split_compact accepts only canonical base64url, so the token's first two parts
+        # are exactly the signing input.
+        signed = token.rsplit(".", 1)[0].encode("ascii")
+        return _Parsed(header_bytes, payload, claims, signature, key, typ, None, signed)
 
     # ---- checks ---------------------------------------------------------------------
 
     def _check_issuer(self, parsed: _Parsed, checks: _Checks) -> None:
         key = parsed.key
         assert key is not None
-        try:
-            key.public_key.verify(parsed.signature, signing_input(parsed.header, parsed.payload))
-        except InvalidSignature:
+        if not _ed25519.verify(key.raw, parsed.signature, parsed.signed):
             checks.fail(E.SignatureInvalid())
         claims = parsed.claims
         licence_type = claims["vct"]
@@ -258,15 +265,13 @@ class Verifier:
             return None
         cnf = parsed.claims.get("cnf")
         try:
-            holder_key = public_key_from_jwk(cnf["jwk"])  # type: ignore[index]
+            holder_key = _holder_key(cnf["jwk"])  # type: ignore[index]
         except (TypeError, KeyError, ValueError):
             checks.fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
             return None
-        view_jws = compact(parsed.header, parsed.payload, parsed.signature)
-        proof_header = protected_header(None, TYP_PROOF)
-        try:
-            holder_key.verify(proof.signature, signing_input(proof_header, proof.payload(view_jws)))
-        except InvalidSignature:
+        view_jws = (parsed.signed + b"." + _b64(parsed.signature)).decode("ascii")
+        proof_signed = _PROOF_SIGNED_PREFIX + _b64(proof.payload(view_jws))
+        if not _ed25519.verify(holder_key, proof.signature, proof_signed):
             checks.fail(E.HolderProofInvalid())
             return None
         freshness = policy.freshness_seconds if policy else DEFAULT_FRESHNESS
@@ -298,10 +303,65 @@ class Verifier:
 
 
 _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> bytes:
+    """Unpadded base64url as ASCII bytes (keys.jose.b64url_encode without the str round
+    trip and the base64 module's wrappers)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+@lru_cache(maxsize=256)
+def _header_template(kid: str | None, typ: str) -> tuple[bytes, bytes]:
+    """The protected header certfree signs for (kid, typ), and base64url(header) + ".",
+    built once per trusted key and type."""
+    header = protected_header(kid, typ)
+    return header, _b64(header) + b"."
+
+
+_PROOF_SIGNED_PREFIX = _header_template(None, TYP_PROOF)[1]
+
+
+def _holder_key(jwk: Mapping[str, Any]) -> bytes:
+    """The raw 32-byte holder key of a ``cnf`` JWK. Raises TypeError, KeyError or
+    ValueError like :func:`keys.jose.public_key_from_jwk` for anything but an Ed25519
+    public JWK; the base64url work is cached per key."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise ValueError("not an Ed25519 OKP key")
+    if "d" in jwk:
+        raise ValueError("private key material in a public JWK")
+    x = jwk.get("x")
+    if not isinstance(x, str):
+        raise ValueError("missing x")
+    return _raw_x(x)
+
+
+@lru_cache(maxsize=4096)
+def _raw_x(x: str) -> bytes:
+    raw = b64url_decode(x)
+    if len(raw) != 32:
+        raise ValueError("Ed25519 public key must be 32 bytes")
+    return raw
+
+
 _REQUIRED_INT = ("iat", "nbf", "exp")
+_MAX_TIME = 2**40
 
 
 def _require_claim_types(claims: Mapping[str, Any]) -> None:
+    # Fast path for the common case (every claim as it should be); the general checks
+    # below name every bad claim.
+    get = claims.get
+    iat, nbf, exp, scn = get("iat"), get("nbf"), get("exp"), get("scn", "")
+    if (
+        type(iat) is int and type(nbf) is int and type(exp) is int
+        and 0 <= iat < _MAX_TIME and 0 <= nbf < _MAX_TIME and 0 <= exp < _MAX_TIME
+        and type(get("iss")) is str and type(get("vct")) is str and type(scn) is str
+    ):
+        return
     bad = [name for name in _REQUIRED_INT if not _is_time(claims.get(name))]
     bad += [name for name in ("iss", "vct") if not isinstance(claims.get(name), str)]
     if "scn" in claims and not isinstance(claims["scn"], str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -16,6 +17,7 @@ from keys.jose import (
     b64url_decode,
     key_id,
     public_key_from_jwk,
+    raw_public,
     signing_input,
     split_compact,
 )
@@ -39,6 +41,11 @@ class TrustedKey:
     state: str
     retired_at: int | None
     compromised_since: int | None
+
+    @cached_property
+    def raw(self) -> bytes:
+        """The raw 32-byte public key, computed once (what the verify backend takes)."""
+        return raw_public(self.public_key)
 
 
 @dataclass(frozen=True)

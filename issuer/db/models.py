@@ -1,16 +1,36 @@
 """Typed models of the issuer's records. Personal data stays in the signed credential the
-resident holds; the issuer keeps the licence id, its type, its key and its status entry."""
+resident holds; the issuer keeps the licence id, its type, its key and its status entries.
+
+Status: every licence has one :class:`StatusEntry` for its full credential and one per
+scenario view, each at a random free index of its authority's current
+:class:`StatusList` (never reused, so unlinkable across desks and silent about issuance
+order). The licence's ``state`` is the one truth: all its entries show it when the lists
+are published.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class StatusList(Base):
+    """One status list: an id (short, random), the authority that signs it, its size."""
+
+    __tablename__ = "status_lists"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    authority: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    open: Mapped[bool] = mapped_column(default=True)  # still allocating new indexes
 
 
 class LicenceRecord(Base):
@@ -26,7 +46,30 @@ class LicenceRecord(Base):
     holder: Mapped[str | None] = mapped_column(String(64), index=True)  # holder key thumbprint
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    status_list: Mapped[str | None] = mapped_column(String(64))
+    status_list: Mapped[str | None] = mapped_column(String(64))  # the full credential's entry
     status_idx: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="valid")  # valid | revoked | suspended
     reason: Mapped[str | None] = mapped_column(String(32))
+    state_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # SHA-256 (base64url) of the credential as issued: lets the issuer re-sign a credential a
+    # holder hands back (key compromise) without keeping the personal data itself.
+    credential_sha256: Mapped[str | None] = mapped_column(String(64))
+    replaces: Mapped[str | None] = mapped_column(String(32))  # re-issued from this licence id
+
+    entries: Mapped[list["StatusEntry"]] = relationship(back_populates="licence", cascade="all, delete-orphan")
+
+
+class StatusEntry(Base):
+    """One index in a status list: the full credential's (``scope`` "credential") or one
+    scenario view's (``scope`` = scenario name)."""
+
+    __tablename__ = "status_entries"
+    __table_args__ = (UniqueConstraint("list_id", "idx"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(32))
+
+    licence: Mapped[LicenceRecord] = relationship(back_populates="entries")

@@ -1,0 +1,279 @@
+"""The issuer's record-keeping services: issue and record a licence, change its status,
+list licences, and build / publish the signed status lists.
+
+Every function takes a SQLAlchemy ``Session``; the caller commits (or rolls back)::
+
+    with session_factory(make_engine(url))() as session:
+        issued = issue_licence(session, keys, "id_card", claims, holder_jwk=jwk)
+        session.commit()
+
+Status indexes: each licence gets one entry for its full credential and one per scenario
+view, each a random free index (``secrets.randbelow``) in its authority's open list. An
+index is never reused, and a list is closed for new entries when half full, so probing
+stays cheap and the index says nothing about when a licence was issued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import KeyDir, atomic_write, thumbprint
+from keys.jose import b64url_encode, split_compact
+from scenarios import load_policies
+
+from .credential import Issued, issue
+from .db.models import LicenceRecord, StatusEntry, StatusList
+from .schemas import validate
+from .status_list import STATE_VALUES, sign_status_list
+
+DEFAULT_LIST_SIZE = 1 << 20  # entries per status list (256 KiB as a raw 2-bit array)
+MAX_FILL = 0.5  # a list takes no new entries once half of it is used
+STATES = frozenset(STATE_VALUES)
+REASON = re.compile(r"^[a-z0-9_]{1,32}$")
+_ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
+
+
+class RecordError(LookupError):
+    """No such licence, or a request the records cannot honour."""
+
+
+def _utc(ts: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+
+
+def credential_digest(credential: str) -> str:
+    return b64url_encode(hashlib.sha256(credential.strip().encode("ascii")).digest())
+
+
+# ---- status index allocation -------------------------------------------------------------
+
+
+class _Allocator:
+    """Random free indexes in an authority's open list, none repeated within one call."""
+
+    def __init__(self, session: Session, authority: str, now: int) -> None:
+        self.session, self.authority, self.now = session, authority, now
+        self.taken: set[tuple[str, int]] = set()
+        self.current: StatusList | None = None
+
+    def _open_list(self) -> StatusList:
+        lst = self.current
+        if lst is not None and lst.used < lst.size * MAX_FILL:
+            return lst
+        if lst is not None:
+            lst.open = False
+        with self.session.no_autoflush:
+            lst = None
+            for candidate in self.session.scalars(
+                select(StatusList)
+                .where(StatusList.authority == self.authority, StatusList.open.is_(True))
+                .order_by(StatusList.created_at, StatusList.id)
+            ):
+                if candidate.used < candidate.size * MAX_FILL:
+                    lst = candidate
+                    break
+                candidate.open = False
+            if lst is None:
+                while True:
+                    list_id = b64url_encode(secrets.token_bytes(4))  # 6 characters
+                    if self.session.get(StatusList, list_id) is None:
+                        break
+                lst = StatusList(id=list_id, authority=self.authority, size=DEFAULT_LIST_SIZE, used=0,
+                                 created_at=_utc(self.now), open=True)
+                self.session.add(lst)
+        self.current = lst
+        return lst
+
+    def allocate(self) -> tuple[str, int]:
+        lst = self._open_list()
+        with self.session.no_autoflush:
+            while True:
+                idx = secrets.randbelow(lst.size)
+                if (lst.id, idx) in self.taken:
+                    continue
+                hit = self.session.scalar(
+                    select(StatusEntry.id).where(StatusEntry.list_id == lst.id, StatusEntry.idx == idx)
+                )
+                if hit is None:
+                    break
+        lst.used = (lst.used or 0) + 1
+        self.taken.add((lst.id, idx))
+        return lst.id, idx
+
+
+# ---- services ------------------------------------------------------------------------------
+
+
+def issue_licence(
+    session: Session,
+    keys: KeyDir,
+    licence_type: str,
+    claims: Mapping[str, Any],
+    *,
+    holder_jwk: Mapping[str, str] | None = None,
+    holder: str | None = None,
+    now: int | None = None,
+) -> Issued:
+    """Validate ``claims`` (raises ``ClaimsInvalid``), allocate status entries for the
+    credential and each scenario view, sign them, and record the licence."""
+    now = int(time.time()) if now is None else now
+    validate(licence_type, claims)
+    key, _ = keys.signing_key(licence_type, now)
+    allocator = _Allocator(session, key.authority, now)
+    cred_ref = allocator.allocate()
+    view_refs: dict[str, tuple[str, int]] = {}
+    if holder_jwk is not None:
+        for name, policy in load_policies().items():
+            if licence_type in policy.accepts:
+                view_refs[name] = allocator.allocate()
+    issued = issue(
+        keys,
+        licence_type,
+        claims,
+        holder_jwk=holder_jwk,
+        status={"idx": cred_ref[1], "lst": cred_ref[0]},
+        view_status={name: {"idx": idx, "lst": lst} for name, (lst, idx) in view_refs.items()},
+        now=now,
+    )
+    if holder is None and holder_jwk is not None:
+        holder = thumbprint(holder_jwk)
+    record = LicenceRecord(
+        id=issued.jti,
+        licence_type=licence_type,
+        authority=key.authority,
+        kid=key.kid,
+        holder=holder,
+        issued_at=_utc(issued.issued_at),
+        expires_at=_utc(issued.expires_at),
+        status_list=cred_ref[0],
+        status_idx=cred_ref[1],
+        state="valid",
+        reason=None,
+        credential_sha256=credential_digest(issued.credential),
+    )
+    record.entries.append(StatusEntry(list_id=cred_ref[0], idx=cred_ref[1], scope="credential"))
+    for name, (lst, idx) in view_refs.items():
+        record.entries.append(StatusEntry(list_id=lst, idx=idx, scope=name))
+    session.add(record)
+    session.flush()
+    return issued
+
+
+def set_status(session: Session, licence_id: str, state: str, *, reason: str, now: int | None = None) -> LicenceRecord:
+    """Set a licence's state ("valid", "revoked", "suspended") with a short reason code.
+    Every status entry of the licence (credential and views) shows it once published."""
+    if state not in STATES:
+        raise ValueError(f"state must be one of {sorted(STATES)}")
+    if not isinstance(reason, str) or not REASON.match(reason):
+        raise ValueError("reason must be a short code: lowercase letters, digits, _ (at most 32)")
+    record = session.get(LicenceRecord, licence_id)
+    if record is None:
+        raise RecordError(f"no licence {licence_id!r}")
+    now = int(time.time()) if now is None else now
+    record.state, record.reason, record.state_changed_at = state, reason, _utc(now)
+    session.flush()
+    return record
+
+
+def list_licences(session: Session, *, authority: str | None = None, holder: str | None = None) -> list[LicenceRecord]:
+    query = select(LicenceRecord).order_by(LicenceRecord.issued_at, LicenceRecord.id)
+    if authority is not None:
+        query = query.where(LicenceRecord.authority == authority)
+    if holder is not None:
+        query = query.where(LicenceRecord.holder == holder)
+    return list(session.scalars(query))
+
+
+def status_list_tokens(session: Session, keys: KeyDir, *, now: int | None = None) -> dict[str, str]:
+    """list id -> signed status list token (by the owning authority's active key)."""
+    now = int(time.time()) if now is None else now
+    out: dict[str, str] = {}
+    for lst in session.scalars(select(StatusList).order_by(StatusList.id)):
+        rows = session.execute(
+            select(StatusEntry.idx, LicenceRecord.state)
+            .join(LicenceRecord, StatusEntry.licence_id == LicenceRecord.id)
+            .where(StatusEntry.list_id == lst.id, LicenceRecord.state != "valid")
+        )
+        entries = [(idx, STATE_VALUES[state]) for idx, state in rows]
+        out[lst.id] = sign_status_list(keys, lst.authority, lst.id, lst.size, entries, now)
+    return out
+
+
+def publish_status_lists(session: Session, keys: KeyDir, out_dir: Path, *, now: int | None = None) -> dict[str, Path]:
+    """Write ``<list id>.jws`` for every list and then ``index.json`` (``{"iat", "lists"}``)
+    into ``out_dir``, each file atomically. Returns list id -> path."""
+    now = int(time.time()) if now is None else now
+    out_dir = Path(out_dir)
+    tokens = status_list_tokens(session, keys, now=now)
+    paths: dict[str, Path] = {}
+    for list_id, token in tokens.items():
+        path = out_dir / f"{list_id}.jws"
+        atomic_write(path, token.encode("ascii") + b"\n")
+        paths[list_id] = path
+    index = {"iat": now, "lists": sorted(tokens)}
+    atomic_write(out_dir / "index.json", (json.dumps(index, indent=2) + "\n").encode("ascii"))
+    return paths
+
+
+# ---- re-issuance after a key compromise ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reissued:
+    old_id: str
+    issued: Issued
+
+
+def licences_for_kid(session: Session, kid: str) -> list[LicenceRecord]:
+    return list(session.scalars(select(LicenceRecord).where(LicenceRecord.kid == kid).order_by(LicenceRecord.issued_at)))
+
+
+def reissue_credential(
+    session: Session, keys: KeyDir, credential: str, *, kid: str | None = None, now: int | None = None
+) -> Reissued:
+    """Re-sign a credential the holder hands back with the authority's current key.
+
+    The issuer keeps no personal data, so the holder's credential is the source; it is
+    accepted only if its SHA-256 matches the one recorded at issuance (a forgery made with
+    a stolen key cannot be laundered). The new licence records ``replaces``; the old one is
+    revoked with reason ``reissued``. Views are made if the credential names a holder key.
+    """
+    now = int(time.time()) if now is None else now
+    try:
+        _, payload, _ = split_compact(credential.strip())
+        claims = json.loads(payload)
+        old_id = claims["jti"]
+        licence_type = claims["vct"]
+    except (ValueError, KeyError, TypeError):
+        raise RecordError("not a certfree credential") from None
+    record = session.get(LicenceRecord, old_id)
+    if record is None:
+        raise RecordError(f"no licence {old_id!r} on record")
+    if record.credential_sha256 != credential_digest(credential):
+        raise RecordError(f"licence {old_id}: the credential differs from the one issued")
+    if kid is not None and record.kid != kid:
+        raise RecordError(f"licence {old_id} was not signed by {kid}")
+    if record.state == "revoked":
+        raise RecordError(f"licence {old_id} is revoked; it is not re-issued")
+    fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
+    holder_jwk = claims.get("cnf", {}).get("jwk") if isinstance(claims.get("cnf"), dict) else None
+    issued = issue_licence(session, keys, licence_type, fields, holder_jwk=holder_jwk, holder=record.holder, now=now)
+    new = session.get(LicenceRecord, issued.jti)
+    assert new is not None
+    new.replaces = old_id
+    if record.state == "suspended":  # a suspension carries over to the new licence
+        set_status(session, issued.jti, "suspended", reason=record.reason or "carried_over", now=now)
+    set_status(session, old_id, "revoked", reason="reissued", now=now)
+    session.flush()
+    return Reissued(old_id, issued)

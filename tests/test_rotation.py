@@ -1,0 +1,173 @@
+"""Key rotation, compromise, re-issuance and trust-list rollback, with real key folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import CHINA, NOW
+from issuer import example, issue
+from issuer.db import Base, LicenceRecord, make_engine, session_factory
+from issuer.records import issue_licence, list_licences
+from keys import KeyDir, KeyStoreError
+from keys.envelope import encode_credential
+from keys.jose import TYP_CREDENTIAL, canonical_json, sign_compact, split_compact
+from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_trust_list
+from verifier.testing import FixedClock
+from wallet import Wallet, present_view
+
+PASS = b"rotation tests"
+HOUR = 3600
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyDir:
+    return KeyDir.init(tmp_path / "keys", passphrase=PASS, now=NOW - 3 * 365 * 86400)
+
+
+def verifier_for(keys: KeyDir) -> Verifier:
+    trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
+    return Verifier(trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache())
+
+
+def kid_of(jws: str) -> str:
+    return json.loads(split_compact(jws)[0])["kid"]
+
+
+def test_rotated_key_verifies_old_credentials_and_signs_no_new(keys: KeyDir, tmp_path: Path, scan: Callable[[str], bytes]) -> None:
+    wallet = Wallet.init(tmp_path / "w", passphrase=b"w")
+    old = issue(keys, "id_card", example("id_card"), holder_jwk=wallet.device_jwk(), now=NOW - 3 * HOUR)
+    old_kid = kid_of(old.credential)
+    seq_before = load_trust_list(keys.trust_list(), keys.root_public_jwk()).seq
+    new_key, retired = keys.rotate("household_registration", now=NOW - 2 * HOUR)
+    assert [k.kid for k in retired] == [old_kid]
+    assert keys.issuer_key(old_kid).state == "retired" and keys.issuer_key(old_kid).retired_at == NOW - 2 * HOUR
+    verifier = verifier_for(keys)
+    assert verifier.trust.seq == seq_before + 1
+    assert verifier.trust.by_kid(old_kid).state == "retired"
+    assert verifier.trust.by_kid(new_key.kid).state == "active"
+    # old credential and its views still verify
+    assert verifier.verify(scan(encode_credential(old.credential)), now=NOW).kid == old_kid
+    p = present_view(old.views["hotel"], wallet.device_key(), licence_type="id_card", scenario="hotel", now=NOW)
+    assert verifier.verify(scan(p.text), scenario="hotel", now=NOW).licence_type == "id_card"
+    # new issuance uses the new key; the old key is never chosen to sign again
+    new = issue(keys, "id_card", example("id_card"), now=NOW - HOUR)
+    assert kid_of(new.credential) == new_key.kid
+    assert keys.signing_key("household_book", NOW)[0].kid == new_key.kid
+    # something signed with the retired key after retirement is refused
+    forged_claims = json.loads(split_compact(old.credential)[1]) | {"iat": NOW - HOUR, "nbf": NOW - HOUR}
+    late = sign_compact(forged_claims, keys.private_key(old_kid), kid=old_kid, typ=TYP_CREDENTIAL)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(late, now=NOW)
+    assert exc.value.codes == ["key_not_valid"]
+
+
+def test_compromised_key_later_credentials_refused(keys: KeyDir, scan: Callable[[str], bytes]) -> None:
+    before = issue(keys, "driving_license", example("driving_license"), now=NOW - 10 * 86400)
+    after = issue(keys, "driving_license", example("driving_license"), now=NOW - 2 * 86400)
+    kid = kid_of(before.credential)
+    since = int(dt.datetime(2026, 11, 20, tzinfo=CHINA).timestamp())  # between the two
+    key, replacement = keys.compromise(kid, since, now=NOW - HOUR)
+    assert key.state == "compromised" and key.compromised_since == since
+    assert replacement is not None and replacement.authority == "traffic_police"
+    verifier = verifier_for(keys)
+    assert verifier.verify(scan(encode_credential(before.credential)), now=NOW).licence_type == "driving_license"
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(scan(encode_credential(after.credential)), now=NOW)
+    assert exc.value.codes == ["key_compromised"]
+    with pytest.raises(KeyStoreError):
+        keys.compromise("no-such-kid", since)
+
+
+def test_older_trust_list_refused(keys: KeyDir) -> None:
+    root = keys.root_public_jwk()
+    old_text = keys.trust_list()
+    keys.rotate("police_station", now=NOW - HOUR)
+    held = load_trust_list(keys.trust_list(), root)
+    with pytest.raises(VerificationFailed) as exc:
+        load_trust_list(old_text, root, held=held)
+    assert exc.value.codes == ["trust_list_rollback"]
+    assert load_trust_list(keys.trust_list(), root, held=held).seq == held.seq  # the same one is fine
+    assert held.age(NOW) == HOUR
+
+
+def _cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "CERTFREE_KEY_PASSPHRASE": PASS.decode(), "CERTFREE_WALLET_PASSPHRASE": "w"}
+    cli = str(Path(sys.executable).with_name("certfree"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    return run
+
+
+def test_cli_compromise_then_reissue_into_wallet(keys: KeyDir, tmp_path: Path, scan: Callable[[str], bytes]) -> None:
+    db = tmp_path / "issuer.db"
+    engine = make_engine(db)
+    Base.metadata.create_all(engine)
+    wallet = Wallet.init(tmp_path / "w", passphrase=b"w")
+    with session_factory(engine)() as session:
+        for t in ("id_card", "household_book", "vehicle_license"):
+            issued = issue_licence(session, keys, t, example(t), holder_jwk=wallet.device_jwk(), now=NOW - 5 * 86400)
+            wallet.store(t, issued.jti, issued.credential, issued.views)
+        session.commit()
+    old = {s.licence_type: s for s in wallet.licences()}
+    kid = kid_of(old["id_card"].credential)
+    run = _cli(tmp_path)
+    when = dt.datetime.fromtimestamp(NOW - 6 * 86400, CHINA).isoformat()
+    res = run("keys", "compromise", "--dir", str(keys.path), "--kid", kid, "--since", when, "--now", dt.datetime.fromtimestamp(NOW - HOUR, CHINA).isoformat())
+    assert res.returncode == 0, res.stderr
+    keys = KeyDir(keys.path, passphrase=PASS)
+    verifier = verifier_for(keys)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(old["id_card"].credential, now=NOW)
+    assert exc.value.codes == ["key_compromised"]
+    res = run("keys", "reissue", "--dir", str(keys.path), "--kid", kid, "--wallet", str(tmp_path / "w"), "--db", str(db),
+              "--now", dt.datetime.fromtimestamp(NOW - 600, CHINA).isoformat())
+    assert res.returncode == 0, res.stderr
+    assert "2 licence(s) re-issued; 0 recorded" in res.stdout  # id_card, household_book; the vehicle licence has another key
+    new = {s.licence_type: s for s in Wallet(tmp_path / "w", passphrase=b"w").licences()}
+    assert new["vehicle_license"] == old["vehicle_license"]
+    for t in ("id_card", "household_book"):
+        assert new[t].jti != old[t].jti and kid_of(new[t].credential) != kid
+        assert verifier.verify(scan(encode_credential(new[t].credential)), now=NOW).warnings[0].code == "status_unknown"
+        p = present_view(new[t].views["hotel"], wallet.device_key(), licence_type=t, scenario="hotel", now=NOW)
+        verifier.verify(scan(p.text), scenario="hotel", now=NOW)
+    with session_factory(engine)() as session:
+        records = {r.id: r for r in list_licences(session)}
+        for t in ("id_card", "household_book"):
+            assert records[old[t].jti].state == "revoked" and records[old[t].jti].reason == "reissued"
+            assert records[new[t].jti].replaces == old[t].jti and records[new[t].jti].state == "valid"
+    engine.dispose()
+
+
+def test_reissue_refuses_a_credential_not_as_issued(keys: KeyDir, tmp_path: Path) -> None:
+    from issuer.records import RecordError, reissue_credential
+
+    engine = make_engine(tmp_path / "i.db")
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        issued = issue_licence(session, keys, "id_card", example("id_card"), now=NOW - 86400)
+        entry, key = keys.signing_key("id_card", NOW)
+        claims = json.loads(split_compact(issued.credential)[1]) | {"name": "冒名顶替"}
+        forged = sign_compact(claims, key, kid=entry.kid, typ=TYP_CREDENTIAL)  # as a thief with the key would
+        with pytest.raises(RecordError):
+            reissue_credential(session, keys, forged)
+        assert session.get(LicenceRecord, issued.jti).state == "valid"
+    engine.dispose()
+
+
+def test_cli_rotate(keys: KeyDir, tmp_path: Path) -> None:
+    run = _cli(tmp_path)
+    res = run("keys", "rotate", "--dir", str(keys.path), "--authority", "police_station")
+    assert res.returncode == 0, res.stderr
+    assert "retired" in res.stdout and "active" in res.stdout
+    states = {k.state for k in KeyDir(keys.path, passphrase=PASS).issuer_keys() if k.authority == "police_station"}
+    assert states == {"retired", "active"}

@@ -1,0 +1,302 @@
+"""Status lists end to end: real database, real signed lists on disk, real QR PNGs, fixed clocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from conftest import NOW
+from issuer import example
+from issuer.db import Base, StatusEntry, make_engine, session_factory
+from issuer.records import (
+    RecordError,
+    issue_licence,
+    list_licences,
+    publish_status_lists,
+    set_status,
+    status_list_tokens,
+)
+from issuer.status_list import pack, status_list_claims
+from keys import KeyDir
+from keys.envelope import encode_credential
+from keys.jose import TYP_STATUS_LIST, b64url_encode, key_id, sign_compact, split_compact
+from verifier import (
+    MemoryReplayCache,
+    VerificationFailed,
+    Verifier,
+    load_status_lists,
+    load_trust_list,
+    parse_status_list,
+)
+from verifier.testing import FixedClock
+from wallet import Wallet, present_view
+
+HOUR = 3600
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    engine = make_engine(tmp_path / "issuer.db")
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def resident(tmp_path_factory: pytest.TempPathFactory) -> Wallet:
+    return Wallet.init(tmp_path_factory.mktemp("resident"), passphrase=b"resident")
+
+
+def make_verifier(keydir: KeyDir, status_dir: Path | None, now: int = NOW) -> Verifier:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    status = load_status_lists(status_dir, trust) if status_dir is not None else None
+    return Verifier(trust, clock=FixedClock(now), replay_cache=MemoryReplayCache(), status=status)
+
+
+def scan_view(verifier: Verifier, issued: Any, wallet: Wallet, scenario: str, scan: Callable[[str], bytes], now: int = NOW) -> Any:
+    p = present_view(issued.views[scenario], wallet.device_key(), licence_type=issued.licence_type, scenario=scenario, now=now)
+    return verifier.verify(scan(p.text), scenario=scenario, now=now)
+
+
+def codes(exc: pytest.ExceptionInfo[VerificationFailed]) -> list[str]:
+    return exc.value.codes
+
+
+def publish(db: Any, keydir: KeyDir, out: Path, now: int) -> Path:
+    db.commit()
+    publish_status_lists(db, keydir, out, now=now)
+    return out
+
+
+# ---- the issuer's records ---------------------------------------------------------------
+
+
+def test_issue_licence_records_random_unlinkable_entries(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    issued = [issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR) for _ in range(8)]
+    db.commit()
+    record = list_licences(db)[0]
+    assert record.state == "valid" and record.credential_sha256 and record.holder
+    entries = list(db.scalars(select(StatusEntry)))
+    # one entry for the credential and one per scenario view accepting id_card
+    assert len(entries) == 8 * (1 + len(issued[0].views))
+    assert len({(e.list_id, e.idx) for e in entries}) == len(entries)  # no index used twice
+    idx = [e.idx for e in sorted(entries, key=lambda e: e.id)]
+    assert idx != sorted(idx)  # not allocated in issuance order
+    # each view carries its own reference, distinct from the credential's
+    refs = set()
+    for one in issued:
+        for jws in [one.credential, *one.views.values()]:
+            payload = json.loads(split_compact(jws)[1])
+            refs.add((payload["status"]["lst"], payload["status"]["idx"]))
+    assert len(refs) == len(entries)
+
+
+def test_set_status_validates_inputs(db: Any, keydir: KeyDir) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), now=NOW)
+    with pytest.raises(ValueError):
+        set_status(db, issued.jti, "lost", reason="x")
+    with pytest.raises(ValueError):
+        set_status(db, issued.jti, "revoked", reason="Not A Code!")
+    with pytest.raises(RecordError):
+        set_status(db, "nope", "revoked", reason="lost")
+
+
+# ---- must show: revoke, suspend, reinstate -------------------------------------------------
+
+
+def test_revoke_then_next_verification_fails_revoked(db: Any, keydir: KeyDir, resident: Wallet, scan: Callable[[str], bytes], tmp_path: Path) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    status = publish(db, keydir, tmp_path / "s1", NOW - 60)
+    ok = scan_view(make_verifier(keydir, status), issued, resident, "hotel", scan)
+    assert ok.warnings == ()
+    set_status(db, issued.jti, "revoked", reason="lost", now=NOW - 30)
+    status = publish(db, keydir, tmp_path / "s2", NOW - 20)
+    verifier = make_verifier(keydir, status)
+    with pytest.raises(VerificationFailed) as exc:
+        scan_view(verifier, issued, resident, "hotel", scan)
+    assert codes(exc) == ["revoked"]
+    assert exc.value.failures[0].message_zh == "该证照已被签发机关注销"
+    # the full credential (its own index) is revoked too
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(scan(encode_credential(issued.credential)), now=NOW)
+    assert codes(exc) == ["revoked"]
+
+
+def test_suspend_then_reinstate(db: Any, keydir: KeyDir, resident: Wallet, scan: Callable[[str], bytes], tmp_path: Path) -> None:
+    issued = issue_licence(db, keydir, "driving_license", example("driving_license"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    set_status(db, issued.jti, "suspended", reason="court_order", now=NOW - 50)
+    status = publish(db, keydir, tmp_path / "s1", NOW - 40)
+    with pytest.raises(VerificationFailed) as exc:
+        scan_view(make_verifier(keydir, status), issued, resident, "street_check", scan)
+    assert codes(exc) == ["suspended"]
+    set_status(db, issued.jti, "valid", reason="reinstated", now=NOW - 30)
+    status = publish(db, keydir, tmp_path / "s2", NOW - 20)
+    result = scan_view(make_verifier(keydir, status), issued, resident, "street_check", scan)
+    assert result.licence_type == "driving_license" and result.warnings == ()
+
+
+def test_suspended_ebike_is_reported_stolen_at_ebike_check(db: Any, keydir: KeyDir, resident: Wallet, scan: Callable[[str], bytes], tmp_path: Path) -> None:
+    issued = issue_licence(db, keydir, "ebike_registration", example("ebike_registration"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    set_status(db, issued.jti, "suspended", reason="stolen", now=NOW - 50)
+    status = publish(db, keydir, tmp_path / "s", NOW - 40)
+    with pytest.raises(VerificationFailed) as exc:
+        scan_view(make_verifier(keydir, status), issued, resident, "ebike_check", scan)
+    assert codes(exc) == ["reported_stolen"]
+    assert "已报失窃" in exc.value.failures[0].message_zh
+    assert "reported stolen" in exc.value.failures[0].message
+
+
+# ---- must show: staleness per scenario ----------------------------------------------------
+
+
+def test_stale_list_refused_at_fuel_counter_accepted_with_warning_at_hotel(db: Any, keydir: KeyDir, resident: Wallet, scan: Callable[[str], bytes], tmp_path: Path) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - 100 * HOUR)
+    status = publish(db, keydir, tmp_path / "s", NOW - 7 * HOUR)  # fuel allows 6 h, hotel 72 h
+    verifier = make_verifier(keydir, status)
+    with pytest.raises(VerificationFailed) as exc:
+        scan_view(verifier, issued, resident, "fuel_purchase", scan)
+    assert codes(exc) == ["status_unknown"]
+    assert scan_view(verifier, issued, resident, "hotel", scan).warnings == ()  # 7 h is fine at a hotel
+    status = publish(db, keydir, tmp_path / "old", NOW - 73 * HOUR)
+    result = scan_view(make_verifier(keydir, status), issued, resident, "hotel", scan)
+    assert [w.code for w in result.warnings] == ["status_unknown"]
+    assert "状态未知" in result.warnings[0].message_zh  # what the clerk sees
+    assert result.to_json()["warnings"][0]["code"] == "status_unknown"
+
+
+def test_no_status_list_held(db: Any, keydir: KeyDir, resident: Wallet, scan: Callable[[str], bytes]) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    verifier = make_verifier(keydir, None)
+    with pytest.raises(VerificationFailed) as exc:
+        scan_view(verifier, issued, resident, "fuel_purchase", scan)
+    assert codes(exc) == ["status_unknown"]
+    assert [w.code for w in scan_view(verifier, issued, resident, "hotel", scan).warnings] == ["status_unknown"]
+    # bare credential check: no scenario, 24 h default, warn
+    bare = verifier.verify(scan(encode_credential(issued.credential)), now=NOW)
+    assert [w.code for w in bare.warnings] == ["status_unknown"]
+
+
+def test_bare_check_uses_24h_default(db: Any, keydir: KeyDir, tmp_path: Path) -> None:
+    issued = issue_licence(db, keydir, "vehicle_license", example("vehicle_license"), now=NOW - 30 * HOUR)
+    fresh = make_verifier(keydir, publish(db, keydir, tmp_path / "a", NOW - 23 * HOUR))
+    assert fresh.verify(issued.credential, now=NOW).warnings == ()
+    stale = make_verifier(keydir, publish(db, keydir, tmp_path / "b", NOW - 25 * HOUR))
+    assert [w.code for w in stale.verify(issued.credential, now=NOW).warnings] == ["status_unknown"]
+
+
+def test_credential_without_status_claim_skips_the_check(holder: Wallet, keydir: KeyDir, db: Any, tmp_path: Path, scan: Callable[[str], bytes]) -> None:
+    issue_licence(db, keydir, "id_card", example("id_card"), now=NOW)
+    verifier = make_verifier(keydir, publish(db, keydir, tmp_path / "s", NOW - 30 * 24 * HOUR))
+    stored = holder.licence("id_card")  # issued by issuer.issue without a status reference
+    p = present_view(stored.views["fuel_purchase"], holder.device_key(), licence_type="id_card", scenario="fuel_purchase", now=NOW)
+    assert verifier.verify(scan(p.text), scenario="fuel_purchase", now=NOW).warnings == ()
+
+
+# ---- must show: list signatures -------------------------------------------------------------
+
+
+def _token_signed_by(key: Ed25519PrivateKey, kid: str, claims: dict[str, Any]) -> str:
+    return sign_compact(claims, key, kid=kid, typ=TYP_STATUS_LIST)
+
+
+def test_status_list_signed_by_unknown_key_refused(keydir: KeyDir, tmp_path: Path) -> None:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    rogue = Ed25519PrivateKey.generate()
+    token = _token_signed_by(rogue, key_id(rogue.public_key()), status_list_claims("AAAAAA", "household_registration", 1024, [], NOW))
+    with pytest.raises(VerificationFailed) as exc:
+        load_status_lists([token], trust)
+    assert exc.value.codes == ["status_list_invalid"]
+    (tmp_path / "AAAAAA.jws").write_text(token)
+    with pytest.raises(VerificationFailed) as exc:
+        load_status_lists(tmp_path, trust)
+    assert exc.value.codes == ["status_list_invalid"]
+
+
+def test_status_list_of_one_authority_signed_by_another_refused(keydir: KeyDir) -> None:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    entry, key = keydir.key_for_authority("police_station", NOW)
+    token = _token_signed_by(key, entry.kid, status_list_claims("AAAAAA", "household_registration", 1024, [], NOW))
+    with pytest.raises(VerificationFailed) as exc:
+        parse_status_list(token, trust)
+    assert exc.value.codes == ["status_list_invalid"]
+
+
+def test_tampered_or_oversized_lists_refused(keydir: KeyDir) -> None:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    entry, key = keydir.key_for_authority("traffic_police", NOW)
+    good = _token_signed_by(key, entry.kid, status_list_claims("AAAAAA", "traffic_police", 1024, [(3, 1)], NOW))
+    assert parse_status_list(good, trust).get(3) == 1
+    head, payload, sig = good.split(".")
+    with pytest.raises(VerificationFailed):
+        parse_status_list(f"{head}.{payload}.{sig[:-4]}AAAA", trust)
+    # a zlib bomb: 64 MiB of zeros in a few KB is refused, not inflated
+    bomb = zlib.compress(bytes(64 * 1024 * 1024), 9)
+    claims = {"iss": "traffic_police", "sub": "BOMB", "iat": NOW, "status_list": {"bits": 2, "lst": b64url_encode(bomb)}}
+    with pytest.raises(VerificationFailed) as exc:
+        parse_status_list(_token_signed_by(key, entry.kid, claims), trust)
+    assert exc.value.failures[0].detail == "inflated list too large"
+    claims["status_list"] = {"bits": 1, "lst": b64url_encode(zlib.compress(bytes(16)))}
+    with pytest.raises(VerificationFailed):
+        parse_status_list(_token_signed_by(key, entry.kid, claims), trust)
+
+
+def test_bit_layout_matches_the_draft() -> None:
+    # entry i in bits 2*(i%4).. of byte i//4, least significant first
+    assert pack(8, {0: 1, 1: 2, 5: 1}) == bytes([0b00001001, 0b00000100])
+
+
+def test_publish_and_tokens(db: Any, keydir: KeyDir, tmp_path: Path) -> None:
+    issue_licence(db, keydir, "id_card", example("id_card"), now=NOW)
+    issue_licence(db, keydir, "ebike_registration", example("ebike_registration"), now=NOW)
+    db.commit()
+    tokens = status_list_tokens(db, keydir, now=NOW)
+    assert len(tokens) == 2  # one list per authority so far
+    paths = publish_status_lists(db, keydir, tmp_path, now=NOW)
+    assert set(paths) == set(tokens)
+    assert json.loads((tmp_path / "index.json").read_text())["lists"] == sorted(tokens)
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    store = load_status_lists(tmp_path, trust)
+    assert set(store.lists) == set(tokens) and all(l.size == 1 << 20 for l in store.lists.values())
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+
+def test_cli_issue_revoke_publish_verify(tmp_path: Path) -> None:
+    env = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "status cli", "CERTFREE_WALLET_PASSPHRASE": "w"}
+    cli = str(Path(sys.executable).with_name("certfree"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    db = str(tmp_path / "issuer.db")
+    assert run("keys", "init", "--dir", str(tmp_path / "keys")).returncode == 0
+    (tmp_path / "id.json").write_text(json.dumps(example("id_card"), ensure_ascii=False))
+    out = run("issue", "id_card", "--keys", str(tmp_path / "keys"), "--claims", str(tmp_path / "id.json"), "--out", str(tmp_path / "id.jws"), "--db", db)
+    assert out.returncode == 0, out.stderr
+    jti = out.stderr.split("licence id ")[1].split()[0]
+    verify = ("verify", str(tmp_path / "id.jws"), "--keys", str(tmp_path / "keys"), "--status", str(tmp_path / "status"))
+    assert run("status", "publish", "--keys", str(tmp_path / "keys"), "--out", str(tmp_path / "status"), "--db", db).returncode == 0
+    ok = run(*verify)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "trust list: seq 1" in ok.stdout
+    assert run("status", "revoke", "--licence", jti, "--reason", "lost", "--db", db).returncode == 0
+    assert run("status", "publish", "--keys", str(tmp_path / "keys"), "--out", str(tmp_path / "status"), "--db", db).returncode == 0
+    bad = run(*verify, "--json")
+    assert bad.returncode == 1
+    assert [f["code"] for f in json.loads(bad.stdout)["failures"]] == ["revoked"]
+    assert run("status", "reinstate", "--licence", jti, "--reason", "found", "--db", db).returncode == 0
+    assert run("status", "publish", "--keys", str(tmp_path / "keys"), "--out", str(tmp_path / "status"), "--db", db).returncode == 0
+    assert run(*verify).returncode == 0
+    listed = run("status", "list", "--db", db)
+    assert jti in listed.stdout and "valid" in listed.stdout
