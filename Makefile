@@ -16,7 +16,13 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# The service on 127.0.0.1:8000 with demo keys, operators and a demo resident (six licences).
+# Plain http on localhost, so cookies go without the Secure flag; never do that in production.
 run: $(STAMP)
+	CERTFREE_INSECURE_COOKIES=1 $(BIN)/certfree serve --demo --bind 127.0.0.1:8000 --workers 2
+
+# The command-line end-to-end demo (keys, six licences, QR codes, verification) into demo-out/.
+demo: $(STAMP)
 	CERTFREE_DEMO=1 $(BIN)/certfree demo --out demo-out --insecure-dev
 
 test: $(STAMP)

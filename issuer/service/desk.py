@@ -1,0 +1,105 @@
+"""The front desk's verify page: pick the scenario (and the window matter), upload a photo
+or screenshot of the QR code or paste its text; see the result in Chinese and English with
+every failed check; for an accepted presentation, the disclosed fields and the register
+form. Verification runs through the verifier SDK, exactly as an offline desk would."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from issuer import LICENCE_TYPES
+from scenarios import load_matters
+from scenarios.register import RegisterError
+from verifier import MalformedInput, VerificationFailed, verify_matter
+
+from . import context
+from .config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
+from .security import check_csrf
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+RESULT_MAX_AGE = 10 * 60  # a verified result may be registered within 10 minutes
+DERIVED_LABELS = {"age_over_18": ("已满18周岁", "18 or older"), "id_number_masked": ("公民身份号码（脱敏）", "ID number (masked)")}
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="certfree-desk-register")
+
+
+def _labels(licence_type: str) -> dict[str, tuple[str, str]]:
+    return {**DERIVED_LABELS, **LICENCE_TYPES[licence_type].labels}
+
+
+def _form(**extra: Any) -> str:
+    return render_template("desk.html", policies=context.policies(), matters=load_matters(), **extra)
+
+
+@bp.get("/")
+def page() -> str:
+    return _form(scenario=request.args.get("scenario", "hotel"))
+
+
+def _input() -> str | bytes | None:
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        data = upload.stream.read(MAX_IMAGE_BYTES + 1)
+        if len(data) > MAX_IMAGE_BYTES:
+            raise VerificationFailed([MalformedInput(field="image", detail="image file too large")])
+        return data
+    text = request.form.get("text", "").strip()
+    return text or None
+
+
+@bp.post("/verify")
+def verify() -> Any:
+    check_csrf()
+    scenario = request.form.get("scenario", "")
+    matter = request.form.get("matter") or None
+    if scenario not in context.policies():
+        return _form(scenario="hotel", error="scenario"), 400
+    verifier = context.desk_verifier()
+    try:
+        item = _input()
+        if item is None:
+            return _form(scenario=scenario, error="input"), 400
+        check = None
+        if scenario == "window" and matter:
+            if matter not in load_matters():
+                return _form(scenario=scenario, error="matter"), 400
+            outcome = verify_matter(verifier, matter, [item])
+            if outcome.rejected:
+                raise outcome.rejected[0]
+            result, check = outcome.verified[0], outcome.check
+        else:
+            result = verifier.verify(item, scenario=scenario)
+    except VerificationFailed as exc:
+        return _form(scenario=scenario, matter=matter, failed=exc.failures)
+    token = _serializer().dumps({"s": scenario, "t": result.licence_type, "c": dict(result.claims), "m": matter})
+    return _accepted(scenario, matter, result.licence_type, dict(result.claims), token,
+                     warnings=result.warnings, check=check)
+
+
+def _accepted(scenario: str, matter: str | None, licence_type: str, claims: dict[str, Any], token: str, **extra: Any) -> str:
+    return _form(scenario=scenario, matter=matter, claims=claims, policy=context.policies()[scenario],
+                 licence=LICENCE_TYPES[licence_type], labels=_labels(licence_type), token=token, **extra)
+
+
+@bp.post("/register")
+def register() -> Any:
+    check_csrf()
+    try:
+        data = _serializer().loads(request.form.get("token", ""), max_age=RESULT_MAX_AGE)
+    except BadSignature:
+        return _form(scenario="hotel", error="token"), 400
+    policy = context.policies()[data["s"]]
+    clerk = {f.name: request.form.get(f.name, "") for f in policy.clerk_fields if request.form.get(f.name, "")}
+    moment = dt.datetime.fromtimestamp(context.now(), dt.timezone.utc)
+    try:
+        row = context.desk_register().record(policy, data["t"], data["c"], clerk, recorded_at=moment, matter=data["m"])
+    except RegisterError as exc:
+        token = request.form.get("token", "")
+        return _accepted(data["s"], data["m"], data["t"], data["c"], token, register_error=exc), 400
+    return _form(scenario=data["s"], recorded=row)

@@ -1,0 +1,134 @@
+"""The service's typed models. They share ``issuer.db.Base`` with the issuer's licence
+records, so one Alembic migration history covers the whole database.
+
+Personal data: a resident's licences live in the signed credentials of their cloud
+wallet (``wallet_credentials``/``wallet_views``); the audit log and the idempotency
+records keep only licence ids; login throttling keeps a hash of the user name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from issuer.db import Base, LicenceRecord
+
+
+class Resident(Base):
+    """A resident with a web wallet login."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random public id
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    device: Mapped["Device"] = relationship(back_populates="resident", uselist=False)
+
+
+class Device(Base):
+    """The resident's holder (device) key, held by the server for the web demo ("cloud
+    wallet"): the private key is encrypted with the server's wallet key (AES-GCM)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), unique=True)
+    public_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
+    thumbprint: Mapped[str] = mapped_column(String(64), index=True)
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resident: Mapped[Resident] = relationship(back_populates="device")
+
+
+class WalletCredential(Base):
+    """A full credential held in a resident's cloud wallet (one per issued licence)."""
+
+    __tablename__ = "wallet_credentials"
+
+    licence_id: Mapped[str] = mapped_column(ForeignKey(LicenceRecord.id), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    licence_type: Mapped[str] = mapped_column(String(32))
+    credential: Mapped[str] = mapped_column(Text)
+    views: Mapped[list["WalletView"]] = relationship(back_populates="credential_row", cascade="all, delete-orphan")
+
+
+class WalletView(Base):
+    """One scenario view of a credential."""
+
+    __tablename__ = "wallet_views"
+    __table_args__ = (UniqueConstraint("licence_id", "scenario"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("wallet_credentials.licence_id"))
+    scenario: Mapped[str] = mapped_column(String(32))
+    jws: Mapped[str] = mapped_column(Text)
+    credential_row: Mapped[WalletCredential] = relationship(back_populates="views")
+
+
+class Operator(Base):
+    """An issuer operator. The API token is stored only as its SHA-256 hash."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # public part of the token
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    authority: Mapped[str] = mapped_column(String(64))
+    licence_types: Mapped[list[str]] = mapped_column(JSON)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class IdempotencyRecord(Base):
+    """A completed issue request: a retry with the same key returns the same licence."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("operator_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"))
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    licence_id: Mapped[str] = mapped_column(ForeignKey(LicenceRecord.id))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only audit log: who (actor), what (action, licence id), when. Nothing else."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # "operator:<id>", "resident:<id>", "system"
+    action: Mapped[str] = mapped_column(String(32))
+    licence_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per user name (hashed), shared by every worker through the database."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(lower(username))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+__all__ = [
+    "Resident", "Device", "WalletCredential", "WalletView", "Operator",
+    "IdempotencyRecord", "AuditEntry", "LoginThrottle", "LicenceRecord",
+]

@@ -1,0 +1,123 @@
+"""Residents of the web wallet: enrolment, log-in with throttling, their device key and
+their licences. Functions take a ``session``; the caller commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import public_jwk, thumbprint
+
+from .models import (
+    Device,
+    LicenceRecord,
+    LoginThrottle,
+    Resident,
+    WalletCredential,
+    WalletView,
+)
+from .security import check_password, hash_password, open_device_key, seal_device_key
+
+USERNAME_MAX = 64
+PASSWORD_MIN = 8
+
+
+class EnrolError(ValueError):
+    def __init__(self, field: str, message: str, message_zh: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.message_zh = field, message, message_zh
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    resident: Resident | None
+    throttled: bool
+
+
+def _utc(now: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
+
+
+def enrol(session: Session, username: str, password: str, *, now: float) -> Resident:
+    username = username.strip()
+    if not username or len(username) > USERNAME_MAX or not username.isprintable():
+        raise EnrolError("username", f"1 to {USERNAME_MAX} printable characters", f"用户名须为1至{USERNAME_MAX}个字符")
+    if len(password) < PASSWORD_MIN:
+        raise EnrolError("password", f"at least {PASSWORD_MIN} characters", f"密码至少{PASSWORD_MIN}位")
+    if session.scalar(select(Resident.id).where(Resident.username == username)) is not None:
+        raise EnrolError("username", "already taken", "用户名已被使用")
+    resident = Resident(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=_utc(now))
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    jwk = public_jwk(key.public_key())
+    session.add(resident)
+    session.add(Device(resident=resident, public_jwk=jwk, thumbprint=thumbprint(jwk),
+                       encrypted_key=seal_device_key(raw, resident.id), created_at=_utc(now)))
+    session.flush()
+    return resident
+
+
+def _throttle_key(username: str) -> str:
+    return hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()
+
+
+def authenticate(session: Session, username: str, password: str, *, now: float, max_failures: int, window: int) -> LoginResult:
+    """Check a log-in. After ``max_failures`` wrong passwords within ``window`` seconds the
+    name is throttled (even with the right password) until the window has passed."""
+    key = _throttle_key(username)
+    row = session.get(LoginThrottle, key, with_for_update=True)
+    moment = _utc(now)
+    if row is not None and (moment - _aware(row.window_start)).total_seconds() >= window:
+        row.failures, row.window_start = 0, moment
+    if row is not None and row.failures >= max_failures:
+        return LoginResult(None, True)
+    resident = session.scalar(select(Resident).where(Resident.username == username.strip()))
+    if check_password(resident.password_hash if resident else None, password):
+        if row is not None:
+            session.delete(row)
+        return LoginResult(resident, False)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_start=moment)
+        session.add(row)
+    row.failures += 1
+    return LoginResult(None, False)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def device_key(resident: Resident) -> Ed25519PrivateKey:
+    raw = open_device_key(resident.device.encrypted_key, resident.id)
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def store_issued(session: Session, resident: Resident, licence_type: str, jti: str, credential: str, views: dict[str, str]) -> None:
+    row = WalletCredential(licence_id=jti, resident_id=resident.id, licence_type=licence_type, credential=credential)
+    row.views = [WalletView(scenario=name, jws=jws) for name, jws in views.items()]
+    session.add(row)
+
+
+def licences_of(session: Session, resident_id: str) -> list[tuple[WalletCredential, LicenceRecord]]:
+    stmt = (select(WalletCredential, LicenceRecord)
+            .join(LicenceRecord, LicenceRecord.id == WalletCredential.licence_id)
+            .where(WalletCredential.resident_id == resident_id)
+            .order_by(LicenceRecord.issued_at))
+    return [(c, r) for c, r in session.execute(stmt).all()]
+
+
+def licence_of(session: Session, resident_id: str, licence_id: str) -> WalletCredential | None:
+    """The resident's own credential, or None (also when it belongs to someone else)."""
+    return session.scalar(select(WalletCredential).where(
+        WalletCredential.licence_id == licence_id, WalletCredential.resident_id == resident_id))

@@ -1,0 +1,186 @@
+"""The residents' web wallet: enrol, log in (throttled), list licences, and a live QR page
+per licence and scenario that renews its presentation before the freshness window ends.
+
+This is a "cloud wallet": the server holds each resident's device key, encrypted at rest
+with the server's wallet key, and signs the holder proof on their behalf.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from typing import Any, Callable
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy.exc import IntegrityError
+
+from issuer import LICENCE_TYPES
+from wallet import png_bytes, present_view, svg_bytes, version
+
+from . import context, residents
+from .db import db_session
+from .models import Resident
+from .security import check_csrf
+
+bp = Blueprint("wallet", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("index.html")
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        resident_id = session.get("resident_id")
+        resident = db_session().get(Resident, resident_id) if resident_id else None
+        if resident is None:
+            return redirect(url_for("wallet.login", next=request.path))
+        g.resident = resident
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/wallet/enrol", methods=["GET", "POST"])
+def enrol() -> Any:
+    if request.method == "GET":
+        return render_template("enrol.html")
+    check_csrf()
+    s = db_session()
+    try:
+        resident = residents.enrol(s, request.form.get("username", ""), request.form.get("password", ""), now=context.now())
+        s.commit()
+    except residents.EnrolError as exc:
+        s.rollback()
+        return render_template("enrol.html", error=exc), 400
+    _start_session(resident)
+    return redirect(url_for("wallet.licences"))
+
+
+def _start_session(resident: Resident) -> None:
+    session.clear()  # no session fixation: a fresh session (and CSRF token) per log-in
+    session.permanent = True
+    session["resident_id"] = resident.id
+
+
+@bp.route("/wallet/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("login.html")
+    check_csrf()
+    s = db_session()
+    cfg = current_app.config
+    try:
+        result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""), now=context.now(),
+                                        max_failures=cfg["LOGIN_MAX_FAILURES"], window=cfg["LOGIN_WINDOW_SECONDS"])
+        s.commit()
+    except IntegrityError:  # a concurrent first failure for the same name: count this one as failed too
+        s.rollback()
+        return render_template("login.html", failed=True), 401
+    if result.throttled:
+        response = Response(render_template("login.html", throttled=True), status=429)
+        response.headers["Retry-After"] = str(cfg["LOGIN_WINDOW_SECONDS"])
+        return response
+    if result.resident is None:
+        return render_template("login.html", failed=True), 401
+    _start_session(result.resident)
+    target = request.args.get("next", "")
+    return redirect(target if target.startswith("/wallet/") else url_for("wallet.licences"))
+
+
+@bp.post("/wallet/logout")
+def logout() -> Any:
+    check_csrf()
+    session.clear()
+    return redirect(url_for("wallet.login"))
+
+
+@bp.get("/wallet/")
+@login_required
+def licences() -> str:
+    rows = residents.licences_of(db_session(), g.resident.id)
+    pols = context.policies()
+    items = [
+        {
+            "id": cred.licence_id,
+            "type": LICENCE_TYPES[cred.licence_type],
+            "state": record.state,
+            "expires_at": record.expires_at,
+            "scenarios": [pols[v.scenario] for v in sorted(cred.views, key=lambda v: v.scenario) if v.scenario in pols],
+        }
+        for cred, record in rows
+    ]
+    return render_template("licences.html", items=items, resident=g.resident)
+
+
+def _presentation(licence_id: str, scenario: str) -> tuple[Any, Any, Any]:
+    cred = residents.licence_of(db_session(), g.resident.id, licence_id)
+    policy = context.policies().get(scenario)
+    view = next((v for v in cred.views if v.scenario == scenario), None) if cred else None
+    if cred is None or policy is None or view is None:
+        abort(404)  # also for another resident's licence: no hint that it exists
+    presentation = present_view(view.jws, residents.device_key(g.resident), licence_type=cred.licence_type,
+                                scenario=scenario, now=int(context.now()))
+    return cred, policy, presentation
+
+
+def _timing(policy: Any, presented_at: int) -> dict[str, int]:
+    freshness = int(policy.freshness_seconds)
+    margin = min(int(current_app.config["QR_RENEW_MARGIN_SECONDS"]), max(1, freshness // 3))
+    return {"presented_at": presented_at, "freshness": freshness,
+            "fresh_until": presented_at + freshness, "renew_at": presented_at + freshness - margin}
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/wallet/licences/<licence_id>/<scenario>/qr")
+@login_required
+def qr_page(licence_id: str, scenario: str) -> Response:
+    cred, policy, p = _presentation(licence_id, scenario)
+    html = render_template("qr.html", licence=LICENCE_TYPES[cred.licence_type], policy=policy, png=_data_url(p.text),
+                           qr_version=version(p.text), json_url=url_for("wallet.qr_json", licence_id=licence_id, scenario=scenario),
+                           now=int(context.now()), **_timing(policy, p.presented_at))
+    return _no_store(Response(html))
+
+
+def _data_url(text: str) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(text)).decode("ascii")
+
+
+@bp.get("/wallet/licences/<licence_id>/<scenario>/qr.json")
+@login_required
+def qr_json(licence_id: str, scenario: str) -> Response:
+    _cred, policy, p = _presentation(licence_id, scenario)
+    return _no_store(jsonify({"png": _data_url(p.text), "text": p.text, "version": version(p.text),
+                              "now": int(context.now()), **_timing(policy, p.presented_at)}))
+
+
+@bp.get("/wallet/licences/<licence_id>/<scenario>/qr.png")
+@login_required
+def qr_png(licence_id: str, scenario: str) -> Response:
+    _cred, _policy, p = _presentation(licence_id, scenario)
+    return _no_store(Response(png_bytes(p.text), mimetype="image/png"))
+
+
+@bp.get("/wallet/licences/<licence_id>/<scenario>/qr.svg")
+@login_required
+def qr_svg(licence_id: str, scenario: str) -> Response:
+    _cred, _policy, p = _presentation(licence_id, scenario)
+    return _no_store(Response(svg_bytes(p.text), mimetype="image/svg+xml"))

@@ -1,0 +1,156 @@
+"""Fixtures for the service tests: an app on SQLite (and on PostgreSQL when
+CERTFREE_TEST_POSTGRES_URL is set; in CI a missing URL fails instead of skipping),
+operators with tokens, and residents with licences.
+
+Import with ``from service_fixtures import *`` in a ``tests/test_service_*.py`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from keys import KeyDir
+
+PG_ENV = "CERTFREE_TEST_POSTGRES_URL"
+KEY_PASSPHRASE = "service test passphrase"
+PASSWORD = "resident-password-1"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def require_in_ci(what: str) -> None:
+    """Skip locally; in CI a missing prerequisite is a failure."""
+    if in_ci():
+        pytest.fail(f"CI is set but {what} is missing", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="session")
+def service_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("service") / "keys"
+    KeyDir.init(path, passphrase=KEY_PASSPHRASE.encode(), now=int(time.time()) - 86400)
+    return path
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'certfree.db'}"
+    url = os.environ.get(PG_ENV)
+    if not url:
+        require_in_ci(f"{PG_ENV} (a PostgreSQL server)")
+    assert url
+    _reset_postgres(url)
+    return url
+
+
+def make_app(tmp_path: Path, keys_dir: Path, database_url: str | None = None, **extra: Any) -> Flask:
+    from app import create_app
+    from issuer.service import db
+
+    instance = tmp_path / "instance"
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'certfree.db'}",
+        "KEYS_DIR": str(keys_dir),
+        "KEY_PASSPHRASE": KEY_PASSPHRASE,
+        "SECRET_KEY": "test secret key",
+        "SESSION_COOKIE_SECURE": False,
+        "DESK_STATUS_REFRESH_SECONDS": 0,
+        **extra,
+    }
+    app = create_app(config)
+    db.upgrade(app)
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path, service_keys: Path, database_url: str) -> Iterator[Flask]:
+    from issuer.service import db
+
+    application = make_app(tmp_path, service_keys, database_url)
+    yield application
+    db.engine(application).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def operators(app: Flask) -> dict[str, str]:
+    """authority -> bearer token, one operator per authority."""
+    from issuer.service import db, issuing
+    from keys import AUTHORITIES
+
+    tokens = {}
+    with app.app_context(), db.sessions(app)() as session:
+        for authority in AUTHORITIES:
+            _op, tokens[authority] = issuing.create_operator(session, f"op-{authority}", authority, now=time.time())
+        session.commit()
+    return tokens
+
+
+def enrol(app: Flask, username: str, password: str = PASSWORD) -> str:
+    from issuer.service import db, residents
+
+    with app.app_context(), db.sessions(app)() as session:
+        resident = residents.enrol(session, username, password, now=time.time())
+        session.commit()
+        return resident.id
+
+
+def auth(token: str, key: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+def issue_via_api(client: FlaskClient, token: str, resident_id: str, licence_type: str, key: str, claims: Any = None) -> Any:
+    from issuer import example
+
+    body = {"resident_id": resident_id, "licence_type": licence_type,
+            "claims": claims if claims is not None else example(licence_type)}
+    return client.post("/api/v1/licences", json=body, headers=auth(token, key))
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    match = _CSRF.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    token = csrf(client, "/wallet/login")
+    return client.post("/wallet/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+__all__ = [
+    "service_keys", "database_url", "app", "client", "operators", "make_app", "enrol", "auth",
+    "issue_via_api", "csrf", "login", "in_ci", "require_in_ci", "PASSWORD", "KEY_PASSPHRASE", "PG_ENV",
+]

@@ -1,0 +1,187 @@
+"""The issuer API through the Flask test client, on SQLite and (in CI) PostgreSQL."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from service_fixtures import *
+from service_fixtures import auth, enrol, issue_via_api
+from sqlalchemy import select
+
+from issuer import example
+
+
+def _audit(app: Flask) -> list[Any]:
+    from issuer.service import db
+    from issuer.service.models import AuditEntry
+
+    with db.sessions(app)() as session:
+        return [(e.actor, e.action, e.licence_id, e.outcome) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def test_no_token_is_401(client: FlaskClient) -> None:
+    response = client.get("/api/v1/licences")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/api/v1/licences", headers=auth("cfo_nope.nope")).status_code == 401
+
+
+def test_wrong_secret_for_a_real_operator_is_401(client: FlaskClient, operators: dict[str, str]) -> None:
+    token = operators["traffic_police"]
+    forged = token[: token.index(".") + 1] + "x" * 43
+    assert client.get("/api/v1/licences", headers=auth(forged)).status_code == 401
+
+
+def test_tokens_are_stored_only_as_hashes(app: Flask, operators: dict[str, str]) -> None:
+    from issuer.service import db
+    from issuer.service.models import Operator
+
+    with db.sessions(app)() as session:
+        stored = [(o.token_hash, o.id) for o in session.scalars(select(Operator))]
+    for token in operators.values():
+        assert all(token.encode() not in h and len(h) == 32 for h, _ in stored)
+
+
+def test_issue_then_get_and_list(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    resident = enrol(app, "alice")
+    response = issue_via_api(client, operators["traffic_police"], resident, "driving_license", "key-issue-0001")
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["licence_type"] == "driving_license" and body["state"] == "valid"
+    assert body["authority"] == "traffic_police" and body["status"]["list"]
+    assert "name" not in body and "claims" not in body  # no personal data in the API answer
+    got = client.get(f"/api/v1/licences/{body['id']}", headers=auth(operators["traffic_police"]))
+    assert got.status_code == 200 and got.json["id"] == body["id"]
+    listed = client.get("/api/v1/licences", headers=auth(operators["traffic_police"])).json["licences"]
+    assert [item["id"] for item in listed] == [body["id"]]
+    # another authority sees none of it
+    assert client.get("/api/v1/licences", headers=auth(operators["police_station"])).json["licences"] == []
+    assert client.get(f"/api/v1/licences/{body['id']}", headers=auth(operators["police_station"])).status_code == 403
+    assert ("operator:" in _audit(app)[-1][0])
+
+
+def test_traffic_police_cannot_issue_an_id_card(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    resident = enrol(app, "bob")
+    response = issue_via_api(client, operators["traffic_police"], resident, "id_card", "key-idcard-0001")
+    assert response.status_code == 403
+    assert response.json["error"] == "forbidden" and response.json["field"] == "licence_type"
+    actor, action, licence_id, outcome = _audit(app)[-1]
+    assert (action, licence_id, outcome) == ("licence.issue", None, "denied") and actor.startswith("operator:")
+    assert client.get("/api/v1/licences", headers=auth(operators["household_registration"])).json["licences"] == []
+
+
+def test_same_idempotency_key_issues_once(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    from issuer.service import db
+    from issuer.service.models import LicenceRecord, WalletCredential
+
+    resident = enrol(app, "carol")
+    token = operators["household_registration"]
+    first = issue_via_api(client, token, resident, "id_card", "retry-key-0001")
+    again = issue_via_api(client, token, resident, "id_card", "retry-key-0001")
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json["id"] == again.json["id"]
+    with db.sessions(app)() as session:
+        assert len(list(session.scalars(select(LicenceRecord)))) == 1
+        assert len(list(session.scalars(select(WalletCredential)))) == 1
+    assert [a[1] for a in _audit(app)].count("licence.issue") == 1
+    # the same key with a different request is refused, not silently replayed
+    other = dict(example("id_card"), name="李四")
+    conflict = issue_via_api(client, token, resident, "id_card", "retry-key-0001", claims=other)
+    assert conflict.status_code == 422 and conflict.json["error"] == "idempotency_conflict"
+    # a new key issues a new licence
+    assert issue_via_api(client, token, resident, "id_card", "retry-key-0002").status_code == 201
+
+
+def test_concurrent_retries_issue_once(app: Flask, operators: dict[str, str]) -> None:
+    from issuer.service import db
+    from issuer.service.models import LicenceRecord
+
+    if db.engine(app).dialect.name == "sqlite":
+        pass  # SQLite serialises writers; the test still checks the outcome
+    resident = enrol(app, "dave")
+    token = operators["police_station"]
+
+    def call(_: int) -> Any:
+        with app.test_client() as c:
+            r = issue_via_api(c, token, resident, "ebike_registration", "concurrent-key-1")
+            return r.status_code, r.json["id"]
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(call, range(4)))
+    assert {code for code, _ in results} <= {200, 201}
+    assert len({licence_id for _, licence_id in results}) == 1
+    with db.sessions(app)() as session:
+        assert len(list(session.scalars(select(LicenceRecord)))) == 1
+
+
+def test_bad_requests_name_the_field(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    resident = enrol(app, "erin")
+    token = operators["household_registration"]
+    no_key = client.post("/api/v1/licences", json={"resident_id": resident, "licence_type": "id_card", "claims": {}}, headers=auth(token))
+    assert no_key.status_code == 400 and no_key.json["field"] == "Idempotency-Key"
+    bad = dict(example("id_card"), id_number="110101199003070010")
+    invalid = issue_via_api(client, token, resident, "id_card", "bad-claims-01", claims=bad)
+    assert invalid.status_code == 422
+    assert "id_number" in {e["field"] for e in invalid.json["errors"]}
+    assert all(e["message_zh"] for e in invalid.json["errors"])
+    nobody = issue_via_api(client, token, "0000000000000000", "id_card", "no-resident-1")
+    assert nobody.status_code == 404 and nobody.json["field"] == "resident_id"
+    missing = client.post("/api/v1/licences", json={"licence_type": "id_card"}, headers=auth(token, "missing-field-1"))
+    assert missing.status_code == 400 and missing.json["field"] == "resident_id"
+
+
+def test_revoke_suspend_reinstate(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    resident = enrol(app, "frank")
+    token = operators["police_station"]
+    licence_id = issue_via_api(client, token, resident, "ebike_registration", "status-key-01").json["id"]
+    path = f"/api/v1/licences/{licence_id}"
+    suspended = client.post(f"{path}/suspend", json={"reason": "stolen"}, headers=auth(token))
+    assert suspended.status_code == 200 and suspended.json["state"] == "suspended" and suspended.json["reason"] == "stolen"
+    assert client.post(f"{path}/suspend", json={}, headers=auth(token)).status_code == 409
+    reinstated = client.post(f"{path}/reinstate", json={}, headers=auth(token))
+    assert reinstated.status_code == 200 and reinstated.json["state"] == "valid"
+    bad_reason = client.post(f"{path}/revoke", json={"reason": "Stolen by 张三"}, headers=auth(token))
+    assert bad_reason.status_code == 400 and bad_reason.json["field"] == "reason"
+    revoked = client.post(f"{path}/revoke", json={"reason": "lost"}, headers=auth(token))
+    assert revoked.status_code == 200 and revoked.json["state"] == "revoked"
+    assert client.post(f"{path}/reinstate", json={}, headers=auth(token)).status_code == 409
+    assert client.get("/api/v1/licences?state=revoked", headers=auth(token)).json["licences"][0]["id"] == licence_id
+    # another authority may not touch it
+    assert client.post(f"{path}/revoke", json={}, headers=auth(operators["traffic_police"])).status_code == 403
+    assert client.post("/api/v1/licences/nope/revoke", json={}, headers=auth(token)).status_code == 404
+    actions = [(a[1], a[2], a[3]) for a in _audit(app)]
+    for action in ("licence.suspend", "licence.reinstate", "licence.revoke"):
+        assert (action, licence_id, "ok") in actions
+    assert ("licence.revoke", licence_id, "denied") in actions
+
+
+def test_audit_log_is_append_only_and_has_no_personal_data(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    import pytest
+
+    from issuer.service import db
+    from issuer.service.models import AuditEntry
+
+    resident = enrol(app, "grace")
+    issue_via_api(client, operators["household_registration"], resident, "id_card", "audit-key-001")
+    claims = example("id_card")
+    for row in _audit(app):
+        text = " ".join(str(x) for x in row)
+        assert claims["name"] not in text and claims["id_number"] not in text and "grace" not in text
+    with db.sessions(app)() as session:
+        entry = session.scalars(select(AuditEntry)).first()
+        assert entry is not None
+        entry.action = "tampered"
+        with pytest.raises(PermissionError):
+            session.flush()
+
+
+def test_every_response_has_security_headers(client: FlaskClient) -> None:
+    response = client.get("/api/v1/licences")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert time.time() > 0

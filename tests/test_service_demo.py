@@ -1,0 +1,60 @@
+"""Demo data (``make run``), the CLI hooks, and the cloud wallet's key sealing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from service_fixtures import *  # noqa: F403
+from service_fixtures import enrol, login, make_app
+
+
+def test_demo_data_is_idempotent_and_holds_six_licences(tmp_path: Path) -> None:
+    from issuer.service import db, demo, residents
+    from issuer.service.models import Operator, Resident
+
+    app = make_app(tmp_path, tmp_path / "keys")  # no keys yet: demo.prepare makes them
+    first = demo.prepare(app)
+    second = demo.prepare(app)
+    assert first["tokens"] == second["tokens"] and len(first["tokens"]) == 3
+    with db.sessions(app)() as session:
+        assert len(list(session.scalars(select(Operator)))) == 3
+        resident = session.scalar(select(Resident).where(Resident.username == demo.DEMO_USER))
+        assert resident is not None
+        assert len(residents.licences_of(session, resident.id)) == 6
+    client = app.test_client()
+    assert login(client, demo.DEMO_USER, demo.DEMO_PASSWORD).status_code == 302
+    assert client.get("/wallet/").get_data(as_text=True).count('class="licence"') == 6
+    text = demo.banner(first, "http://127.0.0.1:8000")
+    assert "http://127.0.0.1:8000/wallet/" in text and demo.DEMO_PASSWORD in text
+
+
+def test_cli_has_serve_and_demo_data() -> None:
+    import app as cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["serve", "--bind", "127.0.0.1:9000", "--workers", "3"])
+    assert args.func is cli.cmd_serve and args.workers == 3
+    assert parser.parse_args(["demo-data"]).func is cli.cmd_demo_data
+
+
+def test_device_keys_are_sealed_with_the_server_key(app: Flask) -> None:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from issuer.service import db, residents
+    from issuer.service.models import Resident
+    from issuer.service.security import open_device_key
+
+    resident_id = enrol(app, "sealed")
+    with app.app_context(), db.sessions(app)() as session:
+        resident = session.get(Resident, resident_id)
+        assert resident is not None
+        raw = residents.device_key(resident).private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        assert raw not in resident.device.encrypted_key
+        with pytest.raises(InvalidTag):  # bound to its resident: cannot be moved to another
+            open_device_key(resident.device.encrypted_key, "someone-else")
+    assert (Path(app.instance_path) / "wallet-server.key").stat().st_mode & 0o077 == 0

@@ -1,0 +1,106 @@
+"""The desk page through the Flask test client: upload or paste, result, register."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from service_fixtures import *
+from service_fixtures import csrf, enrol, issue_via_api, login
+
+
+@pytest.fixture
+def cafe_qr(app: Flask, client: FlaskClient, operators: dict[str, str]) -> str:
+    resident = enrol(app, "alice")
+    licence = issue_via_api(client, operators["household_registration"], resident, "id_card", "desk-key-001").json["id"]
+    wallet = app.test_client()
+    login(wallet, "alice")
+    return f"/wallet/licences/{licence}/internet_cafe"
+
+
+def _verify(client: FlaskClient, **data: object) -> tuple[int, str]:
+    data.setdefault("csrf_token", csrf(client, "/desk/"))
+    response = client.post("/desk/verify", data=data, content_type="multipart/form-data")
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_desk_page_has_the_camera_upload(client: FlaskClient) -> None:
+    html = client.get("/desk/").get_data(as_text=True)
+    assert 'type="file"' in html and 'accept="image/*"' in html and 'capture="environment"' in html
+    assert "网吧上网登记" in html and 'name="matter"' in html
+
+
+def test_upload_accepted_then_register(app: Flask, client: FlaskClient, cafe_qr: str) -> None:
+    png = app.test_client()
+    login(png, "alice")
+    image = png.get(f"{cafe_qr}/qr.png").data
+    status, html = _verify(client, scenario="internet_cafe", image=(io.BytesIO(image), "qr.png"))
+    assert status == 200 and "通过 / accepted" in html
+    assert "已满18周岁" in html and "110101********" in html and 'name="terminal"' in html
+    assert "出生日期" not in html  # the café never sees the birth date
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    missing = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token})
+    assert missing.status_code == 400 and "terminal" in missing.get_data(as_text=True)
+    done = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token, "terminal": "A-07"})
+    assert done.status_code == 200 and "已登记 / recorded" in done.get_data(as_text=True)
+    from scenarios.register import Register
+
+    rows = Register(app.config["DESK_REGISTER"]).rows("internet_cafe")
+    assert rows[-1]["fields"]["terminal"] == "A-07" and "age_over_18" not in rows[-1]["fields"]
+    forged = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token + "x", "terminal": "1"})
+    assert forged.status_code == 400
+
+
+def test_pasted_text_replay_and_wrong_scenario_list_every_failure(app: Flask, client: FlaskClient, cafe_qr: str) -> None:
+    wallet = app.test_client()
+    login(wallet, "alice")
+    text = wallet.get(f"{cafe_qr}/qr.json").json["text"]
+    assert "通过 / accepted" in _verify(client, scenario="internet_cafe", text=text)[1]
+    status, html = _verify(client, scenario="internet_cafe", text=text)
+    assert status == 200 and "未通过 / rejected" in html and 'data-code="replayed"' in html
+    text2 = wallet.get(f"{cafe_qr}/qr.json").json["text"]
+    html = _verify(client, scenario="fuel_purchase", text=text2)[1]
+    assert "未通过 / rejected" in html and 'data-code="wrong_scenario"' in html
+
+
+def test_not_a_qr_image_and_empty_input(client: FlaskClient) -> None:
+    status, html = _verify(client, scenario="hotel", image=(io.BytesIO(b"not an image"), "x.png"))
+    assert status == 200 and "未通过 / rejected" in html and "malformed" in html
+    assert _verify(client, scenario="hotel")[0] == 400
+    assert _verify(client, scenario="nope", text="x")[0] == 400
+
+
+def test_upload_size_is_capped(app: Flask, client: FlaskClient) -> None:
+    big = io.BytesIO(b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1))
+    status, _ = _verify(client, scenario="hotel", image=(big, "big.png"))
+    assert status == 413
+
+
+def test_window_matter(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    from scenarios import load_matters
+
+    resident = enrol(app, "wang")
+    licence = issue_via_api(client, operators["household_registration"], resident, "id_card", "desk-key-002").json["id"]
+    wallet = app.test_client()
+    login(wallet, "wang")
+    text = wallet.get(f"/wallet/licences/{licence}/window/qr.json").json["text"]
+    matter = next(m for m in load_matters().values() if "id_card" in m.requires and len(m.requires) > 1)
+    html = _verify(client, scenario="window", matter=matter.id, text=text)[1]
+    assert "通过 / accepted" in html and "缺少" in html
+
+
+def test_revoked_licence_is_rejected_at_the_desk(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    from service_fixtures import auth
+
+    resident = enrol(app, "li")
+    token = operators["household_registration"]
+    licence = issue_via_api(client, token, resident, "id_card", "desk-key-003").json["id"]
+    wallet = app.test_client()
+    login(wallet, "li")
+    text = wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"]
+    assert client.post(f"/api/v1/licences/{licence}/revoke", json={"reason": "lost"}, headers=auth(token)).status_code == 200
+    html = _verify(client, scenario="hotel", text=text)[1]
+    assert "未通过 / rejected" in html and 'data-code="revoked"' in html

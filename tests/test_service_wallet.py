@@ -1,0 +1,156 @@
+"""The web wallet and the public endpoints through the Flask test client."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from service_fixtures import *
+from service_fixtures import PASSWORD, csrf, enrol, issue_via_api, login
+
+from verifier import MemoryReplayCache, Verifier, decode_qr_image, load_trust_list
+
+
+@pytest.fixture
+def alice(app: Flask, client: FlaskClient, operators: dict[str, str]) -> dict[str, str]:
+    """Resident A with an ID card (internet-cafe view) and resident B with an e-bike registration."""
+    a, b = enrol(app, "alice"), enrol(app, "bob")
+    id_card = issue_via_api(client, operators["household_registration"], a, "id_card", "wallet-key-01").json["id"]
+    ebike = issue_via_api(client, operators["police_station"], b, "ebike_registration", "wallet-key-02").json["id"]
+    return {"a": a, "b": b, "id_card": id_card, "ebike": ebike}
+
+
+def _verifier(app: Flask) -> Verifier:
+    from keys import KeyDir
+
+    store = KeyDir(app.config["KEYS_DIR"])
+    return Verifier(load_trust_list(store.trust_list(), store.root_public_jwk()), replay_cache=MemoryReplayCache())
+
+
+def test_enrol_log_in_and_list(client: FlaskClient, alice: dict[str, str]) -> None:
+    assert client.get("/wallet/").status_code == 302  # log-in required
+    response = login(client, "alice")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/wallet/")
+    page = client.get("/wallet/").get_data(as_text=True)
+    assert "居民身份证" in page and f"/wallet/licences/{alice['id_card']}/internet_cafe/qr" in page
+    assert "电动自行车" not in page
+
+
+def test_enrol_form(client: FlaskClient) -> None:
+    token = csrf(client, "/wallet/enrol")
+    short = client.post("/wallet/enrol", data={"username": "zed", "password": "short", "csrf_token": token})
+    assert short.status_code == 400 and "password" in short.get_data(as_text=True)
+    ok = client.post("/wallet/enrol", data={"username": "zed", "password": PASSWORD, "csrf_token": token})
+    assert ok.status_code == 302
+    assert client.get("/wallet/").status_code == 200
+
+
+def test_session_cookie_flags(app: Flask, tmp_path, service_keys) -> None:  # type: ignore[no-untyped-def]
+    from service_fixtures import make_app
+
+    prod = make_app(tmp_path / "prod", service_keys, SESSION_COOKIE_SECURE=True)
+    response = prod.test_client().get("/wallet/login")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+
+
+def test_post_without_csrf_is_refused(client: FlaskClient, alice: dict[str, str]) -> None:
+    client.get("/wallet/login")
+    response = client.post("/wallet/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 400
+    wrong = client.post("/wallet/login", data={"username": "alice", "password": PASSWORD, "csrf_token": "forged"})
+    assert wrong.status_code == 400
+    assert client.post("/desk/verify", data={"scenario": "hotel", "text": "x"}).status_code == 400
+
+
+def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[str, str]) -> None:
+    for _ in range(5):
+        assert login(client, "alice", "wrong password").status_code == 401
+    throttled = login(client, "alice", PASSWORD)  # even the right password, for now
+    assert throttled.status_code == 429 and "Retry-After" in throttled.headers
+    assert client.get("/wallet/").status_code == 302
+    assert login(client, "bob").status_code == 302  # other residents are not affected
+
+
+def test_throttle_window_passes(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
+    clock = {"now": 1_800_000_000.0}
+    app.extensions["certfree.clock"] = lambda: clock["now"]
+    for _ in range(5):
+        login(client, "alice", "wrong password")
+    assert login(client, "alice").status_code == 429
+    clock["now"] += app.config["LOGIN_WINDOW_SECONDS"] + 1
+    assert login(client, "alice").status_code == 302
+
+
+def test_resident_a_gets_404_for_resident_b(client: FlaskClient, alice: dict[str, str]) -> None:
+    login(client, "alice")
+    for suffix in ("qr", "qr.json", "qr.png", "qr.svg"):
+        assert client.get(f"/wallet/licences/{alice['ebike']}/ebike_check/{suffix}").status_code == 404
+        assert client.get(f"/wallet/licences/{alice['id_card']}/internet_cafe/{suffix}").status_code == 200
+    assert client.get(f"/wallet/licences/{alice['id_card']}/no_such_scenario/qr").status_code == 404
+    assert client.get("/wallet/licences/unknown/internet_cafe/qr").status_code == 404
+
+
+def test_qr_page_png_svg_and_json_verify(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
+    login(client, "alice")
+    base = f"/wallet/licences/{alice['id_card']}/internet_cafe"
+    page = client.get(f"{base}/qr")
+    html = page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "居民身份证" in html and 'id="countdown"' in html and "qr.js" in html
+    renew_at, fresh_until = (int(re.search(rf'data-{n}="(\d+)"', html).group(1)) for n in ("renew-at", "fresh-until"))
+    assert renew_at < fresh_until
+    verifier = _verifier(app)
+    png = client.get(f"{base}/qr.png")
+    assert png.mimetype == "image/png"
+    result = verifier.verify(png.data, scenario="internet_cafe")
+    assert result.claims["age_over_18"] is True and "birth_date" not in result.claims
+    svg = client.get(f"{base}/qr.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    data = client.get(f"{base}/qr.json").json
+    assert verifier.verify(data["text"], scenario="internet_cafe").licence_type == "id_card"
+    assert data["renew_at"] < data["fresh_until"] == data["presented_at"] + data["freshness"]
+    import base64
+
+    embedded = base64.b64decode(data["png"].split(",", 1)[1])
+    assert decode_qr_image(embedded) == data["text"]
+
+
+def test_logout(client: FlaskClient, alice: dict[str, str]) -> None:
+    login(client, "alice")
+    token = csrf(client, "/wallet/")
+    assert client.post("/wallet/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/wallet/").status_code == 302
+
+
+# ---- public endpoints -----------------------------------------------------------------------
+
+
+def test_jwks_and_trust_list_cached(app: Flask, client: FlaskClient) -> None:
+    from keys import KeyDir
+
+    jwks = client.get("/.well-known/jwks.json")
+    assert jwks.status_code == 200 and jwks.json["keys"]
+    assert "public" in jwks.headers["Cache-Control"] and "max-age" in jwks.headers["Cache-Control"]
+    assert client.get("/.well-known/jwks.json", headers={"If-None-Match": jwks.headers["ETag"]}).status_code == 304
+    trust = client.get("/trust-list.jws")
+    store = KeyDir(app.config["KEYS_DIR"])
+    assert trust.get_data(as_text=True) == store.trust_list()
+    assert load_trust_list(trust.get_data(as_text=True), store.root_public_jwk())
+    assert "max-age" in trust.headers["Cache-Control"] and trust.headers["ETag"]
+
+
+def test_status_lists(client: FlaskClient, alice: dict[str, str], operators: dict[str, str]) -> None:
+    index = client.get("/status/index.json")
+    assert index.status_code == 200 and "max-age" in index.headers["Cache-Control"]
+    lists = index.json["lists"]
+    assert lists and all(item["url"] == f"/status/{item['id']}.jws" for item in lists)
+    token = client.get(lists[0]["url"])
+    assert token.status_code == 200 and token.mimetype == "application/statuslist+jwt"
+    header = json.loads(__import__("base64").urlsafe_b64decode(token.get_data(as_text=True).split(".")[0] + "=="))
+    assert header["alg"] == "EdDSA"
+    assert client.get("/status/unknown.jws").status_code == 404
+    assert client.get(lists[0]["url"], headers={"If-None-Match": token.headers["ETag"]}).status_code == 304
