@@ -605,6 +605,28 @@ def add_service_commands(sub: Any) -> None:
     p = sub.add_parser("demo-data", help="create demo keys, operators and a resident with six licences")
     p.add_argument("--bind", default="127.0.0.1:8000", help="where the service will listen (for the printed URLs)")
     p.set_defaults(func=cmd_demo_data)
+    audit = sub.add_parser("audit", help="the service's audit log").add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="check the audit log's hash chain (exit 1 if it was tampered with)")
+    p.add_argument("--db", help="database URL or SQLite path (default: $CERTFREE_DATABASE_URL or instance/certfree.db)")
+    p.set_defaults(func=cmd_audit_verify)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from issuer.db import make_engine, session_factory
+    from issuer.service.audit import verify_chain
+
+    engine = make_engine(db_url(args.db))
+    try:
+        with session_factory(engine)() as session:
+            check = verify_chain(session)
+    finally:
+        engine.dispose()
+    if check.ok:
+        print(f"audit log intact: {check.entries} entries / 审计日志完整：{check.entries} 条")
+        return EXIT_OK
+    where = f" at entry {check.first_bad_seq}" if check.first_bad_seq is not None else ""
+    print(f"AUDIT LOG TAMPERED{where}: {check.reason} / 审计日志被篡改{where}")
+    return EXIT_REJECTED
 
 
 # ---- demo -------------------------------------------------------------------------------

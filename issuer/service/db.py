@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.db import make_engine, session_factory
 
+from . import audit as _audit  # noqa: F401  (registers the audit hash chain)
 from .models import AuditEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

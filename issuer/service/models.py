@@ -106,16 +106,33 @@ class IdempotencyRecord(Base):
 
 
 class AuditEntry(Base):
-    """Append-only audit log: who (actor), what (action, licence id), when. Nothing else."""
+    """Append-only audit log: who (actor), what (action, licence id), when. Nothing else.
+
+    Tamper-evident: entry ``seq`` carries ``entry_hash = SHA-256(prev_hash, its fields)``
+    chained to entry ``seq - 1``; ``AuditHead`` holds the last seq and hash (see
+    :mod:`issuer.service.audit`)."""
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     actor: Mapped[str] = mapped_column(String(80))  # "operator:<id>", "resident:<id>", "system"
     action: Mapped[str] = mapped_column(String(32))
     licence_id: Mapped[str | None] = mapped_column(String(32), index=True)
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the last audit entry's seq and hash (the chain's head)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):
@@ -130,5 +147,5 @@ class LoginThrottle(Base):
 
 __all__ = [
     "Resident", "Device", "WalletCredential", "WalletView", "Operator",
-    "IdempotencyRecord", "AuditEntry", "LoginThrottle", "LicenceRecord",
+    "IdempotencyRecord", "AuditEntry", "AuditHead", "LoginThrottle", "LicenceRecord",
 ]
