@@ -248,7 +248,6 @@ def b45decode(text: str) -> bytes:
     return bytes(out)
 
 
-
 def decode(text: str) -> Envelope:
     """Parse QR text into its parts. Raises :class:`EnvelopeError`, never anything else."""
     if not isinstance(text, str):

@@ -48,6 +48,7 @@ def verify_openssl(public_key: bytes, signature: bytes, message: bytes) -> bool:
     return True
 
 
+_sodium_open: Callable[[bytes, bytes], bytes] | None
 try:
     from nacl.bindings import crypto_sign_open as _sodium_open
     from nacl.exceptions import CryptoError as _SodiumError

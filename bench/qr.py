@@ -1,0 +1,150 @@
+"""QR codes: build and render with segno and with qrcode side by side, decode with zxing-cpp.
+
+    .venv/bin/python bench/qr.py [--repeats 5]
+
+For one fresh presentation per scenario (the first licence type the scenario accepts):
+the QR version and module count, the time to build the matrix and render it as PNG and as
+SVG with segno and with qrcode (same text, error correction M, same scale and border), the
+time for zxing-cpp to decode the rendered PNG, and the cost of verifying from the PNG
+against verifying the text (target: decode + verify <= 2 x verify).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _fixture as F  # noqa: E402
+
+import qrcode  # noqa: E402
+import qrcode.image.pil  # noqa: E402
+import qrcode.image.svg  # noqa: E402
+import segno  # noqa: E402
+import zxingcpp  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from scenarios import load_policies  # noqa: E402
+from verifier import MemoryReplayCache, Verifier, decode_qr_image, load_trust_list  # noqa: E402
+from wallet import qr as wallet_qr  # noqa: E402
+
+SCALE, BORDER = wallet_qr.SCALE, wallet_qr.BORDER
+
+
+# ---- the two libraries, same settings -----------------------------------------------------
+
+
+def segno_png(text: str) -> bytes:
+    out = io.BytesIO()
+    segno.make_qr(text, error="m", boost_error=False).save(out, kind="png", scale=SCALE, border=BORDER)
+    return out.getvalue()
+
+
+def segno_svg(text: str) -> bytes:
+    out = io.BytesIO()
+    segno.make_qr(text, error="m", boost_error=False).save(
+        out, kind="svg", scale=SCALE, border=BORDER, xmldecl=False, svgns=True, title="certfree QR"
+    )
+    return out.getvalue()
+
+
+def _qrcode(text: str, factory: object) -> qrcode.QRCode:
+    q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=SCALE, border=BORDER,
+                      image_factory=factory)
+    q.add_data(text, optimize=0)  # one segment: alphanumeric for base45 text, as segno
+    q.make(fit=True)
+    return q
+
+
+def qrcode_png(text: str) -> bytes:
+    out = io.BytesIO()
+    _qrcode(text, qrcode.image.pil.PilImage).make_image().save(out, format="PNG")
+    return out.getvalue()
+
+
+def qrcode_svg(text: str) -> bytes:
+    out = io.BytesIO()
+    _qrcode(text, qrcode.image.svg.SvgPathImage).make_image().save(out)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3, help="passes; the best is kept")
+    ap.add_argument("--count", type=int, default=5, help="renders per measurement")
+    args = ap.parse_args(argv)
+    keys = F.keydir()
+    trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
+    policies = load_policies()
+
+    print(f"machine: {F.machine()}")
+    print(f"segno {segno.__version__}, qrcode {_version('qrcode')}, zxing-cpp {_version('zxing-cpp')}; "
+          f"error correction M, {SCALE} px per module, border {BORDER}; best of {args.repeats} passes")
+    print(f"{'scenario':14} {'type':18} {'chars':>5} {'ver':>3} {'modules':>7} {'px':>4} | "
+          f"{'segno png':>9} {'qrcode png':>10} {'segno svg':>9} {'qrcode svg':>10} | {'matrix':>7} {'zxing':>7}  (ms)")
+    totals = {"segno png": 0.0, "qrcode png": 0.0, "segno svg": 0.0, "qrcode svg": 0.0}
+    for name, policy in policies.items():
+        licence_type = policy.accepts[0]
+        text = F.presentations(keys, 1, residents=1, scenario=name, licence_type=licence_type)[0].text
+        texts = [text] * args.count
+        qr_segno = segno.make_qr(text, error="m", boost_error=False)
+        qr_qrcode = _qrcode(text, None)
+        assert qr_qrcode.version == qr_segno.version, (name, qr_qrcode.version, qr_segno.version)
+        png = segno_png(text)
+        assert decode_qr_image(qrcode_png(text)) == text and decode_qr_image(png) == text
+        t = {
+            "segno png": F.per_call(segno_png, texts, repeats=args.repeats),
+            "qrcode png": F.per_call(qrcode_png, texts, repeats=args.repeats),
+            "segno svg": F.per_call(segno_svg, texts, repeats=args.repeats),
+            "qrcode svg": F.per_call(qrcode_svg, texts, repeats=args.repeats),
+        }
+        for k, v in t.items():
+            totals[k] += v
+        matrix = F.per_call(lambda s: segno.make_qr(s, error="m", boost_error=False), texts, repeats=args.repeats)
+        picture = Image.open(io.BytesIO(png))
+        picture.load()
+        zx = F.per_call(lambda im: zxingcpp.read_barcodes(im, formats=zxingcpp.BarcodeFormat.QRCode),
+                        [picture] * args.count, repeats=args.repeats)
+        modules = qr_segno.symbol_size(scale=1, border=0)[0]
+        px = qr_segno.symbol_size(scale=SCALE, border=BORDER)[0]
+        print(f"{name:14} {licence_type:18} {len(text):5} {qr_segno.version:>3} {modules:>7} {px:>4} | "
+              + " ".join(f"{t[k] * 1e3:>{len(k)}.2f}" for k in totals)
+              + f" | {matrix * 1e3:7.2f} {zx * 1e3:7.3f}")
+    faster_png = min(("segno png", "qrcode png"), key=lambda k: totals[k]).split()[0]
+    faster_svg = min(("segno svg", "qrcode svg"), key=lambda k: totals[k]).split()[0]
+    print(f"faster over all scenarios: PNG {faster_png} ({totals['segno png'] / totals['qrcode png']:.2f} x qrcode's "
+          f"time for segno), SVG {faster_svg} ({totals['segno svg'] / totals['qrcode svg']:.2f} x); "
+          f"wallet/qr.py uses segno for both")
+
+    # ---- verify from the PNG against verify from the text -----------------------------
+    scenario = "internet_cafe"
+    presented = F.presentations(keys, 200, residents=50, scenario=scenario)
+    pngs = [wallet_qr.png_bytes(p.text) for p in presented]
+    state: dict[str, Verifier] = {}
+
+    def fresh() -> None:
+        state["v"] = Verifier(trust, replay_cache=MemoryReplayCache())
+
+    best_text = best_png = best_decode = float("inf")
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits both alike
+        best_text = min(best_text, F.per_call(lambda p: state["v"].verify(p.text, scenario, now=F.NOW), presented, repeats=1, setup=fresh))
+        best_png = min(best_png, F.per_call(lambda b: state["v"].verify(b, scenario, now=F.NOW), pngs, repeats=1, setup=fresh))
+        best_decode = min(best_decode, F.per_call(decode_qr_image, pngs, repeats=1))
+    ratio = best_png / best_text
+    print(f"verify from QR text {F.us(best_text)}; decode PNG (PIL + zxing-cpp) {F.us(best_decode)}; "
+          f"verify from PNG {F.us(best_png)}")
+    print(f"ratio (decode PNG + verify) / verify: {ratio:.2f}   target <= 2: {'MET' if ratio <= 2 else 'MISSED'}  "
+          f"(PNG {Image.open(io.BytesIO(pngs[0])).size[0]} px, mode {Image.open(io.BytesIO(pngs[0])).mode})")
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
+if __name__ == "__main__":
+    main()

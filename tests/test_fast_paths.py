@@ -1,0 +1,93 @@
+"""The verifier's fast paths give exactly what the straightforward code gives."""
+
+from __future__ import annotations
+
+import base45
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keys import envelope
+from keys.jose import canonical_json
+
+B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=700))
+def test_b45decode_round_trips(data: bytes) -> None:
+    assert envelope.b45decode(base45.b45encode(data).decode("ascii")) == data
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=B45 + "a~é", max_size=40))
+def test_b45decode_accepts_and_refuses_what_base45_does(text: str) -> None:
+    try:
+        expected: bytes | None = base45.b45decode(text)
+    except ValueError:
+        expected = None
+    try:
+        got: bytes | None = envelope.b45decode(text)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize("text", ["GGW", "::", "A", ":::", "ZZZ:"])
+def test_b45decode_refuses_out_of_range(text: str) -> None:
+    with pytest.raises(ValueError):
+        base45.b45decode(text)
+    with pytest.raises(ValueError):
+        envelope.b45decode(text)
+
+
+def test_b45decode_is_stricter_about_a_trailing_newline() -> None:
+    assert base45.b45decode("FGW\n") == b"\xff\xff"  # the library drops it
+    with pytest.raises(ValueError):
+        envelope.b45decode("FGW\n")  # one text, one meaning (the verifier strips first)
+
+
+@given(st.integers(0, 2**53 - 1), st.binary(min_size=8, max_size=32), st.text(alphabet="abcXYZ-_.", max_size=300))
+def test_proof_payload_is_canonical_json(iat: int, nonce: bytes, view: str) -> None:
+    proof = envelope.Proof(iat, nonce, b"\0" * 64)
+    assert proof.payload(view) == canonical_json(envelope.proof_claims(view, iat, nonce))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=12), _json, max_size=12))
+def test_decode_side_encoder_is_canonical_json(claims: dict) -> None:
+    assert envelope._CANONICAL.encode(claims).encode("utf-8") == canonical_json(claims)
+
+
+@pytest.mark.parametrize("backend", ["openssl", "libsodium"])
+def test_verifier_on_each_backend(backend: str, holder, verifier, now: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verifier gives the same answers on the OpenSSL fallback as on libsodium:
+    a good presentation passes, one flipped bit in either signature fails."""
+    from verifier import SignatureInvalid, HolderProofInvalid, VerificationFailed, _ed25519
+    from wallet import present
+
+    backends = _ed25519.backends()
+    if backend not in backends:
+        pytest.skip(f"{backend} not installed")
+    monkeypatch.setattr(_ed25519, "verify", backends[backend])
+    text = present(holder, "internet_cafe", licence_type="id_card", now=now).text
+    assert verifier.verify(text, "internet_cafe").claims["age_over_18"] is True
+
+    raw = envelope.b45decode(text[len(envelope.PREFIX):])
+    import cbor2
+
+    items = cbor2.loads(raw)
+    for position, error in ((3, SignatureInvalid), (6, HolderProofInvalid)):
+        bad = list(items)
+        bad[position] = bytes([bad[position][0] ^ 1]) + bad[position][1:]
+        mutated = envelope.PREFIX + base45.b45encode(cbor2.dumps(bad)).decode("ascii")
+        with pytest.raises(VerificationFailed) as caught:
+            verifier.verify(mutated, "internet_cafe")
+        assert any(isinstance(f, error) for f in caught.value.failures)
+

@@ -1,0 +1,66 @@
+"""Every Wycheproof Ed25519 vector through every verification backend the verifier may
+use (libsodium via PyNaCl, OpenSSL via cryptography), and through the verifier's chosen
+backend: each must give the expected result on every case, or it may not be used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from verifier import _ed25519
+
+VECTORS = Path(__file__).parent / "vectors" / "wycheproof_ed25519_test.json"
+
+
+def _cases() -> list[Any]:
+    data = json.loads(VECTORS.read_text("utf-8"))
+    out = []
+    for group in data["testGroups"]:
+        pk = bytes.fromhex(group["publicKey"]["pk"])
+        for case in group["tests"]:
+            assert case["result"] in ("valid", "invalid"), case  # no "acceptable" cases here
+            out.append(
+                pytest.param(
+                    pk,
+                    bytes.fromhex(case["msg"]),
+                    bytes.fromhex(case["sig"]),
+                    case["result"] == "valid",
+                    id=f"tc{case['tcId']}",
+                )
+            )
+    assert len(out) == data["numberOfTests"] == 151
+    return out
+
+
+CASES = _cases()
+BACKENDS: dict[str, Callable[[bytes, bytes, bytes], bool]] = {
+    "chosen": _ed25519.verify,
+    "openssl": _ed25519.verify_openssl,
+}
+if _ed25519.verify_libsodium is not None:
+    BACKENDS["libsodium"] = _ed25519.verify_libsodium
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize(("pk", "msg", "sig", "valid"), CASES)
+def test_wycheproof_ed25519(backend: str, pk: bytes, msg: bytes, sig: bytes, valid: bool) -> None:
+    assert BACKENDS[backend](pk, sig, msg) is valid
+
+
+def test_chosen_backend_is_the_fast_one_when_installed() -> None:
+    pytest.importorskip("nacl")
+    assert _ed25519.BACKEND == "libsodium"
+    assert _ed25519.verify is _ed25519.verify_libsodium
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize(
+    ("pk", "sig"),
+    [(b"", b"\0" * 64), (b"\0" * 31, b"\0" * 64), (b"\0" * 32, b""), (b"\0" * 32, b"\0" * 65)],
+    ids=["no-key", "short-key", "no-sig", "long-sig"],
+)
+def test_wrong_lengths_are_false_not_errors(backend: str, pk: bytes, sig: bytes) -> None:
+    assert BACKENDS[backend](pk, sig, b"message") is False
