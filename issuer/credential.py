@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping
 
 from keys import KeyDir
@@ -31,6 +32,12 @@ class Issued:
     views: Mapping[str, str] = field(default_factory=dict)
     issued_at: int = 0
     expires_at: int = 0
+
+
+@lru_cache(maxsize=1)
+def _default_policies() -> Mapping[str, Policy]:
+    """The packaged policies, loaded once per process (restart the issuer to change them)."""
+    return load_policies()
 
 
 def new_jti() -> str:
@@ -89,7 +96,7 @@ def issue(
     credential = sign_compact(credential_claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL)
     views: dict[str, str] = {}
     if with_views and holder_jwk is not None:
-        policies = policies if policies is not None else load_policies()
+        policies = policies if policies is not None else _default_policies()
         for name, policy in policies.items():
             if licence_type not in policy.accepts:
                 continue

@@ -1,17 +1,22 @@
 """JOSE building blocks shared by every part: base64url, canonical JSON, Ed25519 JWKs,
 RFC 7638 thumbprints and compact JWS signing.
 
-Signing goes through PyJWT (``jwt.api_jws``) with keys from ``cryptography``. Payloads
-are serialised by :func:`canonical_json` (sorted keys, no spaces, raw UTF-8) so a QR
-envelope can carry the claims in any lossless form and the verifier rebuilds the exact
-signed bytes.
+Signing is RFC 7515 compact JWS with Ed25519 from ``cryptography``: the protected header
+is a fixed template per (kid, typ), built once, so signing is one canonical JSON dump,
+one base64url and one signature. The result is byte for byte what PyJWT's
+``PyJWS.encode`` makes for the same header and payload (Ed25519 is deterministic; a test
+holds the two together), and any JOSE library verifies it. Payloads are serialised by
+:func:`canonical_json` (sorted keys, no spaces, raw UTF-8) so a QR envelope can carry the
+claims in any lossless form and the verifier rebuilds the exact signed bytes.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
+from functools import lru_cache
 from typing import Any, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -31,9 +36,12 @@ TYP_STATUS_LIST = "statuslist+jwt"
 
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url_encode(data: bytes) -> str:
     """Unpadded base64url (RFC 7515 section 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -102,24 +110,23 @@ def protected_header(kid: str | None, typ: str) -> bytes:
     return json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii")
 
 
+@lru_cache(maxsize=1024)
+def _signing_prefix(kid: str | None, typ: str) -> bytes:
+    """base64url(protected header) + "." for (kid, typ), built once."""
+    return b64url_encode(protected_header(kid, typ)).encode("ascii") + b"."
+
+
 def sign_compact(
     claims: Mapping[str, Any], private_key: Ed25519PrivateKey, *, kid: str | None, typ: str
 ) -> str:
-    """Sign ``claims`` as a compact JWS (EdDSA) with PyJWT.
+    """Sign ``claims`` as a compact JWS (EdDSA, Ed25519).
 
     The header is exactly :func:`protected_header` so that QR envelopes need not carry it.
     """
-    # Imported here: importing PyJWT pulls in its JWKS client (http.client), which the
-    # offline verifier has no use for.
-    from jwt.api_jws import PyJWS
-
-    headers: dict[str, Any] = {"typ": typ}
-    if kid is not None:
-        headers["kid"] = kid
-    token = PyJWS(algorithms=[ALGORITHM]).encode(canonical_json(claims), private_key, algorithm=ALGORITHM, headers=headers)
-    if token.split(".", 1)[0] != b64url_encode(protected_header(kid, typ)):
-        raise RuntimeError("PyJWT produced an unexpected protected header")
-    return token
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise TypeError("certfree signs with Ed25519 keys only")
+    signed = _signing_prefix(kid, typ) + b64url_encode(canonical_json(claims)).encode("ascii")
+    return (signed + b"." + b64url_encode(private_key.sign(signed)).encode("ascii")).decode("ascii")
 
 
 def split_compact(token: str) -> tuple[bytes, bytes, bytes]:

@@ -101,6 +101,7 @@ class KeyDir:
         self.path = Path(path)
         self._passphrase = passphrase if passphrase is not None else passphrase_from_env()
         self._private: dict[str, Ed25519PrivateKey] = {}
+        self._signing: dict[str, tuple[IssuerKey, Ed25519PrivateKey]] = {}  # cleared on any change
         registry = self.path / "registry.json"
         if not registry.is_file():
             raise KeyStoreError(f"no key directory at {self.path} (run: certfree keys init --dir {self.path})")
@@ -142,6 +143,7 @@ class KeyDir:
         }
         store = cls.__new__(cls)
         store.path, store._passphrase, store._private, store._registry = path, passphrase, {}, registry
+        store._signing = {}
         store._write_private("root", root)
         atomic_write(path / "root.jwk.json", _dump(public_jwk(root.public_key())))
         for authority in AUTHORITIES.values():
@@ -181,6 +183,7 @@ class KeyDir:
         return entry
 
     def _save_registry(self) -> None:
+        self._signing.clear()
         atomic_write(self.path / "registry.json", _dump(self._registry))
 
     # ---- reading --------------------------------------------------------------------
@@ -220,13 +223,18 @@ class KeyDir:
 
     def signing_key(self, licence_type: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
         """The active key allowed to sign ``licence_type`` at ``now``."""
+        cached = self._signing.get(licence_type)
+        if cached is not None and cached[0].not_before <= now < cached[0].not_after:
+            return cached
         for entry in reversed(self.issuer_keys()):
             if (
                 entry.state == "active"
                 and licence_type in entry.licence_types
                 and entry.not_before <= now < entry.not_after
             ):
-                return entry, self.private_key(entry.kid)
+                found = entry, self.private_key(entry.kid)
+                self._signing[licence_type] = found
+                return found
         raise KeyStoreError(f"no active issuer key may sign {licence_type!r}")
 
     def key_for_authority(self, authority: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:

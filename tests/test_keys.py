@@ -105,3 +105,20 @@ def test_b64url_is_strict() -> None:
     for bad in ("AA==", "A", "A B", "AB+/", "AB\u0661"):
         with pytest.raises(ValueError):
             b64url_decode(bad)
+
+
+def test_sign_compact_is_byte_identical_to_pyjwt_and_pyjwt_verifies_it() -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from jwt.api_jws import PyJWS
+
+    from keys.jose import canonical_json, sign_compact
+
+    key = Ed25519PrivateKey.generate()
+    claims = {"name": "李华", "iat": 1, "nested": {"b": [1, "二"], "a": True}}
+    for kid, typ in (("kid-1", "cf-cred"), (None, "cf-proof")):
+        ours = sign_compact(claims, key, kid=kid, typ=typ)
+        headers = {"typ": typ, **({"kid": kid} if kid else {})}
+        theirs = PyJWS(algorithms=["EdDSA"]).encode(canonical_json(claims), key, algorithm="EdDSA", headers=headers)
+        assert ours == theirs
+        assert jwt.api_jws.decode(ours, key.public_key(), algorithms=["EdDSA"]) == canonical_json(claims)
