@@ -40,8 +40,10 @@ def _default_policies() -> Mapping[str, Policy]:
     return load_policies()
 
 
-def new_jti() -> str:
-    return b64url_encode(secrets.token_bytes(16))
+def new_jti(size: int = 16) -> str:
+    """A random credential id: 128 bits for a licence, 96 for a view (plenty to never
+    repeat, and 4 bytes fewer in every QR code)."""
+    return b64url_encode(secrets.token_bytes(size))
 
 
 def _end_of_validity(claims: Mapping[str, Any]) -> int | None:
@@ -86,7 +88,9 @@ def issue(
     end = _end_of_validity(fields)
     if end is not None:
         exp = min(exp, end)
-    base: dict[str, Any] = {"iss": entry.authority, "iat": now, "nbf": nbf, "exp": exp, "vct": licence_type}
+    base: dict[str, Any] = {"iss": entry.authority, "iat": now, "exp": exp, "vct": licence_type}
+    if nbf != now:  # omitted when it equals iat (RFC 7519 4.1.5 makes it optional): QR bytes count
+        base["nbf"] = nbf
     if holder_jwk is not None:
         base["cnf"] = {"jwk": dict(holder_jwk)}
     jti = new_jti()
@@ -101,7 +105,7 @@ def issue(
             if licence_type not in policy.accepts:
                 continue
             disclosed, view_exp = view_claims(policy, licence_type, fields, nbf=nbf, exp=min(exp, now + VIEW_DAYS * _DAY))
-            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti()}
+            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti(12)}
             if view_status and name in view_status:
                 v["status"] = dict(view_status[name])
             views[name] = sign_compact(v, private_key, kid=entry.kid, typ=TYP_VIEW)

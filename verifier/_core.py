@@ -251,7 +251,7 @@ class Verifier:
     def _check_times(claims: Mapping[str, Any], now: float, skew: int, checks: _Checks) -> None:
         if now >= claims["exp"] + skew:
             checks.fail(E.Expired(field="exp"))
-        if now + skew < claims["nbf"] or now + skew < claims["iat"]:
+        if now + skew < claims.get("nbf", claims["iat"]) or now + skew < claims["iat"]:
             checks.fail(E.NotYetValid(field="nbf"))
 
     def _check_holder(self, parsed: _Parsed, policy: Policy | None, now: float, checks: _Checks) -> int | None:
@@ -348,7 +348,7 @@ def _raw_x(x: str) -> bytes:
     return raw
 
 
-_REQUIRED_INT = ("iat", "nbf", "exp")
+_REQUIRED_INT = ("iat", "exp")  # nbf is optional: absent means "valid from iat"
 _MAX_TIME = 2**40
 
 
@@ -356,7 +356,8 @@ def _require_claim_types(claims: Mapping[str, Any]) -> None:
     # Fast path for the common case (every claim as it should be); the general checks
     # below name every bad claim.
     get = claims.get
-    iat, nbf, exp, scn = get("iat"), get("nbf"), get("exp"), get("scn", "")
+    iat, exp, scn = get("iat"), get("exp"), get("scn", "")
+    nbf = get("nbf", iat)
     if (
         type(iat) is int and type(nbf) is int and type(exp) is int
         and 0 <= iat < _MAX_TIME and 0 <= nbf < _MAX_TIME and 0 <= exp < _MAX_TIME
@@ -364,6 +365,8 @@ def _require_claim_types(claims: Mapping[str, Any]) -> None:
     ):
         return
     bad = [name for name in _REQUIRED_INT if not _is_time(claims.get(name))]
+    if "nbf" in claims and not _is_time(claims["nbf"]):
+        bad.append("nbf")
     bad += [name for name in ("iss", "vct") if not isinstance(claims.get(name), str)]
     if "scn" in claims and not isinstance(claims["scn"], str):
         bad.append("scn")
