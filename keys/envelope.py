@@ -21,7 +21,6 @@ Every input size is capped before it is parsed.
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import hashlib
 import io
@@ -99,8 +98,8 @@ class Proof:
         # JSON never escapes. tests/test_fast_paths.py holds the two equal.
         return b'{"iat":%d,"nonce":"%s","vh":"%s"}' % (
             self.iat,
-            _b64(self.nonce).encode("ascii"),
-            _b64(hashlib.sha256(view_jws.encode("ascii")).digest()).encode("ascii"),
+            b64url_encode(self.nonce).encode("ascii"),
+            b64url_encode(hashlib.sha256(view_jws.encode("ascii")).digest()).encode("ascii"),
         )
 
 
@@ -319,18 +318,21 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT
 
 
+def _claim_name(key: Any) -> str:
+    """A claim name from the envelope: a codebook number, or text that has no number."""
+    if type(key) is int and 1 <= key <= len(_NAMES):
+        return _NAMES[key - 1]
+    if type(key) is str and key not in _CODEBOOK:
+        return key
+    raise EnvelopeError("bad claim name")
+
+
 def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
     """:func:`_expand` of the top-level claims map, with the common value types (text,
     plain ints) handled inline; anything else goes through :func:`_expand`."""
     out: dict[str, Any] = {}
-    names = _NAMES
     for k, v in packed.items():
-        if type(k) is int and 1 <= k <= len(names):
-            name = names[k - 1]
-        elif isinstance(k, str) and k not in _CODEBOOK:
-            name = k
-        else:
-            raise EnvelopeError("bad claim name")
+        name = _claim_name(k)
         if name in out:
             raise EnvelopeError("duplicate claim")
         t = type(v)
@@ -347,22 +349,14 @@ def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
                 raise EnvelopeError("number out of range")
         elif t is bytes:
             if name == "cnf" and len(v) == 32:
-                out[name] = {"jwk": {"crv": "Ed25519", "kty": "OKP", "x": _b64(v)}}
+                out[name] = {"jwk": {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(v)}}
             elif name == "jti" and 8 <= len(v) <= 32:
-                out[name] = _b64(v)
+                out[name] = b64url_encode(v)
             else:
                 raise EnvelopeError("unexpected bytes")
         else:
             out[name] = _expand(v, name)
     return out
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def _b64(data: bytes) -> str:
-    """keys.jose.b64url_encode without the base64 module's wrappers."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 # keys.jose.canonical_json, built once. check_circular is off: what it encodes here is
@@ -376,12 +370,7 @@ def _expand(value: Any, key: str | None = None) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= len(_NAMES):
-                name = _NAMES[k - 1]
-            elif isinstance(k, str) and k not in _CODEBOOK:
-                name = k
-            else:
-                raise EnvelopeError("bad claim name")
+            name = _claim_name(k)
             if name in out:
                 raise EnvelopeError("duplicate claim")
             out[name] = _expand(v, name)

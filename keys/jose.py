@@ -72,6 +72,14 @@ def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
     """Parse an Ed25519 public JWK, refusing any other key type or a private member."""
+    return Ed25519PublicKey.from_public_bytes(raw_public_from_jwk(jwk))
+
+
+def raw_public_from_jwk(jwk: Mapping[str, Any]) -> bytes:
+    """The raw 32 bytes of an Ed25519 public JWK. Raises ValueError for any other key
+    type, a private member, or a malformed ``x``; TypeError if ``jwk`` is not a mapping."""
+    if not isinstance(jwk, Mapping):
+        raise TypeError("a JWK is a JSON object")
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
         raise ValueError("not an Ed25519 OKP key")
     if "d" in jwk:
@@ -82,7 +90,7 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
     raw = b64url_decode(x)
     if len(raw) != 32:
         raise ValueError("Ed25519 public key must be 32 bytes")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return raw
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:

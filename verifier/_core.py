@@ -20,8 +20,8 @@ from keys.jose import (
     TYP_CREDENTIAL,
     TYP_PROOF,
     TYP_VIEW,
-    b64url_decode,
     protected_header,
+    raw_public_from_jwk,
     split_compact,
 )
 from scenarios import Policy, load_policies
@@ -325,27 +325,8 @@ _PROOF_SIGNED_PREFIX = _header_template(None, TYP_PROOF)[1]
 
 
 def _holder_key(jwk: Mapping[str, Any]) -> bytes:
-    """The raw 32-byte holder key of a ``cnf`` JWK. Raises TypeError, KeyError or
-    ValueError like :func:`keys.jose.public_key_from_jwk` for anything but an Ed25519
-    public JWK; the base64url work is cached per key."""
-    if not isinstance(jwk, Mapping):
-        raise TypeError("cnf.jwk is not an object")
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-        raise ValueError("not an Ed25519 OKP key")
-    if "d" in jwk:
-        raise ValueError("private key material in a public JWK")
-    x = jwk.get("x")
-    if not isinstance(x, str):
-        raise ValueError("missing x")
-    return _raw_x(x)
-
-
-@lru_cache(maxsize=4096)
-def _raw_x(x: str) -> bytes:
-    raw = b64url_decode(x)
-    if len(raw) != 32:
-        raise ValueError("Ed25519 public key must be 32 bytes")
-    return raw
+    """The raw 32-byte holder key of a ``cnf`` JWK (see :func:`keys.jose.raw_public_from_jwk`)."""
+    return raw_public_from_jwk(jwk)
 
 
 _REQUIRED_INT = ("iat", "exp")  # nbf is optional: absent means "valid from iat"
