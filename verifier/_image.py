@@ -37,7 +37,7 @@ def decode_qr_image(image: ImageInput) -> str:
         # zxing-cpp works on luminance: handing it 8-bit grey rather than RGB halves its
         # time, and PIL's conversion of a 1-bit PNG to grey is ~20 x cheaper than to RGB.
         picture = picture.convert("L")
-    results = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
     for result in results:
         if result.valid and result.text:
             return result.text

@@ -43,6 +43,7 @@ class Context:
 
 
 Validator = Callable[[object, Context], object]
+TextValidator = Callable[[object, Context], str]
 
 # Categories refused in any text: control, format (bidi overrides, zero
 # width), surrogates, private use, unassigned, line/paragraph separators.
@@ -62,7 +63,7 @@ def _no_controls(s: str) -> None:
                   "含有控制字符或不可见字符")
 
 
-def text(max_len: int, min_len: int = 1) -> Validator:
+def text(max_len: int, min_len: int = 1) -> TextValidator:
     """Free text: trimmed, min_len..max_len characters, no control characters."""
     def check(value: object, ctx: Context) -> str:
         s = _str(value)

@@ -85,10 +85,10 @@ def validate(licence_type: str, claims: Mapping[str, object], *,
 
     seen = {e.field for e in errors}
     for rule in RULES[licence_type]:
-        for name, bad in rule(out, ctx):
+        for name, problem in rule(out, ctx):
             if name not in seen:
                 seen.add(name)
-                errors.append(_error(name, bad))
+                errors.append(_error(name, problem))
 
     if errors:
         order = {name: i for i, name in enumerate(lt.fields)}
