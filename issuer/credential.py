@@ -35,7 +35,7 @@ class Issued:
 
 
 @lru_cache(maxsize=1)
-def _default_policies() -> Mapping[str, Policy]:
+def default_policies() -> Mapping[str, Policy]:
     """The packaged policies, loaded once per process (restart the issuer to change them)."""
     return load_policies()
 
@@ -80,8 +80,28 @@ def issue(
     views need it. ``status`` is the credential's status-list reference; ``view_status``
     gives one per scenario view.
     """
-    now = int(time.time()) if now is None else now
     fields = validate(licence_type, claims)
+    return sign_licence(
+        keys, licence_type, fields, holder_jwk=holder_jwk, status=status, view_status=view_status,
+        now=now, with_views=with_views, policies=policies,
+    )
+
+
+def sign_licence(
+    keys: KeyDir,
+    licence_type: str,
+    fields: Mapping[str, Any],
+    *,
+    holder_jwk: Mapping[str, str] | None = None,
+    status: Mapping[str, Any] | None = None,
+    view_status: Mapping[str, Mapping[str, Any]] | None = None,
+    now: int | None = None,
+    with_views: bool = True,
+    policies: Mapping[str, Policy] | None = None,
+) -> Issued:
+    """:func:`issue` for ``fields`` that :func:`issuer.schemas.validate` has already
+    returned (callers that validate first, e.g. before allocating status entries)."""
+    now = int(time.time()) if now is None else now
     entry, private_key = keys.signing_key(licence_type, now)
     nbf = max(now, _start_of_validity(fields) or now)
     exp = now + CREDENTIAL_DAYS * _DAY
@@ -100,7 +120,7 @@ def issue(
     credential = sign_compact(credential_claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL)
     views: dict[str, str] = {}
     if with_views and holder_jwk is not None:
-        policies = policies if policies is not None else _default_policies()
+        policies = policies if policies is not None else default_policies()
         for name, policy in policies.items():
             if licence_type not in policy.accepts:
                 continue

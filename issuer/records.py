@@ -23,16 +23,15 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
 from keys.jose import b64url_encode, split_compact
-from scenarios import load_policies
 
-from .credential import Issued, issue
+from .credential import Issued, default_policies, sign_licence
 from .db.models import LicenceRecord, StatusEntry, StatusList
 from .schemas import validate
 from .status_list import STATE_VALUES, sign_status_list
@@ -96,20 +95,33 @@ class _Allocator:
         return lst
 
     def allocate(self) -> tuple[str, int]:
+        return self.allocate_many(1)[0]
+
+    def allocate_many(self, count: int) -> list[tuple[str, int]]:
+        """``count`` random free indexes: random candidates, one query for the ones
+        already used, new draws for those (a list is at most half full, so few)."""
         lst = self._open_list()
+        if count > 1 and lst.used + count > lst.size * MAX_FILL:  # near the fill limit: one by one
+            return [ref for _ in range(count) for ref in self.allocate_many(1)]
+        chosen: list[int] = []
         with self.session.no_autoflush:
-            while True:
-                idx = secrets.randbelow(lst.size)
-                if (lst.id, idx) in self.taken:
+            while len(chosen) < count:
+                wanted = count - len(chosen)
+                candidates = {secrets.randbelow(lst.size) for _ in range(wanted)}
+                candidates -= {idx for (list_id, idx) in self.taken if list_id == lst.id}
+                candidates -= set(chosen)
+                if not candidates:
                     continue
-                hit = self.session.scalar(
-                    select(StatusEntry.id).where(StatusEntry.list_id == lst.id, StatusEntry.idx == idx)
-                )
-                if hit is None:
-                    break
-        lst.used = (lst.used or 0) + 1
-        self.taken.add((lst.id, idx))
-        return lst.id, idx
+                used = set(self.session.scalars(
+                    select(StatusEntry.idx).where(StatusEntry.list_id == lst.id, StatusEntry.idx.in_(candidates))
+                ))
+                chosen.extend(sorted(candidates - used)[:wanted])
+        lst.used = (lst.used or 0) + count
+        refs = [(lst.id, idx) for idx in chosen]
+        self.taken.update(refs)
+        secrets.SystemRandom().shuffle(refs)  # sorted() above must not order the views
+        return refs
+
 
 
 # ---- services ------------------------------------------------------------------------------
@@ -128,19 +140,17 @@ def issue_licence(
     """Validate ``claims`` (raises ``ClaimsInvalid``), allocate status entries for the
     credential and each scenario view, sign them, and record the licence."""
     now = int(time.time()) if now is None else now
-    validate(licence_type, claims)
+    fields = validate(licence_type, claims)
     key, _ = keys.signing_key(licence_type, now)
     allocator = _Allocator(session, key.authority, now)
-    cred_ref = allocator.allocate()
-    view_refs: dict[str, tuple[str, int]] = {}
-    if holder_jwk is not None:
-        for name, policy in load_policies().items():
-            if licence_type in policy.accepts:
-                view_refs[name] = allocator.allocate()
-    issued = issue(
+    scenarios = [name for name, policy in default_policies().items() if licence_type in policy.accepts] if holder_jwk is not None else []
+    refs = allocator.allocate_many(1 + len(scenarios))
+    cred_ref = refs[0]
+    view_refs: dict[str, tuple[str, int]] = dict(zip(scenarios, refs[1:]))
+    issued = sign_licence(
         keys,
         licence_type,
-        claims,
+        fields,
         holder_jwk=holder_jwk,
         status={"idx": cred_ref[1], "lst": cred_ref[0]},
         view_status={name: {"idx": idx, "lst": lst} for name, (lst, idx) in view_refs.items()},

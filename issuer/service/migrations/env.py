@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from issuer.db import Base
-from issuer.service import models
+from issuer.service import models  # noqa: F401  (registers the models on Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata
