@@ -218,6 +218,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not inputs:
         raise UsageError("give --image PNG, --text TEXT or a FILE")
     now = parse_time(args.now)
+    clerk = _clerk_entries(args) if args.register else {}
     try:
         verifier = load_verifier(args.keys, args.replay_db, args.status)
     except VerificationFailed as exc:
@@ -232,21 +233,45 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except VerificationFailed as exc:
             failures.append(exc)
     if args.register and results:
-        _record(args, results, now)
+        _record(args, results, clerk, now)
     return _report(failures, results, args)
 
 
-def _record(args: argparse.Namespace, results: list[Any], now: int | None) -> None:
+def _clerk_entries(args: argparse.Namespace) -> dict[str, str]:
+    """``--clerk FIELD=VALUE`` entries, checked before anything is scanned so that a typo
+    never costs the resident a fresh code."""
     from scenarios import get_policy
-    from scenarios.register import Register
 
     if not args.scenario:
         raise UsageError("--register needs --scenario")
-    clerk = dict(kv.split("=", 1) for kv in args.clerk or [])
+    clerk: dict[str, str] = {}
+    for item in args.clerk or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--clerk: expected FIELD=VALUE, got {item!r}")
+        clerk[name] = value
+    policy = get_policy(args.scenario)
+    known = {f.name for f in policy.clerk_fields}
+    for name in clerk:
+        if name not in known:
+            raise UsageError(f"--clerk: {policy.name} has no field {name!r} (fields: {', '.join(sorted(known)) or 'none'})")
+    for f in policy.clerk_fields:
+        if f.required and not clerk.get(f.name, "").strip():
+            raise UsageError(f"--clerk {f.name}=...: required at {policy.name} / 必填：{f.label_zh}")
+    return clerk
+
+
+def _record(args: argparse.Namespace, results: list[Any], clerk: dict[str, str], now: int | None) -> None:
+    from scenarios import get_policy
+    from scenarios.register import Register, RegisterError
+
     moment = dt.datetime.fromtimestamp(now, dt.timezone.utc) if now else dt.datetime.now(dt.timezone.utc)
     with Register(args.register) as register:
         for result in results:
-            register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
+            try:
+                register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
+            except RegisterError as exc:
+                raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
 
 
 def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], now: int | None) -> int:

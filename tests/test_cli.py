@@ -128,3 +128,16 @@ def test_demo_prints_six_valid_licences(tmp_path: Path) -> None:
     assert sum("通过 / valid" in line for line in lines) == 6
     assert sum("拒绝 / replayed" in line for line in lines) == 6
     assert "UNENCRYPTED" in res.stdout + res.stderr
+
+
+def test_register_names_a_missing_clerk_field(workdir: Path) -> None:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "hotel", "--type", "id_card")
+    text = res.stdout.strip().splitlines()[-1]
+    out = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--register", str(workdir / "reg2.db"))
+    assert out.returncode == 2
+    assert "room" in out.stderr and "必填" in out.stderr and "Traceback" not in out.stderr
+    # checked before scanning: the same code still verifies once the clerk fills it in
+    ok = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--register", str(workdir / "reg2.db"), "--clerk", "room=0808", "--replay-db", str(workdir / "r2.db"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--register", str(workdir / "reg2.db"), "--clerk", "room")
+    assert bad.returncode == 2 and "FIELD=VALUE" in bad.stderr
