@@ -75,6 +75,28 @@ def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[
     assert login(client, "bob").status_code == 302  # other residents are not affected
 
 
+def test_lockout_from_one_address_does_not_lock_the_resident_out_elsewhere(app: Flask, alice: dict[str, str]) -> None:
+    from issuer.service.residents import NAME_WIDE_FACTOR
+
+    attacker = app.test_client()
+    for _ in range(5):
+        attacker.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+        assert login(attacker, "alice", "wrong password").status_code == 401
+    assert login(attacker, "alice").status_code == 429  # that address is throttled for alice
+    resident = app.test_client()
+    resident.environ_base["REMOTE_ADDR"] = "198.51.100.20"
+    assert login(resident, "alice").status_code == 302  # alice, from her own address, is not
+    # Guessing from many addresses together is capped too.
+    limit = 5 * NAME_WIDE_FACTOR
+    for n in range(limit):
+        many = app.test_client()
+        many.environ_base["REMOTE_ADDR"] = f"10.{n // 250}.{n % 250}.1"
+        login(many, "alice", "wrong password")
+    late = app.test_client()
+    late.environ_base["REMOTE_ADDR"] = "198.51.100.99"
+    assert login(late, "alice").status_code == 429
+
+
 def test_throttle_window_passes(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
     clock = {"now": 1_800_000_000.0}
     app.extensions["certfree.clock"] = lambda: clock["now"]

@@ -68,29 +68,48 @@ def enrol(session: Session, username: str, password: str, *, now: float) -> Resi
     return resident
 
 
-def _throttle_key(username: str) -> str:
-    return hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()
+#: A name is throttled after ``max_failures`` from one address, and after this many times
+#: ``max_failures`` from all addresses together: one attacker cannot lock a resident out
+#: from everywhere with five guesses, and many addresses together cannot guess for long.
+NAME_WIDE_FACTOR = 10
 
 
-def authenticate(session: Session, username: str, password: str, *, now: float, max_failures: int, window: int) -> LoginResult:
-    """Check a log-in. After ``max_failures`` wrong passwords within ``window`` seconds the
-    name is throttled (even with the right password) until the window has passed."""
-    key = _throttle_key(username)
+def _throttle_key(username: str, client: str | None = None) -> str:
+    name = username.strip().lower()
+    text = name if client is None else f"{name}\x00{client}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _throttle_row(session: Session, key: str, moment: dt.datetime, window: int) -> LoginThrottle | None:
     row = session.get(LoginThrottle, key, with_for_update=True)
-    moment = _utc(now)
     if row is not None and (moment - _aware(row.window_start)).total_seconds() >= window:
         row.failures, row.window_start = 0, moment
-    if row is not None and row.failures >= max_failures:
+    return row
+
+
+def authenticate(
+    session: Session, username: str, password: str, *, now: float, max_failures: int, window: int, client: str = ""
+) -> LoginResult:
+    """Check a log-in. After ``max_failures`` wrong passwords for a name from one client
+    address within ``window`` seconds (or ``NAME_WIDE_FACTOR`` times as many from all
+    addresses) the name is throttled there (even with the right password) until the
+    window has passed. Only hashes of the name and address are stored."""
+    moment = _utc(now)
+    limits = {_throttle_key(username, client): max_failures, _throttle_key(username): max_failures * NAME_WIDE_FACTOR}
+    rows = {key: _throttle_row(session, key, moment, window) for key in limits}
+    if any(row is not None and row.failures >= limits[key] for key, row in rows.items()):
         return LoginResult(None, True)
     resident = session.scalar(select(Resident).where(Resident.username == username.strip()))
     if check_password(resident.password_hash if resident else None, password):
-        if row is not None:
-            session.delete(row)
+        pair = rows[_throttle_key(username, client)]
+        if pair is not None:
+            session.delete(pair)
         return LoginResult(resident, False)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_start=moment)
-        session.add(row)
-    row.failures += 1
+    for key, row in rows.items():
+        if row is None:
+            row = LoginThrottle(key=key, failures=0, window_start=moment)
+            session.add(row)
+        row.failures += 1
     return LoginResult(None, False)
 
 

@@ -86,7 +86,8 @@ def login() -> Any:
     cfg = current_app.config
     try:
         result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""), now=context.now(),
-                                        max_failures=cfg["LOGIN_MAX_FAILURES"], window=cfg["LOGIN_WINDOW_SECONDS"])
+                                        max_failures=cfg["LOGIN_MAX_FAILURES"], window=cfg["LOGIN_WINDOW_SECONDS"],
+                                        client=request.remote_addr or "")
         s.commit()
     except IntegrityError:  # a concurrent first failure for the same name: count this one as failed too
         s.rollback()
