@@ -331,8 +331,13 @@ def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
     """:func:`_expand` of the top-level claims map, with the common value types (text,
     plain ints) handled inline; anything else goes through :func:`_expand`."""
     out: dict[str, Any] = {}
+    names, count = _NAMES, len(_NAMES)
     for k, v in packed.items():
-        name = _claim_name(k)
+        # _claim_name, inlined: this loop runs for every claim of every scan
+        if type(k) is int and 1 <= k <= count:
+            name = names[k - 1]
+        else:
+            name = _claim_name(k)
         if name in out:
             raise EnvelopeError("duplicate claim")
         t = type(v)

@@ -325,8 +325,19 @@ _PROOF_SIGNED_PREFIX = _header_template(None, TYP_PROOF)[1]
 
 
 def _holder_key(jwk: Mapping[str, Any]) -> bytes:
-    """The raw 32-byte holder key of a ``cnf`` JWK (see :func:`keys.jose.raw_public_from_jwk`)."""
-    return raw_public_from_jwk(jwk)
+    """The raw 32-byte holder key of a ``cnf`` JWK (see :func:`keys.jose.raw_public_from_jwk`),
+    decoded once per key: the same residents come back to the same desk."""
+    if not isinstance(jwk, Mapping):
+        raise TypeError("cnf.jwk is not an object")
+    x = jwk.get("x")
+    if type(x) is str and len(jwk) == 3 and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        return _raw_holder_key(x)
+    return raw_public_from_jwk(jwk)  # anything unusual: the full check, which says why
+
+
+@lru_cache(maxsize=4096)
+def _raw_holder_key(x: str) -> bytes:
+    return raw_public_from_jwk({"crv": "Ed25519", "kty": "OKP", "x": x})
 
 
 _REQUIRED_INT = ("iat", "exp")  # nbf is optional: absent means "valid from iat"
