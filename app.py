@@ -630,10 +630,35 @@ def add_service_commands(sub: Any) -> None:
     p = sub.add_parser("demo-data", help="create demo keys, operators and a resident with six licences")
     p.add_argument("--bind", default="127.0.0.1:8000", help="where the service will listen (for the printed URLs)")
     p.set_defaults(func=cmd_demo_data)
+    desk = sub.add_parser("desk-clerk", help="front-desk clerks of the service's desk page").add_subparsers(dest="desk_command", required=True)
+    p = desk.add_parser("add", help="add a clerk (password from CERTFREE_DESK_PASSWORD, or asked for)")
+    p.add_argument("--username", required=True)
+    p.set_defaults(func=cmd_desk_clerk_add)
     audit = sub.add_parser("audit", help="the service's audit log").add_subparsers(dest="audit_command", required=True)
     p = audit.add_parser("verify", help="check the audit log's hash chain (exit 1 if it was tampered with)")
     p.add_argument("--db", help="database URL or SQLite path (default: $CERTFREE_DATABASE_URL or instance/certfree.db)")
     p.set_defaults(func=cmd_audit_verify)
+
+
+def cmd_desk_clerk_add(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+    import time
+
+    from issuer.service import db
+    from issuer.service.residents import EnrolError, add_clerk
+
+    password = os.environ.get("CERTFREE_DESK_PASSWORD") or getpass.getpass("password for the new clerk: ")
+    app = create_app()
+    db.upgrade(app)
+    with db.sessions(app)() as session:
+        try:
+            add_clerk(session, args.username, password, now=time.time())
+        except EnrolError as exc:
+            raise UsageError(f"{exc.field}: {exc.message} / {exc.message_zh}") from None
+        session.commit()
+    print(f"desk clerk {args.username!r} added; log in at /desk/login")
+    return EXIT_OK
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

@@ -154,3 +154,17 @@ __all__ = [
     "service_keys", "database_url", "app", "client", "operators", "make_app", "enrol", "auth",
     "issue_via_api", "csrf", "login", "in_ci", "require_in_ci", "PASSWORD", "KEY_PASSPHRASE", "PG_ENV",
 ]
+
+
+def add_clerk(app: Flask, username: str = "clerk", password: str = PASSWORD) -> str:
+    from issuer.service import db, residents
+
+    with app.app_context(), db.sessions(app)() as session:
+        clerk = residents.add_clerk(session, username, password, now=time.time())
+        session.commit()
+        return clerk.id
+
+
+def desk_login(client: FlaskClient, username: str = "clerk", password: str = PASSWORD) -> Any:
+    token = csrf(client, "/desk/login")
+    return client.post("/desk/login", data={"username": username, "password": password, "csrf_token": token})

@@ -108,7 +108,14 @@ def test_qr_page_screenshot_verifies_and_the_desk_accepts_it(browser: Any, live:
     assert result.licence_type == "id_card" and result.claims["age_over_18"] is True
 
     desk = browser.new_page(viewport={"width": 800, "height": 1100})
-    desk.goto(f"{live['url']}/desk/")
+    from issuer.service.demo import DESK_PASSWORD, DESK_USER
+
+    desk.goto(f"{live['url']}/desk/")  # the desk page asks the clerk to log in first
+    desk.wait_for_url(re.compile(r".*/desk/login$"))
+    desk.fill("input[name=username]", DESK_USER)
+    desk.fill("input[name=password]", DESK_PASSWORD)
+    desk.click("#login")
+    desk.wait_for_url(re.compile(r".*/desk/$"))
     desk.select_option("#scenario", "internet_cafe")
     desk.set_input_files("#image", str(tmp_path / "qr-page.png"))
     desk.click("#verify")

@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from service_fixtures import *
-from service_fixtures import csrf, enrol, issue_via_api, login
+from service_fixtures import add_clerk, csrf, desk_login, enrol, issue_via_api, login
+
+
+@pytest.fixture(autouse=True)
+def clerk(app: Flask, client: FlaskClient) -> None:
+    """Every desk test works as a logged-in clerk (the desk page needs a log-in)."""
+    add_clerk(app)
+    assert desk_login(client).status_code == 302
+
+
+def test_desk_needs_a_clerk_log_in(app: Flask) -> None:
+    stranger = app.test_client()
+    assert stranger.get("/desk/").headers["Location"].endswith("/desk/login")
+    token = csrf(stranger, "/desk/login")
+    assert stranger.post("/desk/verify", data={"csrf_token": token, "scenario": "hotel", "text": "x"}).status_code == 302
+    assert stranger.post("/desk/register", data={"csrf_token": token, "token": "x"}).status_code == 302
+    assert desk_login(stranger, "clerk", "wrong password").status_code == 401
+    assert login(stranger, "clerk").status_code == 401  # a clerk is not a resident, and the other way round
+    assert desk_login(stranger).status_code == 302
+    assert stranger.get("/desk/").status_code == 200
+    assert stranger.post("/desk/verify", data={"scenario": "hotel", "text": "x"}).status_code == 400  # no CSRF token
+    stranger.post("/desk/logout", data={"csrf_token": csrf(stranger, "/desk/")})
+    assert stranger.get("/desk/").status_code == 302
 
 
 @pytest.fixture
@@ -104,3 +127,18 @@ def test_revoked_licence_is_rejected_at_the_desk(app: Flask, client: FlaskClient
     assert client.post(f"/api/v1/licences/{licence}/revoke", json={"reason": "lost"}, headers=auth(token)).status_code == 200
     html = _verify(client, scenario="hotel", text=text)[1]
     assert "未通过 / rejected" in html and 'data-code="revoked"' in html
+
+
+def test_cli_adds_a_desk_clerk(app: Flask, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CERTFREE_DATABASE_URL": app.config["DATABASE_URL"], "CERTFREE_INSTANCE_PATH": str(tmp_path / "cli-instance"),
+           "CERTFREE_DESK_PASSWORD": "a desk password"}
+    certfree = str(Path(sys.executable).with_name("certfree"))
+    added = subprocess.run([certfree, "desk-clerk", "add", "--username", "night-desk"], capture_output=True, text=True, env=env, timeout=120)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert desk_login(app.test_client(), "night-desk", "a desk password").status_code == 302
+    again = subprocess.run([certfree, "desk-clerk", "add", "--username", "night-desk"], capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 2 and "already taken" in again.stderr

@@ -63,7 +63,7 @@ def test_post_without_csrf_is_refused(client: FlaskClient, alice: dict[str, str]
     assert response.status_code == 400
     wrong = client.post("/wallet/login", data={"username": "alice", "password": PASSWORD, "csrf_token": "forged"})
     assert wrong.status_code == 400
-    assert client.post("/desk/verify", data={"scenario": "hotel", "text": "x"}).status_code == 400
+    assert client.post("/desk/login", data={"username": "clerk", "password": PASSWORD}).status_code == 400
 
 
 def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[str, str]) -> None:

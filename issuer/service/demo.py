@@ -15,11 +15,13 @@ from issuer import LICENCE_TYPES, example
 from keys import AUTHORITIES, KeyDir, atomic_write
 
 from . import config, db, issuing, residents
-from .models import Operator, Resident
+from .models import DeskClerk, Operator, Resident
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "certfree-demo"
 OTHER_USER = "demo2"  # a second resident with no licences, to try the 404s
+DESK_USER = "desk"
+DESK_PASSWORD = "certfree-desk"
 
 
 def prepare(app: Flask) -> dict[str, Any]:
@@ -45,6 +47,8 @@ def prepare(app: Flask) -> dict[str, Any]:
             for username in (DEMO_USER, OTHER_USER):
                 if session.scalar(select(Resident).where(Resident.username == username)) is None:
                     residents.enrol(session, username, DEMO_PASSWORD, now=moment)
+            if session.scalar(select(DeskClerk).where(DeskClerk.username == DESK_USER)) is None:
+                residents.add_clerk(session, DESK_USER, DESK_PASSWORD, now=moment)
             session.flush()
             demo = session.scalar(select(Resident).where(Resident.username == DEMO_USER))
             assert demo is not None
@@ -70,7 +74,7 @@ def banner(info: dict[str, Any], base_url: str) -> str:
         f"  home 首页        {base_url}/",
         (f"  wallet 居民钱包  {base_url}/wallet/   log in 登录: {DEMO_USER} / {info['password']}"
          f"  (also {OTHER_USER}, no licences)"),
-        f"  desk 核验台      {base_url}/desk/",
+        f"  desk 核验台      {base_url}/desk/   log in 登录: {DESK_USER} / {DESK_PASSWORD}",
         f"  public keys      {base_url}/.well-known/jwks.json  {base_url}/trust-list.jws  {base_url}/status/index.json",
         "  issuer API operator tokens (Authorization: Bearer ...):",
     ]

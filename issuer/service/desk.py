@@ -8,7 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+import functools
+from typing import Callable
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import IntegrityError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from issuer import LICENCE_TYPES
@@ -16,7 +20,9 @@ from scenarios import load_matters
 from scenarios.register import RegisterError
 from verifier import MalformedInput, VerificationFailed, verify_matter
 
-from . import context
+from . import context, residents
+from .db import db_session
+from .models import DeskClerk
 from .config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
 from .security import check_csrf
 
@@ -37,7 +43,54 @@ def _form(**extra: Any) -> str:
     return render_template("desk.html", policies=context.policies(), matters=load_matters(), **extra)
 
 
+def clerk_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The desk page is for logged-in clerks only: it shows personal data and writes the
+    register."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        clerk_id = session.get("desk_clerk_id")
+        if not clerk_id or db_session().get(DeskClerk, clerk_id) is None:
+            return redirect(url_for("desk.login"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("desk_login.html")
+    check_csrf()
+    s, cfg = db_session(), current_app.config
+    try:
+        result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""),
+                                        now=context.now(), max_failures=cfg["LOGIN_MAX_FAILURES"],
+                                        window=cfg["LOGIN_WINDOW_SECONDS"], client=request.remote_addr or "",
+                                        model=DeskClerk)
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        return render_template("desk_login.html", failed=True), 401
+    if result.throttled:
+        return render_template("desk_login.html", throttled=True), 429, {"Retry-After": str(cfg["LOGIN_WINDOW_SECONDS"])}
+    if result.resident is None:
+        return render_template("desk_login.html", failed=True), 401
+    session.clear()  # no session fixation: a fresh session (and CSRF token) per log-in
+    session.permanent = True
+    session["desk_clerk_id"] = result.resident.id
+    return redirect(url_for("desk.page"))
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    check_csrf()
+    session.pop("desk_clerk_id", None)
+    return redirect(url_for("desk.login"))
+
+
 @bp.get("/")
+@clerk_required
 def page() -> str:
     return _form(scenario=request.args.get("scenario", "hotel"))
 
@@ -54,6 +107,7 @@ def _input() -> str | bytes | None:
 
 
 @bp.post("/verify")
+@clerk_required
 def verify() -> Any:
     check_csrf()
     scenario = request.form.get("scenario", "")
@@ -88,6 +142,7 @@ def _accepted(scenario: str, matter: str | None, licence_type: str, claims: dict
 
 
 @bp.post("/register")
+@clerk_required
 def register() -> Any:
     check_csrf()
     try:

@@ -37,6 +37,17 @@ class Resident(Base):
     device: Mapped["Device"] = relationship(back_populates="resident", uselist=False)
 
 
+class DeskClerk(Base):
+    """A front-desk clerk who may use the desk page (verify codes, write the register)."""
+
+    __tablename__ = "desk_clerks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Device(Base):
     """The resident's holder (device) key, held by the server for the web demo ("cloud
     wallet"): the private key is encrypted with the server's wallet key (AES-GCM)."""
@@ -146,6 +157,6 @@ class LoginThrottle(Base):
 
 
 __all__ = [
-    "Resident", "Device", "WalletCredential", "WalletView", "Operator",
+    "Resident", "DeskClerk", "Device", "WalletCredential", "WalletView", "Operator",
     "IdempotencyRecord", "AuditEntry", "AuditHead", "LoginThrottle", "LicenceRecord",
 ]

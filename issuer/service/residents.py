@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from keys import public_jwk, thumbprint
 
 from .models import (
+    DeskClerk,
     Device,
     LicenceRecord,
     LoginThrottle,
@@ -41,7 +43,7 @@ class EnrolError(ValueError):
 
 @dataclass(frozen=True)
 class LoginResult:
-    resident: Resident | None
+    resident: Resident | DeskClerk | None  # the account that logged in
     throttled: bool
 
 
@@ -49,12 +51,18 @@ def _utc(now: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(now, dt.timezone.utc)
 
 
-def enrol(session: Session, username: str, password: str, *, now: float) -> Resident:
+def _check_new_login(username: str, password: str) -> str:
+    """The trimmed user name, or EnrolError naming the field."""
     username = username.strip()
     if not username or len(username) > USERNAME_MAX or not username.isprintable():
         raise EnrolError("username", f"1 to {USERNAME_MAX} printable characters", f"用户名须为1至{USERNAME_MAX}个字符")
     if len(password) < PASSWORD_MIN:
         raise EnrolError("password", f"at least {PASSWORD_MIN} characters", f"密码至少{PASSWORD_MIN}位")
+    return username
+
+
+def enrol(session: Session, username: str, password: str, *, now: float) -> Resident:
+    username = _check_new_login(username, password)
     if session.scalar(select(Resident.id).where(Resident.username == username)) is not None:
         raise EnrolError("username", "already taken", "用户名已被使用")
     resident = Resident(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=_utc(now))
@@ -74,9 +82,9 @@ def enrol(session: Session, username: str, password: str, *, now: float) -> Resi
 NAME_WIDE_FACTOR = 10
 
 
-def _throttle_key(username: str, client: str | None = None) -> str:
+def _throttle_key(username: str, client: str | None = None, realm: str = "resident") -> str:
     name = username.strip().lower()
-    text = name if client is None else f"{name}\x00{client}"
+    text = f"{realm}\x00{name}" if client is None else f"{realm}\x00{name}\x00{client}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -88,29 +96,50 @@ def _throttle_row(session: Session, key: str, moment: dt.datetime, window: int) 
 
 
 def authenticate(
-    session: Session, username: str, password: str, *, now: float, max_failures: int, window: int, client: str = ""
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: float,
+    max_failures: int,
+    window: int,
+    client: str = "",
+    model: type[Resident] | type[DeskClerk] = Resident,
 ) -> LoginResult:
     """Check a log-in. After ``max_failures`` wrong passwords for a name from one client
     address within ``window`` seconds (or ``NAME_WIDE_FACTOR`` times as many from all
     addresses) the name is throttled there (even with the right password) until the
     window has passed. Only hashes of the name and address are stored."""
     moment = _utc(now)
-    limits = {_throttle_key(username, client): max_failures, _throttle_key(username): max_failures * NAME_WIDE_FACTOR}
+    realm = model.__tablename__
+    pair_key = _throttle_key(username, client, realm)
+    limits = {pair_key: max_failures, _throttle_key(username, None, realm): max_failures * NAME_WIDE_FACTOR}
     rows = {key: _throttle_row(session, key, moment, window) for key in limits}
     if any(row is not None and row.failures >= limits[key] for key, row in rows.items()):
         return LoginResult(None, True)
-    resident = session.scalar(select(Resident).where(Resident.username == username.strip()))
-    if check_password(resident.password_hash if resident else None, password):
-        pair = rows[_throttle_key(username, client)]
+    account = cast("Resident | DeskClerk | None", session.scalar(select(model).where(model.username == username.strip())))
+    if check_password(account.password_hash if account else None, password):
+        pair = rows[pair_key]
         if pair is not None:
             session.delete(pair)
-        return LoginResult(resident, False)
+        return LoginResult(account, False)
     for key, row in rows.items():
         if row is None:
             row = LoginThrottle(key=key, failures=0, window_start=moment)
             session.add(row)
         row.failures += 1
     return LoginResult(None, False)
+
+
+def add_clerk(session: Session, username: str, password: str, *, now: float) -> DeskClerk:
+    """A new desk clerk (same rules for names and passwords as residents)."""
+    username = _check_new_login(username, password)
+    if session.scalar(select(DeskClerk.id).where(DeskClerk.username == username)) is not None:
+        raise EnrolError("username", "already taken", "用户名已被使用")
+    clerk = DeskClerk(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=_utc(now))
+    session.add(clerk)
+    session.flush()
+    return clerk
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

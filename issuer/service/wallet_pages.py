@@ -96,7 +96,7 @@ def login() -> Any:
         response = Response(render_template("login.html", throttled=True), status=429)
         response.headers["Retry-After"] = str(cfg["LOGIN_WINDOW_SECONDS"])
         return response
-    if result.resident is None:
+    if not isinstance(result.resident, Resident):
         return render_template("login.html", failed=True), 401
     _start_session(result.resident)
     target = request.args.get("next", "")
