@@ -5,7 +5,7 @@
 Needs Debian's ``wrk`` (``apt-get install wrk``). Not part of ``make test``: it prints
 requests per second and p50/p99 latency for
 
-* ``POST /desk/verify``: the desk verifying pasted QR texts (internet cafe), cycling
+* ``POST /desk/verify``: the demo desk clerk verifying pasted QR texts (internet cafe), cycling
   through fresh presentations made by the demo resident's wallet just before the run;
 * ``GET /wallet/licences/<id>/internet_cafe/qr``: the resident's live QR page (each
   request signs a new holder proof and renders a PNG).
@@ -117,6 +117,8 @@ def main() -> int:
         qr_url = base + qr_path.group(1)
         # Fresh presentations for the desk, made just before the run.
         desk, desk_jar = opener()
+        token = csrf(desk, base + "/desk/login")
+        desk.open(base + "/desk/login", data=urllib.parse.urlencode({"username": "desk", "password": "certfree-desk", "csrf_token": token}).encode(), timeout=30)
         desk_token = csrf(desk, base + "/desk/")
         bodies = []
         for _ in range(args.texts):
