@@ -58,3 +58,16 @@ def test_device_keys_are_sealed_with_the_server_key(app: Flask) -> None:
         with pytest.raises(InvalidTag):  # bound to its resident: cannot be moved to another
             open_device_key(resident.device.encrypted_key, "someone-else")
     assert (Path(app.instance_path) / "wallet-server.key").stat().st_mode & 0o077 == 0
+
+
+def test_wallet_server_key_is_created_once_even_by_racing_workers(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from issuer.service.security import _load_or_create_key
+
+    path = tmp_path / "instance" / "wallet-server.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: _load_or_create_key(path), range(32)))
+    assert len(set(keys)) == 1 and len(keys[0]) == 32
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["wallet-server.key"]  # no temp files left

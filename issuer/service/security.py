@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -81,19 +82,36 @@ def _wallet_key() -> bytes:
     return bytes(key)
 
 
+def _read_key(path: Path) -> bytes:
+    key = bytes.fromhex(path.read_text("ascii").strip())
+    if len(key) != 32:
+        raise ValueError(f"{path.name} does not hold a 256-bit key")
+    return key
+
+
 def _load_or_create_key(path: Path) -> bytes:
+    """The wallet server key, created on first use. Several workers may start at once: the
+    key is written whole to a temp file and linked into place, so a reader never sees a
+    half-written file and the first writer wins."""
     try:
-        return bytes.fromhex(path.read_text("ascii").strip())
+        return _read_key(path)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = AESGCM.generate_key(bit_length=256)
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(AESGCM.generate_key(bit_length=256).hex())
+            fh.flush()
+            os.fsync(fh.fileno())
         try:
-            with open(path, "x", encoding="ascii") as fh:
-                os.chmod(path, 0o600)
-                fh.write(key.hex())
+            os.link(tmp, path)  # atomic; fails if another worker created it first
         except FileExistsError:
-            return bytes.fromhex(path.read_text("ascii").strip())
-        return key
+            pass
+    finally:
+        os.unlink(tmp)
+    return _read_key(path)
 
 
 def seal_device_key(raw_private: bytes, resident_id: str) -> bytes:
