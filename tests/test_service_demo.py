@@ -60,7 +60,7 @@ def test_device_keys_are_sealed_with_the_server_key(app: Flask) -> None:
     assert (Path(app.instance_path) / "wallet-server.key").stat().st_mode & 0o077 == 0
 
 
-def test_wallet_server_key_is_created_once_even_by_racing_workers(tmp_path: Path) -> None:
+def test_server_secrets_are_created_once_even_by_racing_workers(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from issuer.service.security import _load_or_create_key
@@ -71,3 +71,11 @@ def test_wallet_server_key_is_created_once_even_by_racing_workers(tmp_path: Path
     assert len(set(keys)) == 1 and len(keys[0]) == 32
     assert (path.stat().st_mode & 0o777) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["wallet-server.key"]  # no temp files left
+
+
+    from issuer.service.config import _instance_secret
+
+    secret_path = tmp_path / "instance" / "secret_key"
+    with ThreadPoolExecutor(8) as pool:
+        secrets_seen = set(pool.map(lambda _: _instance_secret(secret_path), range(32)))
+    assert len(secrets_seen) == 1 and len(secrets_seen.pop()) >= 48

@@ -9,6 +9,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from keys.files import create_once
+
 #: Environment variables read by the factory (besides the instance file ``config.py``).
 ENV_KEYS = {
     "CERTFREE_DATABASE_URL": "DATABASE_URL",
@@ -62,17 +64,8 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 def _instance_secret(path: Path) -> str:
     """A per-installation random secret, created once (mode 600) and reused by every worker."""
-    try:
-        return path.read_text("ascii").strip()
-    except FileNotFoundError:
-        secret = secrets.token_urlsafe(48)
-        try:
-            with open(path, "x", encoding="ascii") as fh:  # first writer wins
-                os.chmod(path, 0o600)
-                fh.write(secret)
-        except FileExistsError:
-            return path.read_text("ascii").strip()
-        return secret
+    return create_once(path, secrets.token_urlsafe(48).encode("ascii")).decode("ascii").strip()
+
 
 def passphrase(app: Flask) -> bytes | None:
     value = app.config.get("KEY_PASSPHRASE")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import abort, current_app, request, session
+
+from keys.files import create_once
 
 _hasher = PasswordHasher()  # argon2id, memory-hard (64 MiB, t=3 by default)
 # A fixed hash to verify against when the user does not exist (same cost, no user oracle).
@@ -90,27 +90,9 @@ def _read_key(path: Path) -> bytes:
 
 
 def _load_or_create_key(path: Path) -> bytes:
-    """The wallet server key, created on first use. Several workers may start at once: the
-    key is written whole to a temp file and linked into place, so a reader never sees a
-    half-written file and the first writer wins."""
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(AESGCM.generate_key(bit_length=256).hex())
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # atomic; fails if another worker created it first
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
+    """The wallet server key, created on first use (several workers may race: see
+    :func:`keys.files.create_once`)."""
+    create_once(path, AESGCM.generate_key(bit_length=256).hex().encode("ascii"))
     return _read_key(path)
 
 
