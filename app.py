@@ -174,25 +174,16 @@ def load_verifier(keys_dir: str, replay_db: str | None = None, status_dir: str |
     return Verifier(trust, replay_cache=cache, status=status)
 
 
-def _labels() -> dict[str, tuple[str, str]]:
-    from issuer import LICENCE_TYPES
-
-    labels: dict[str, tuple[str, str]] = {
-        "age_over_18": ("已满18周岁", "18 or older"),
-        "id_number_masked": ("公民身份号码（脱敏）", "ID number (masked)"),
-    }
-    for lt in LICENCE_TYPES.values():
-        labels.update(lt.labels)
-    return labels
-
-
 def render_result(result: Any) -> str:
     from issuer import LICENCE_TYPES
+    from issuer.views import DERIVED_LABELS
 
     lt = LICENCE_TYPES[result.licence_type]
-    labels = _labels()
+    labels = {**DERIVED_LABELS, **lt.labels}  # this licence's labels: "name" is 车主姓名 only on a vehicle licence
+    order = {name: i for i, name in enumerate(lt.fields)}
     lines = [f"通过 / ACCEPTED  {lt.title_zh} {lt.title_en}" + (f"  [{result.scenario}]" if result.scenario else "")]
-    for name, value in result.claims.items():
+    for name in sorted(result.claims, key=lambda n: order.get(n, len(order))):
+        value = result.claims[name]
         zh, en = labels.get(name, (name, name))
         shown = "是 yes" if value is True else "否 no" if value is False else value
         lines.append(f"  {zh} {en}: {shown}")

@@ -9,6 +9,12 @@ from scenarios import Policy
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
+#: Labels of the derived predicates a view may carry instead of raw data: (Chinese, English).
+DERIVED_LABELS: dict[str, tuple[str, str]] = {
+    "age_over_18": ("已满18周岁", "18 or older"),
+    "id_number_masked": ("公民身份号码（脱敏）", "ID number (masked)"),
+}
+
 
 def mask_id_number(id_number: str) -> str:
     """First 6 and last 4 characters, the birth date and sequence hidden: 110101********0017."""

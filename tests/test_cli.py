@@ -141,3 +141,14 @@ def test_register_names_a_missing_clerk_field(workdir: Path) -> None:
     assert ok.returncode == 0, ok.stdout + ok.stderr
     bad = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--register", str(workdir / "reg2.db"), "--clerk", "room")
     assert bad.returncode == 2 and "FIELD=VALUE" in bad.stderr
+
+
+def test_human_output_uses_the_licence_own_labels_in_field_order(workdir: Path) -> None:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "hotel", "--type", "id_card")
+    text = res.stdout.strip().splitlines()[-1]
+    out = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel")
+    assert out.returncode == 0, out.stdout
+    lines = [line.strip() for line in out.stdout.splitlines() if line.startswith("  ") and not line.startswith("  !")]
+    assert lines[0].startswith("姓名 Name:")  # an ID card's holder, not a vehicle licence's owner (车主姓名)
+    assert "车主" not in out.stdout
+    assert [line.split(" ", 1)[0] for line in lines] == ["姓名", "性别", "民族", "出生日期", "住址", "公民身份号码"]

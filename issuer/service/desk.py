@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from issuer import LICENCE_TYPES
+from issuer.views import DERIVED_LABELS
 from scenarios import load_matters
 from scenarios.register import RegisterError
 from verifier import MalformedInput, VerificationFailed, verify_matter
@@ -28,7 +29,6 @@ from .security import check_csrf
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 RESULT_MAX_AGE = 10 * 60  # a verified result may be registered within 10 minutes
-DERIVED_LABELS = {"age_over_18": ("已满18周岁", "18 or older"), "id_number_masked": ("公民身份号码（脱敏）", "ID number (masked)")}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -137,6 +137,8 @@ def verify() -> Any:
 
 
 def _accepted(scenario: str, matter: str | None, licence_type: str, claims: dict[str, Any], token: str, **extra: Any) -> str:
+    order = {name: i for i, name in enumerate(LICENCE_TYPES[licence_type].fields)}
+    claims = {name: claims[name] for name in sorted(claims, key=lambda n: order.get(n, len(order)))}  # as on the card
     return _form(scenario=scenario, matter=matter, claims=claims, policy=context.policies()[scenario],
                  licence=LICENCE_TYPES[licence_type], labels=_labels(licence_type), token=token, **extra)
 
