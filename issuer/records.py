@@ -205,19 +205,60 @@ def list_licences(session: Session, *, authority: str | None = None, holder: str
     return list(session.scalars(query))
 
 
+def _entries(session: Session, list_id: str) -> list[tuple[int, int]]:
+    """(index, 2-bit status) of every entry of ``list_id`` that is not valid."""
+    rows = session.execute(
+        select(StatusEntry.idx, LicenceRecord.state)
+        .join(LicenceRecord, StatusEntry.licence_id == LicenceRecord.id)
+        .where(StatusEntry.list_id == list_id, LicenceRecord.state != "valid")
+        .order_by(StatusEntry.idx)
+    )
+    return [(idx, STATE_VALUES[state]) for idx, state in rows]
+
+
 def status_list_tokens(session: Session, keys: KeyDir, *, now: int | None = None) -> dict[str, str]:
     """list id -> signed status list token (by the owning authority's active key)."""
     now = int(time.time()) if now is None else now
-    out: dict[str, str] = {}
-    for lst in session.scalars(select(StatusList).order_by(StatusList.id)):
-        rows = session.execute(
-            select(StatusEntry.idx, LicenceRecord.state)
-            .join(LicenceRecord, StatusEntry.licence_id == LicenceRecord.id)
-            .where(StatusEntry.list_id == lst.id, LicenceRecord.state != "valid")
-        )
-        entries = [(idx, STATE_VALUES[state]) for idx, state in rows]
-        out[lst.id] = sign_status_list(keys, lst.authority, lst.id, lst.size, entries, now)
-    return out
+    return {
+        lst.id: sign_status_list(keys, lst.authority, lst.id, lst.size, _entries(session, lst.id), now)
+        for lst in session.scalars(select(StatusList).order_by(StatusList.id))
+    }
+
+
+#: A signed status list: (what it holds and who signs it, when it was signed, the token).
+SignedList = tuple[str, int, str]
+
+
+def status_list_token(
+    session: Session,
+    keys: KeyDir,
+    list_id: str,
+    *,
+    now: int | None = None,
+    cache: dict[str, SignedList] | None = None,
+    max_age: int = 900,
+) -> str | None:
+    """One list's signed token, or None for an unknown list id.
+
+    With ``cache`` (a dict the caller keeps, e.g. per web worker), a token is reused while
+    the list's content and signing key are unchanged and it is younger than ``max_age``
+    seconds: a revocation is served at once, and otherwise the same token (and ETag) is
+    served instead of compressing and signing on every request.
+    """
+    now = int(time.time()) if now is None else now
+    lst = session.get(StatusList, list_id)
+    if lst is None:
+        return None
+    entries = _entries(session, list_id)
+    kid = keys.key_for_authority(lst.authority, now)[0].kid
+    digest = hashlib.sha256(json.dumps([lst.authority, lst.size, kid, entries]).encode()).hexdigest()
+    hit = cache.get(list_id) if cache is not None else None
+    if hit is not None and hit[0] == digest and 0 <= now - hit[1] < max_age:
+        return hit[2]
+    token = sign_status_list(keys, lst.authority, lst.id, lst.size, entries, now)
+    if cache is not None:
+        cache[list_id] = (digest, now, token)
+    return token
 
 
 def publish_status_lists(session: Session, keys: KeyDir, out_dir: Path, *, now: int | None = None) -> dict[str, Path]:

@@ -176,3 +176,23 @@ def test_status_lists(client: FlaskClient, alice: dict[str, str], operators: dic
     assert header["alg"] == "EdDSA"
     assert client.get("/status/unknown.jws").status_code == 404
     assert client.get(lists[0]["url"], headers={"If-None-Match": token.headers["ETag"]}).status_code == 304
+
+
+def test_status_list_token_is_reused_until_its_content_changes_or_it_ages(app: Flask, client: FlaskClient, alice: dict[str, str], operators: dict[str, str]) -> None:
+    from service_fixtures import auth
+
+    clock = {"now": 1_800_000_000.0}
+    app.extensions["certfree.clock"] = lambda: clock["now"]
+    urls = [item["url"] for item in client.get("/status/index.json").json["lists"]]
+    first = {url: client.get(url).get_data(as_text=True) for url in urls}
+    clock["now"] += 5
+    assert {url: client.get(url).get_data(as_text=True) for url in urls} == first  # same token, same ETag
+    # A revocation is served at once, not after the re-sign interval.
+    assert client.post(f"/api/v1/licences/{alice['id_card']}/revoke", json={"reason": "lost"},
+                       headers=auth(operators["household_registration"])).status_code == 200
+    clock["now"] += 1
+    changed = [url for url in urls if client.get(url).get_data(as_text=True) != first[url]]
+    assert len(changed) == 1
+    # An unchanged list is re-signed once its token is older than the interval.
+    clock["now"] += app.config["STATUS_RESIGN_SECONDS"] + 1
+    assert all(client.get(url).get_data(as_text=True) != first[url] for url in urls)

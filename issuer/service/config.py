@@ -44,6 +44,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "PUBLIC_MAX_AGE": 300,
         "STATUS_MAX_AGE": 60,
+        # A status list is re-signed when its content changes, or when its token is this
+        # old (far below the strictest scenario's staleness limit, 6 h at a fuel counter).
+        "STATUS_RESIGN_SECONDS": 900,
     }
 
 def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:

@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from issuer.db.models import StatusList
 
-from . import context, issuing
+from issuer import records
+
+from . import context
 from .db import db_session
 
 bp = Blueprint("public", __name__)
@@ -37,10 +39,6 @@ def trust_list() -> Response:
     return _cached(context.keys().trust_list(), "application/jose", current_app.config["PUBLIC_MAX_AGE"])
 
 
-def _tokens() -> dict[str, str]:
-    return issuing.status_tokens(db_session(), context.keys(), now=context.now())
-
-
 @bp.get("/status/index.json")
 def status_index() -> Response:
     ids = db_session().scalars(select(StatusList.id).order_by(StatusList.id))
@@ -50,7 +48,9 @@ def status_index() -> Response:
 
 @bp.get("/status/<list_id>.jws")
 def status_list(list_id: str) -> Response:
-    token = _tokens().get(list_id)
+    cache = current_app.extensions.setdefault("certfree.status_tokens", {})
+    token = records.status_list_token(db_session(), context.keys(), list_id, now=int(context.now()), cache=cache,
+                                      max_age=current_app.config["STATUS_RESIGN_SECONDS"])
     db_session().commit()
     if token is None:
         abort(404)
