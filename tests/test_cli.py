@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOW
 
 ENV = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "cli test passphrase", "CERTFREE_WALLET_PASSPHRASE": "wallet"}
 CERTFREE = str(Path(sys.executable).with_name("certfree"))

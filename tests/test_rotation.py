@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
@@ -18,7 +18,7 @@ from issuer.db import Base, LicenceRecord, make_engine, session_factory
 from issuer.records import issue_licence, list_licences
 from keys import KeyDir, KeyStoreError
 from keys.envelope import encode_credential
-from keys.jose import TYP_CREDENTIAL, canonical_json, sign_compact, split_compact
+from keys.jose import TYP_CREDENTIAL, sign_compact, split_compact
 from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_trust_list
 from verifier.testing import FixedClock
 from wallet import Wallet, present_view

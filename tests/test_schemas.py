@@ -145,7 +145,9 @@ def test_licence_types_catalogue() -> None:
         assert all(zh and en for zh, en in lt.labels.values())
     assert LICENCE_TYPES["id_card"].labels["name"] == ("姓名", "Name")
     assert LICENCE_TYPES["id_card"].required == set(EXPECTED_FIELDS["id_card"])
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         LICENCE_TYPES["id_card"].name = "x"  # type: ignore[misc]
 
 
