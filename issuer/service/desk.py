@@ -8,11 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import functools
-from typing import Callable
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy.exc import IntegrityError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from issuer import LICENCE_TYPES
@@ -21,8 +18,7 @@ from scenarios import load_matters
 from scenarios.register import RegisterError
 from verifier import MalformedInput, VerificationFailed, verify_matter
 
-from . import context, residents
-from .db import db_session
+from . import context, logins
 from .models import DeskClerk
 from .config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
 from .security import check_csrf
@@ -43,43 +39,17 @@ def _form(**extra: Any) -> str:
     return render_template("desk.html", policies=context.policies(), matters=load_matters(), **extra)
 
 
-def clerk_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """The desk page is for logged-in clerks only: it shows personal data and writes the
-    register."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        clerk_id = session.get("desk_clerk_id")
-        if not clerk_id or db_session().get(DeskClerk, clerk_id) is None:
-            return redirect(url_for("desk.login"))
-        return view(*args, **kwargs)
-
-    return wrapped
+# The desk page is for logged-in clerks only: it shows personal data and writes the register.
+clerk_required = logins.login_required(DeskClerk, "desk_clerk_id", "desk.login")
+LOGIN_PAGE = {"heading": "核验台登录 Desk clerk log-in", "enrol": False}
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
-        return render_template("desk_login.html")
-    check_csrf()
-    s, cfg = db_session(), current_app.config
-    try:
-        result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""),
-                                        now=context.now(), max_failures=cfg["LOGIN_MAX_FAILURES"],
-                                        window=cfg["LOGIN_WINDOW_SECONDS"], client=request.remote_addr or "",
-                                        model=DeskClerk)
-        s.commit()
-    except IntegrityError:
-        s.rollback()
-        return render_template("desk_login.html", failed=True), 401
-    if result.throttled:
-        return render_template("desk_login.html", throttled=True), 429, {"Retry-After": str(cfg["LOGIN_WINDOW_SECONDS"])}
-    if result.resident is None:
-        return render_template("desk_login.html", failed=True), 401
-    session.clear()  # no session fixation: a fresh session (and CSRF token) per log-in
-    session.permanent = True
-    session["desk_clerk_id"] = result.resident.id
-    return redirect(url_for("desk.page"))
+        return render_template("login.html", **LOGIN_PAGE)
+    refused = logins.form_login(DeskClerk, "desk_clerk_id", LOGIN_PAGE)
+    return refused if refused is not None else redirect(url_for("desk.page"))
 
 
 @bp.post("/logout")

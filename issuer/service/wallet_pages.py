@@ -8,8 +8,7 @@ with the server's wallet key, and signs the holder proof on their behalf.
 from __future__ import annotations
 
 import base64
-import functools
-from typing import Any, Callable
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -24,12 +23,11 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy.exc import IntegrityError
 
 from issuer import LICENCE_TYPES
 from wallet import png_bytes, present_view, svg_bytes, version
 
-from . import context, residents
+from . import context, logins, residents
 from .db import db_session
 from .models import Resident
 from .security import check_csrf
@@ -42,17 +40,8 @@ def index() -> str:
     return render_template("index.html")
 
 
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        resident_id = session.get("resident_id")
-        resident = db_session().get(Resident, resident_id) if resident_id else None
-        if resident is None:
-            return redirect(url_for("wallet.login", next=request.path))
-        g.resident = resident
-        return view(*args, **kwargs)
-
-    return wrapped
+login_required = logins.login_required(Resident, "resident_id", "wallet.login", remember_path=True)
+LOGIN_PAGE = {"heading": "居民登录 Resident log-in", "enrol": True}
 
 
 @bp.route("/wallet/enrol", methods=["GET", "POST"])
@@ -67,38 +56,17 @@ def enrol() -> Any:
     except residents.EnrolError as exc:
         s.rollback()
         return render_template("enrol.html", error=exc), 400
-    _start_session(resident)
+    logins.start_session("resident_id", resident.id)
     return redirect(url_for("wallet.licences"))
-
-
-def _start_session(resident: Resident) -> None:
-    session.clear()  # no session fixation: a fresh session (and CSRF token) per log-in
-    session.permanent = True
-    session["resident_id"] = resident.id
 
 
 @bp.route("/wallet/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
-        return render_template("login.html")
-    check_csrf()
-    s = db_session()
-    cfg = current_app.config
-    try:
-        result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""), now=context.now(),
-                                        max_failures=cfg["LOGIN_MAX_FAILURES"], window=cfg["LOGIN_WINDOW_SECONDS"],
-                                        client=request.remote_addr or "")
-        s.commit()
-    except IntegrityError:  # a concurrent first failure for the same name: count this one as failed too
-        s.rollback()
-        return render_template("login.html", failed=True), 401
-    if result.throttled:
-        response = Response(render_template("login.html", throttled=True), status=429)
-        response.headers["Retry-After"] = str(cfg["LOGIN_WINDOW_SECONDS"])
-        return response
-    if not isinstance(result.resident, Resident):
-        return render_template("login.html", failed=True), 401
-    _start_session(result.resident)
+        return render_template("login.html", **LOGIN_PAGE)
+    refused = logins.form_login(Resident, "resident_id", LOGIN_PAGE)
+    if refused is not None:
+        return refused
     target = request.args.get("next", "")
     return redirect(target if target.startswith("/wallet/") else url_for("wallet.licences"))
 
@@ -113,7 +81,7 @@ def logout() -> Any:
 @bp.get("/wallet/")
 @login_required
 def licences() -> str:
-    rows = residents.licences_of(db_session(), g.resident.id)
+    rows = residents.licences_of(db_session(), g.account.id)
     pols = context.policies()
     items = [
         {
@@ -125,16 +93,16 @@ def licences() -> str:
         }
         for cred, record in rows
     ]
-    return render_template("licences.html", items=items, resident=g.resident)
+    return render_template("licences.html", items=items, resident=g.account)
 
 
 def _presentation(licence_id: str, scenario: str) -> tuple[Any, Any, Any]:
-    cred = residents.licence_of(db_session(), g.resident.id, licence_id)
+    cred = residents.licence_of(db_session(), g.account.id, licence_id)
     policy = context.policies().get(scenario)
     view = next((v for v in cred.views if v.scenario == scenario), None) if cred else None
     if cred is None or policy is None or view is None:
         abort(404)  # also for another resident's licence: no hint that it exists
-    presentation = present_view(view.jws, residents.device_key(g.resident), licence_type=cred.licence_type,
+    presentation = present_view(view.jws, residents.device_key(g.account), licence_type=cred.licence_type,
                                 scenario=scenario, now=int(context.now()))
     return cred, policy, presentation
 
