@@ -89,9 +89,32 @@ class IssuerKey:
         )
 
 
-def passphrase_from_env() -> bytes | None:
-    value = os.environ.get(PASSPHRASE_ENV)
+def passphrase_from_env(name: str = PASSPHRASE_ENV) -> bytes | None:
+    value = os.environ.get(name)
     return value.encode("utf-8") if value else None
+
+
+def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None) -> None:
+    """Write ``key`` as PKCS#8 PEM (mode 600), encrypted with ``passphrase``; ``None``
+    writes it unencrypted (``--insecure-dev`` only)."""
+    encryption: Any = NoEncryption() if passphrase is None else BestAvailableEncryption(passphrase)
+    atomic_write(path, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption), mode=0o600)
+
+
+def read_private_key(path: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
+    """Read an Ed25519 PKCS#8 PEM key (``passphrase`` None for an unencrypted one). Raises
+    :class:`KeyStoreError` naming the file, never the passphrase."""
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyStoreError(f"private key file missing: {path.name}") from None
+    try:
+        key = load_pem_private_key(pem, password=passphrase)
+    except (ValueError, TypeError):
+        raise KeyStoreError(f"cannot unlock {path.name}: wrong passphrase or damaged file") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyStoreError(f"{path.name} is not an Ed25519 key")
+    return key
 
 
 class KeyDir:
@@ -158,13 +181,8 @@ class KeyDir:
         return self.path / "issuers" / f"{name}{suffix}"
 
     def _write_private(self, name: str, key: Ed25519PrivateKey) -> None:
-        if self.insecure_dev:
-            encryption: Any = NoEncryption()
-        else:
-            assert self._passphrase
-            encryption = BestAvailableEncryption(self._passphrase)
-        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
-        atomic_write(self._key_file(name), pem, mode=0o600)
+        assert self.insecure_dev or self._passphrase
+        write_private_key(self._key_file(name), key, None if self.insecure_dev else self._passphrase)
         self._private[name] = key
 
     def _add_issuer_key(self, authority: str, now: int) -> IssuerKey:
@@ -201,23 +219,11 @@ class KeyDir:
         if cached is not None:
             return cached
         path = self._key_file(name)
-        try:
-            pem = path.read_bytes()
-        except FileNotFoundError:
-            raise KeyStoreError(f"private key file missing: {path.name}") from None
         if self.insecure_dev:
             log.warning("using UNENCRYPTED development key %s (--insecure-dev)", path.name)
-            password = None
-        else:
-            if not self._passphrase:
-                raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; cannot unlock {path.name}")
-            password = self._passphrase
-        try:
-            key = load_pem_private_key(pem, password=password)
-        except (ValueError, TypeError):
-            raise KeyStoreError(f"cannot unlock {path.name}: wrong passphrase or damaged file") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyStoreError(f"{path.name} is not an Ed25519 key")
+        elif not self._passphrase:
+            raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; cannot unlock {path.name}")
+        key = read_private_key(path, None if self.insecure_dev else self._passphrase)
         self._private[name] = key
         return key
 

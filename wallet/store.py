@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 
 from keys import atomic_write, public_jwk
+from keys.store import KeyStoreError, passphrase_from_env, read_private_key, write_private_key
 
 log = logging.getLogger("certfree.wallet")
 
@@ -49,8 +42,7 @@ class Wallet:
         self.path = Path(path)
         if not (self.path / "device.jwk.json").is_file():
             raise WalletError(f"no wallet at {self.path} (run: certfree wallet init --dir {self.path})")
-        env = os.environ.get(WALLET_PASSPHRASE_ENV)
-        self._passphrase = passphrase if passphrase is not None else (env.encode() if env else None)
+        self._passphrase = passphrase if passphrase is not None else passphrase_from_env(WALLET_PASSPHRASE_ENV)
         self._device: Ed25519PrivateKey | None = None
 
     @classmethod
@@ -58,17 +50,13 @@ class Wallet:
         path = Path(path)
         if (path / "device.jwk.json").exists():
             raise WalletError(f"{path} already holds a wallet")
-        env = os.environ.get(WALLET_PASSPHRASE_ENV)
-        passphrase = passphrase if passphrase is not None else (env.encode() if env else None)
+        passphrase = passphrase if passphrase is not None else passphrase_from_env(WALLET_PASSPHRASE_ENV)
         if not passphrase and not insecure_dev:
             raise WalletError(f"set {WALLET_PASSPHRASE_ENV} to encrypt the device key (or pass --insecure-dev)")
         key = Ed25519PrivateKey.generate()
         if insecure_dev:
             log.warning("writing an UNENCRYPTED device key to %s (--insecure-dev)", path)
-            encryption: Any = NoEncryption()
-        else:
-            encryption = BestAvailableEncryption(passphrase)  # type: ignore[arg-type]
-        atomic_write(path / "device.key.pem", key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption), mode=0o600)
+        write_private_key(path / "device.key.pem", key, None if insecure_dev else passphrase)
         atomic_write(path / "device.jwk.json", json.dumps(public_jwk(key.public_key())).encode())
         (path / "licences").mkdir(exist_ok=True)
         wallet = cls(path, passphrase)
@@ -80,16 +68,14 @@ class Wallet:
 
     def device_key(self) -> Ed25519PrivateKey:
         if self._device is None:
-            pem = (self.path / "device.key.pem").read_bytes()
-            encrypted = b"ENCRYPTED" in pem.split(b"\n", 1)[0]
+            path = self.path / "device.key.pem"
+            encrypted = b"ENCRYPTED" in path.read_bytes().split(b"\n", 1)[0]
             if encrypted and not self._passphrase:
                 raise WalletError(f"{WALLET_PASSPHRASE_ENV} is not set; cannot unlock the device key")
             try:
-                key = load_pem_private_key(pem, password=self._passphrase if encrypted else None)
-            except (ValueError, TypeError):
-                raise WalletError("cannot unlock the device key: wrong passphrase or damaged file") from None
-            if not isinstance(key, Ed25519PrivateKey):
-                raise WalletError("the device key is not Ed25519")
+                key = read_private_key(path, self._passphrase if encrypted else None)
+            except KeyStoreError as exc:
+                raise WalletError(str(exc)) from None
             self._device = key
         return self._device
 
