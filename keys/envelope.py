@@ -34,6 +34,7 @@ import cbor2
 
 from .jose import (
     TYP_PROOF,
+    b64url_bytes,
     b64url_decode,
     b64url_encode,
     canonical_json,
@@ -92,14 +93,16 @@ class Proof:
     nonce: bytes
     signature: bytes
 
-    def payload(self, view_jws: str) -> bytes:
-        # Byte for byte canonical_json(proof_claims(...)): the keys are in sorted order,
-        # iat is a plain int (checked in decode) and both strings are base64url, which
-        # JSON never escapes. tests/test_fast_paths.py holds the two equal.
+    def payload(self, view_jws: str | bytes) -> bytes:
+        """The proof's signed payload for ``view_jws`` (the compact view JWS, as text or
+        ASCII bytes): byte for byte ``canonical_json(proof_claims(...))`` — the keys are
+        in sorted order, iat is a plain int (checked in decode) and both strings are
+        base64url, which JSON never escapes. tests/test_fast_paths.py holds the two equal."""
+        view = view_jws.encode("ascii") if isinstance(view_jws, str) else view_jws
         return b'{"iat":%d,"nonce":"%s","vh":"%s"}' % (
             self.iat,
-            b64url_encode(self.nonce).encode("ascii"),
-            b64url_encode(hashlib.sha256(view_jws.encode("ascii")).digest()).encode("ascii"),
+            b64url_bytes(self.nonce),
+            b64url_bytes(hashlib.sha256(view).digest()),
         )
 
 

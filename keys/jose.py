@@ -39,9 +39,14 @@ TYP_STATUS_LIST = "statuslist+jwt"
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
+def b64url_bytes(data: bytes) -> bytes:
+    """Unpadded base64url (RFC 7515 section 2) as ASCII bytes, for building signing inputs."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
 def b64url_encode(data: bytes) -> str:
     """Unpadded base64url (RFC 7515 section 2)."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
+    return b64url_bytes(data).decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -121,7 +126,7 @@ def protected_header(kid: str | None, typ: str) -> bytes:
 @lru_cache(maxsize=1024)
 def _signing_prefix(kid: str | None, typ: str) -> bytes:
     """base64url(protected header) + "." for (kid, typ), built once."""
-    return b64url_encode(protected_header(kid, typ)).encode("ascii") + b"."
+    return b64url_bytes(protected_header(kid, typ)) + b"."
 
 
 def sign_compact(
@@ -133,8 +138,8 @@ def sign_compact(
     """
     if not isinstance(private_key, Ed25519PrivateKey):
         raise TypeError("certfree signs with Ed25519 keys only")
-    signed = _signing_prefix(kid, typ) + b64url_encode(canonical_json(claims)).encode("ascii")
-    return (signed + b"." + b64url_encode(private_key.sign(signed)).encode("ascii")).decode("ascii")
+    signed = _signing_prefix(kid, typ) + b64url_bytes(canonical_json(claims))
+    return (signed + b"." + b64url_bytes(private_key.sign(signed))).decode("ascii")
 
 
 def split_compact(token: str) -> tuple[bytes, bytes, bytes]:

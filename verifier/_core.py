@@ -3,7 +3,6 @@ lists every failed check. Pure: no network, no database, no clock of its own."""
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import time
@@ -20,6 +19,7 @@ from keys.jose import (
     TYP_CREDENTIAL,
     TYP_PROOF,
     TYP_VIEW,
+    b64url_bytes,
     protected_header,
     raw_public_from_jwk,
     split_compact,
@@ -189,7 +189,7 @@ class Verifier:
         typ = TYP_VIEW if "scn" in env.claims else TYP_CREDENTIAL
         _require_claim_types(env.claims)
         header, signed_prefix = _header_template(key.kid, typ)
-        signed = signed_prefix + _b64(env.payload)
+        signed = signed_prefix + b64url_bytes(env.payload)
         return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed)
 
     def _parse_jws(self, token: str) -> _Parsed:
@@ -265,11 +265,8 @@ class Verifier:
         except (TypeError, KeyError, ValueError):
             checks.fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
             return None
-        # envelope.Proof.payload(view_jws) without the str round trip: the view's hash, the
-        # time and the nonce as canonical JSON (keys sorted, ASCII values, nothing escaped).
-        view_hash = _b64(hashlib.sha256(parsed.signed + b"." + _b64(parsed.signature)).digest())
-        payload = b'{"iat":%d,"nonce":"%s","vh":"%s"}' % (proof.iat, _b64(proof.nonce), view_hash)
-        proof_signed = _PROOF_SIGNED_PREFIX + _b64(payload)
+        view_jws = parsed.signed + b"." + b64url_bytes(parsed.signature)
+        proof_signed = _PROOF_SIGNED_PREFIX + b64url_bytes(proof.payload(view_jws))
         if not _ed25519.verify(holder_key, proof.signature, proof_signed):
             checks.fail(E.HolderProofInvalid())
             return None
@@ -304,21 +301,12 @@ class Verifier:
 _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def _b64(data: bytes) -> bytes:
-    """Unpadded base64url as ASCII bytes (keys.jose.b64url_encode without the str round
-    trip and the base64 module's wrappers)."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
-
-
 @lru_cache(maxsize=256)
 def _header_template(kid: str | None, typ: str) -> tuple[bytes, bytes]:
     """The protected header certfree signs for (kid, typ), and base64url(header) + ".",
     built once per trusted key and type."""
     header = protected_header(kid, typ)
-    return header, _b64(header) + b"."
+    return header, b64url_bytes(header) + b"."
 
 
 _PROOF_SIGNED_PREFIX = _header_template(None, TYP_PROOF)[1]
