@@ -14,9 +14,8 @@ from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
 from scenarios import Policy, load_policies
 
 from .schemas import validate
-from .views import view_claims
+from .views import china_midnight, view_claims
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 CREDENTIAL_DAYS = 365  # a full credential is re-issued at least yearly
 VIEW_DAYS = 30  # views are short-lived; the wallet refreshes them
 _DAY = 86400
@@ -51,15 +50,14 @@ def _end_of_validity(claims: Mapping[str, Any]) -> int | None:
     until = claims.get("valid_until")
     if not isinstance(until, str) or until == "长期":
         return None
-    day = dt.date.fromisoformat(until) + dt.timedelta(days=1)
-    return int(dt.datetime.combine(day, dt.time(), CHINA).timestamp())
+    return china_midnight(dt.date.fromisoformat(until) + dt.timedelta(days=1))
 
 
 def _start_of_validity(claims: Mapping[str, Any]) -> int | None:
     start = claims.get("valid_from")
     if not isinstance(start, str):
         return None
-    return int(dt.datetime.combine(dt.date.fromisoformat(start), dt.time(), CHINA).timestamp())
+    return china_midnight(dt.date.fromisoformat(start))
 
 
 def issue(

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from scenarios import Policy
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
+from .schemas.fields import CHINA  # China Standard Time: licence dates are days there
 
 #: Labels of the derived predicates a view may carry instead of raw data: (Chinese, English).
 DERIVED_LABELS: dict[str, tuple[str, str]] = {
@@ -21,6 +21,11 @@ def mask_id_number(id_number: str) -> str:
     return id_number[:6] + "*" * 8 + id_number[-4:]
 
 
+def china_midnight(day: dt.date) -> int:
+    """Unix time of the start of ``day`` in China time."""
+    return int(dt.datetime.combine(day, dt.time(), CHINA).timestamp())
+
+
 def adult_from(birth_date: str, age: int = 18) -> int:
     """Unix time (China time, midnight) at which someone born on ``birth_date`` turns ``age``."""
     born = dt.date.fromisoformat(birth_date)
@@ -28,7 +33,7 @@ def adult_from(birth_date: str, age: int = 18) -> int:
         day = born.replace(year=born.year + age)
     except ValueError:  # born on 29 February: the birthday is 1 March in common years
         day = dt.date(born.year + age, 3, 1)
-    return int(dt.datetime.combine(day, dt.time(), CHINA).timestamp())
+    return china_midnight(day)
 
 
 def view_claims(
