@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from flask import current_app
 
@@ -40,9 +40,6 @@ def desk_verifier() -> Any:
     (a stand-alone desk would sync them from /status/*.jws instead)."""
     from verifier import SqliteReplayCache, Verifier, load_status_lists, load_trust_list
 
-    from . import issuing
-    from .db import db_session
-
     ext = current_app.extensions
     with _lock:
         verifier = ext.get("certfree.verifier")
@@ -55,8 +52,7 @@ def desk_verifier() -> Any:
             ext["certfree.status_at"] = float("-inf")
         moment = now()
         if moment - ext["certfree.status_at"] >= current_app.config["DESK_STATUS_REFRESH_SECONDS"]:
-            tokens = issuing.status_tokens(db_session(), keys(), now=moment)
-            verifier.status = load_status_lists(tokens.values(), verifier.trust)
+            verifier.status = load_status_lists(status_tokens(), verifier.trust)
             ext["certfree.status_at"] = moment
         return verifier
 
@@ -69,3 +65,25 @@ def desk_register() -> Any:
         if "certfree.register" not in ext:
             ext["certfree.register"] = Register(current_app.config["DESK_REGISTER"])
         return ext["certfree.register"]
+
+
+def status_tokens(list_ids: Iterable[str] | None = None) -> list[str]:
+    """Signed status lists (all, or ``list_ids``), shared by the public endpoint and the
+    desk: a list is re-signed only when its content or signing key changes, or its token
+    is STATUS_RESIGN_SECONDS old (see :func:`issuer.records.status_list_token`)."""
+    from sqlalchemy import select
+
+    from issuer import records
+    from issuer.db.models import StatusList
+
+    from .db import db_session
+
+    session = db_session()
+    ids = list(list_ids) if list_ids is not None else list(session.scalars(select(StatusList.id).order_by(StatusList.id)))
+    cache = current_app.extensions.setdefault("certfree.status_tokens", {})
+    tokens = [
+        records.status_list_token(session, keys(), list_id, now=int(now()), cache=cache,
+                                  max_age=current_app.config["STATUS_RESIGN_SECONDS"])
+        for list_id in ids
+    ]
+    return [token for token in tokens if token is not None]

@@ -135,10 +135,6 @@ def list_for(session: Session, op: Operator, licence_type: str | None = None, st
     return list(session.scalars(stmt.order_by(LicenceRecord.issued_at, LicenceRecord.id)))
 
 
-def status_tokens(session: Session, keys: KeyDir, *, now: float) -> dict[str, str]:
-    return dict(records.status_list_tokens(session, keys, now=int(now)))
-
-
 def record_json(record: LicenceRecord) -> dict[str, Any]:
     return {
         "id": record.id,

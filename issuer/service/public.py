@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from issuer.db.models import StatusList
 
-from issuer import records
 
 from . import context
 from .db import db_session
@@ -48,10 +47,9 @@ def status_index() -> Response:
 
 @bp.get("/status/<list_id>.jws")
 def status_list(list_id: str) -> Response:
-    cache = current_app.extensions.setdefault("certfree.status_tokens", {})
-    token = records.status_list_token(db_session(), context.keys(), list_id, now=int(context.now()), cache=cache,
-                                      max_age=current_app.config["STATUS_RESIGN_SECONDS"])
+    tokens = context.status_tokens([list_id])
     db_session().commit()
-    if token is None:
+    if not tokens:
         abort(404)
+    token = tokens[0]
     return _cached(token, "application/statuslist+jwt", current_app.config["STATUS_MAX_AGE"])
