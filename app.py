@@ -30,6 +30,14 @@ class UsageError(Exception):
     """A command-line mistake: printed, exit code 2."""
 
 
+def read_json(path: str | Path, option: str) -> Any:
+    """A JSON file named on the command line, or a UsageError naming the option."""
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{option}: cannot read JSON: {exc}") from None
+
+
 def parse_time(text: str | None) -> int | None:
     """ISO 8601 time for ``--now``; a time without an offset is China time (UTC+8)."""
     if text is None:
@@ -76,10 +84,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     from issuer.records import issue_licence
     from keys import KeyDir, KeyStoreError
 
-    try:
-        claims = json.loads(Path(args.claims).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--claims: cannot read JSON: {exc}") from None
+    claims = read_json(args.claims, "--claims")
     holder = None
     wallet = None
     if args.wallet:
@@ -91,7 +96,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         holder = wallet.device_jwk()
     elif args.holder_key:
-        holder = json.loads(Path(args.holder_key).read_text("utf-8"))
+        holder = read_json(args.holder_key, "--holder-key")
     try:
         keys = KeyDir(args.keys)
         with open_db(args.db) as session:
@@ -495,10 +500,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from keys.sync import SyncError, sync
     from verifier import VerificationFailed
 
-    try:
-        root = json.loads(Path(args.root).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--root: cannot read the pinned root key: {exc}") from None
+    root = read_json(args.root, "--root (the pinned root key)")
     try:
         result = sync(args.source, Path(args.to), root)
     except SyncError as exc:
