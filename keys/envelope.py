@@ -26,8 +26,7 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import base45
 import cbor2
@@ -61,6 +60,7 @@ _NAMES = (
     "age_over_18", "id_number_masked", "sub", "uri",
 )
 _CODEBOOK = {name: i for i, name in enumerate(_NAMES, start=1)}
+_CNF = _CODEBOOK["cnf"]
 
 # String values of these claims written as small integers. Append only.
 _VALUE_CLAIMS = frozenset({"iss", "vct", "scn"})
@@ -85,8 +85,7 @@ class EnvelopeError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Proof:
+class Proof(NamedTuple):
     """The holder proof's parts as carried in the envelope."""
 
     iat: int
@@ -106,14 +105,16 @@ class Proof:
         )
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
+    """A decoded envelope (a named tuple: the verifier builds one per scan)."""
+
     kind: int
     kid_prefix: bytes
     payload: bytes  # the exact signed JSON payload bytes, rebuilt
     claims: dict[str, Any]
     signature: bytes
     proof: Proof | None
+    holder_key: bytes | None  # the raw 32-byte key of cnf, as carried; None if cnf is absent
 
 
 def view_hash(view_jws: str) -> str:
@@ -295,10 +296,11 @@ def decode(text: str) -> Envelope:
         raise EnvelopeError("claims are not a map")
     claims = _expand_claims(packed)
     try:
-        payload = _CANONICAL.encode(claims).encode("utf-8")
+        payload = canonical_json(claims)
     except (TypeError, ValueError):
         raise EnvelopeError("claims are not JSON") from None
-    return Envelope(kind, kid, payload, claims, _signature(sig), proof)
+    holder_key = packed.get(_CNF)
+    return Envelope(kind, kid, payload, claims, _signature(sig), proof, holder_key if type(holder_key) is bytes else None)
 
 
 def _refuse_tag(*_args: Any) -> Any:
@@ -365,13 +367,6 @@ def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
         else:
             out[name] = _expand(v, name)
     return out
-
-
-# keys.jose.canonical_json, built once. check_circular is off: what it encodes here is
-# the tree _expand_claims has just built, which cannot contain a cycle.
-_CANONICAL = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
-)
 
 
 def _expand(value: Any, key: str | None = None) -> Any:

@@ -16,9 +16,11 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from functools import lru_cache
 from typing import Any, Mapping
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -62,11 +64,33 @@ def b64url_decode(text: str) -> bytes:
     return data
 
 
+# Without these, orjson would serialise dataclasses and datetimes, which json.dumps refuses.
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def canonical_json(value: Any) -> bytes:
-    """The one JSON serialisation certfree signs: sorted keys, compact, raw UTF-8."""
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-    ).encode("utf-8")
+    """The one JSON serialisation certfree signs: sorted keys, compact, raw UTF-8.
+
+    Byte for byte ``json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+    sort_keys=True).encode()`` for JSON's own types (text, integers, booleans, null,
+    lists, objects with text keys), about ten times faster (orjson);
+    tests/test_fast_paths.py holds the two equal. certfree signs no floating-point
+    numbers: a NaN or an infinity, which orjson would write as ``null``, raises
+    ``ValueError``. Anything else that is not JSON (a non-text key, an integer beyond
+    64 bits, a lone surrogate, a date) raises ``TypeError``.
+    """
+    out = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    if b"null" in out:  # rare in certfree's claims: only then look for what became null
+        _refuse_non_finite(value)
+    return out
+
+
+def _refuse_non_finite(value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and infinity are not JSON")
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        _refuse_non_finite(item)
 
 
 def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:

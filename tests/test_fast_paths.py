@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import base45
 import pytest
 from hypothesis import given, settings
@@ -60,9 +63,40 @@ _json = st.recursive(
 )
 
 
+def _json_dumps_canonical(value: object) -> bytes:
+    """The definition canonical_json (orjson) must match byte for byte."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+
+
+@settings(max_examples=500)
 @given(st.dictionaries(st.text(max_size=12), _json, max_size=12))
-def test_decode_side_encoder_is_canonical_json(claims: dict) -> None:
-    assert envelope._CANONICAL.encode(claims).encode("utf-8") == canonical_json(claims)
+def test_canonical_json_is_json_dumps_sorted_compact_utf8(claims: dict) -> None:
+    assert canonical_json(claims) == _json_dumps_canonical(claims)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"control": "\x00\x08\t\n\x0b\x0c\r\x1f", "del": "\x7f", "sep": "\u2028\u2029", "quote": '"\\/'},
+        {"\U0001f600": 1, "\uffff": 2, "é": 3, "e": 4, "": 5},  # sorted by code point
+        {"big": 2**63 - 1, "small": -(2**63), "nested": [{"b": None, "a": [True, False]}]},
+        ["tuple", ("a", 1)],
+    ],
+)
+def test_canonical_json_edge_cases(value: object) -> None:
+    assert canonical_json(value) == _json_dumps_canonical(value)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_canonical_json_refuses_non_finite_numbers(bad: float) -> None:
+    with pytest.raises(ValueError):
+        canonical_json({"claims": [{"x": bad}]})
+
+
+@pytest.mark.parametrize("bad", [{1: "int key"}, {"d": dt.date(2020, 1, 1)}, {"s": "\ud800"}, {"n": 2**64}])
+def test_canonical_json_refuses_what_is_not_json(bad: dict) -> None:
+    with pytest.raises(TypeError):
+        canonical_json(bad)
 
 
 @pytest.mark.parametrize("backend", ["openssl", "libsodium"])

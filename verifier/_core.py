@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -81,14 +81,10 @@ class _Parsed:
     typ: str
     proof: envelope.Proof | None = None
     signed: bytes = b""  # the JWS signing input, base64url(header) "." base64url(payload)
+    holder_key: bytes | None = None  # raw cnf key when the envelope carried it raw
 
 
-@dataclass
-class _Checks:
-    failures: list[E.VerificationError] = field(default_factory=list)
-
-    def fail(self, error: E.VerificationError) -> None:
-        self.failures.append(error)
+Fail = Callable[[E.VerificationError], None]  # each check reports every failure it finds
 
 
 class Verifier:
@@ -137,17 +133,18 @@ class Verifier:
                 raise E.VerificationFailed([E.UnknownScenario(field="scenario")])
         text = qr if isinstance(qr, str) else decode_qr_image(qr)
         parsed = self._parse(text)
-        checks = _Checks()
-        self._check_issuer(parsed, checks)
-        self._check_times(parsed.claims, now, policy.clock_skew_seconds if policy else DEFAULT_SKEW, checks)
+        failures: list[E.VerificationError] = []
+        fail = failures.append
+        self._check_issuer(parsed, fail)
+        self._check_times(parsed.claims, now, policy.clock_skew_seconds if policy else DEFAULT_SKEW, fail)
         presented_at = None
         if parsed.proof is not None or policy is not None:
-            presented_at = self._check_holder(parsed, policy, now, checks)
+            presented_at = self._check_holder(parsed, policy, now, fail)
         if policy is not None:
-            self._check_policy(parsed.claims, policy, checks)
-        warnings = check_status(self.status, parsed.claims, policy, now, checks.fail)
-        if checks.failures:
-            raise E.VerificationFailed(checks.failures)
+            self._check_policy(parsed.claims, policy, fail)
+        warnings = check_status(self.status, parsed.claims, policy, now, fail)
+        if failures:
+            raise E.VerificationFailed(failures)
         claims = parsed.claims
         licence_type = claims["vct"]
         if policy is not None:
@@ -190,7 +187,7 @@ class Verifier:
         _require_claim_types(env.claims)
         header, signed_prefix = _header_template(key.kid, typ)
         signed = signed_prefix + b64url_bytes(env.payload)
-        return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed)
+        return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed, env.holder_key)
 
     def _parse_jws(self, token: str) -> _Parsed:
         if len(token) > MAX_JWS:
@@ -230,72 +227,73 @@ class Verifier:
 
     # ---- checks ---------------------------------------------------------------------
 
-    def _check_issuer(self, parsed: _Parsed, checks: _Checks) -> None:
+    def _check_issuer(self, parsed: _Parsed, fail: Fail) -> None:
         key = parsed.key
         assert key is not None
         if not _ed25519.verify(key.raw, parsed.signature, parsed.signed):
-            checks.fail(E.SignatureInvalid())
+            fail(E.SignatureInvalid())
         claims = parsed.claims
         licence_type = claims["vct"]
         if licence_type not in key.licence_types or claims["iss"] != key.authority:
-            checks.fail(E.KeyNotAuthorised(field="vct", detail=f"{key.authority} may not sign {licence_type}"))
+            fail(E.KeyNotAuthorised(field="vct", detail=f"{key.authority} may not sign {licence_type}"))
         iat = claims["iat"]
         if not key.not_before <= iat < key.not_after:
-            checks.fail(E.KeyNotValid())
+            fail(E.KeyNotValid())
         if key.state == "retired" and key.retired_at is not None and iat > key.retired_at:
-            checks.fail(E.KeyNotValid(detail="signed after the key was retired"))
+            fail(E.KeyNotValid(detail="signed after the key was retired"))
         if key.state == "compromised" and (key.compromised_since is None or iat >= key.compromised_since):
-            checks.fail(E.KeyCompromised())
+            fail(E.KeyCompromised())
 
     @staticmethod
-    def _check_times(claims: Mapping[str, Any], now: float, skew: int, checks: _Checks) -> None:
+    def _check_times(claims: Mapping[str, Any], now: float, skew: int, fail: Fail) -> None:
         if now >= claims["exp"] + skew:
-            checks.fail(E.Expired(field="exp"))
+            fail(E.Expired(field="exp"))
         if now + skew < claims.get("nbf", claims["iat"]) or now + skew < claims["iat"]:
-            checks.fail(E.NotYetValid(field="nbf"))
+            fail(E.NotYetValid(field="nbf"))
 
-    def _check_holder(self, parsed: _Parsed, policy: Policy | None, now: float, checks: _Checks) -> int | None:
+    def _check_holder(self, parsed: _Parsed, policy: Policy | None, now: float, fail: Fail) -> int | None:
         proof = parsed.proof
         if proof is None:
-            checks.fail(E.HolderProofMissing())
+            fail(E.HolderProofMissing())
             return None
-        cnf = parsed.claims.get("cnf")
-        try:
-            holder_key = _holder_key(cnf["jwk"])  # type: ignore[index]
-        except (TypeError, KeyError, ValueError):
-            checks.fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
-            return None
+        holder_key = parsed.holder_key
+        if holder_key is None:
+            try:
+                holder_key = _holder_key(parsed.claims["cnf"]["jwk"])
+            except (TypeError, KeyError, ValueError):
+                fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
+                return None
         view_jws = parsed.signed + b"." + b64url_bytes(parsed.signature)
         proof_signed = _PROOF_SIGNED_PREFIX + b64url_bytes(proof.payload(view_jws))
         if not _ed25519.verify(holder_key, proof.signature, proof_signed):
-            checks.fail(E.HolderProofInvalid())
+            fail(E.HolderProofInvalid())
             return None
         freshness = policy.freshness_seconds if policy else DEFAULT_FRESHNESS
         skew = policy.clock_skew_seconds if policy else DEFAULT_SKEW
         if proof.iat > now + skew:
-            checks.fail(E.PresentationFromFuture())
+            fail(E.PresentationFromFuture())
         elif now - proof.iat > freshness + skew:
-            checks.fail(E.PresentationStale())
+            fail(E.PresentationStale())
         else:
             replay_key = hashlib.sha256(proof.signature).digest()
             if self.replay_cache.check_and_add(replay_key, proof.iat + freshness + skew + 1, now):
-                checks.fail(E.Replayed())
+                fail(E.Replayed())
         return proof.iat
 
     @staticmethod
-    def _check_policy(claims: Mapping[str, Any], policy: Policy, checks: _Checks) -> None:
+    def _check_policy(claims: Mapping[str, Any], policy: Policy, fail: Fail) -> None:
         licence_type = claims["vct"]
         if licence_type not in policy.accepts:
-            checks.fail(E.TypeNotAccepted(field="vct", detail=licence_type))
+            fail(E.TypeNotAccepted(field="vct", detail=licence_type))
             return
         if claims.get("scn") != policy.name:
-            checks.fail(E.WrongScenario(field="scn", detail=str(claims.get("scn"))))
+            fail(E.WrongScenario(field="scn", detail=str(claims.get("scn"))))
             return
-        for name in sorted(policy.disclosed_for(licence_type)):
-            if name not in claims:
-                checks.fail(E.ClaimMissing(field=name))
+        missing = policy.disclosed_for(licence_type).difference(claims)
+        for name in sorted(missing):
+            fail(E.ClaimMissing(field=name))
         if policy.min_age is not None and "age_over_18" in claims and claims["age_over_18"] is not True:
-            checks.fail(E.UnderAge(field="age_over_18"))
+            fail(E.UnderAge(field="age_over_18"))
 
 
 _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
