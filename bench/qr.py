@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3, help="passes; the best is kept")
     ap.add_argument("--count", type=int, default=5, help="renders per measurement")
     args = ap.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as bench/verify.py
     keys = F.keydir()
     trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
     policies = load_policies()
@@ -120,24 +123,33 @@ def main(argv: list[str] | None = None) -> None:
           f"wallet/qr.py uses segno for both")
 
     # ---- verify from the PNG against verify from the text -----------------------------
+    # The wallet page's PNG (one pixel per module, the target) and the 6-px file PNG.
     scenario = "internet_cafe"
     presented = F.presentations(keys, 200, residents=50, scenario=scenario)
-    pngs = [wallet_qr.png_bytes(p.text) for p in presented]
+    renders = {
+        f"page PNG ({wallet_qr.SCREEN_SCALE} px/module)": [wallet_qr.png_bytes(p.text) for p in presented],
+        f"file PNG ({SCALE} px/module)": [wallet_qr.png_bytes(p.text, scale=SCALE) for p in presented],
+    }
     state: dict[str, Verifier] = {}
 
     def fresh() -> None:
         state["v"] = Verifier(trust, replay_cache=MemoryReplayCache())
 
-    best_text = best_png = best_decode = float("inf")
-    for _ in range(args.repeats):  # interleaved, so a busy moment hits both alike
+    best_text = float("inf")
+    best_png = dict.fromkeys(renders, float("inf"))
+    best_decode = dict.fromkeys(renders, float("inf"))
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits all alike
         best_text = min(best_text, F.per_call(lambda p: state["v"].verify(p.text, scenario, now=F.NOW), presented, repeats=1, setup=fresh))
-        best_png = min(best_png, F.per_call(lambda b: state["v"].verify(b, scenario, now=F.NOW), pngs, repeats=1, setup=fresh))
-        best_decode = min(best_decode, F.per_call(decode_qr_image, pngs, repeats=1))
-    ratio = best_png / best_text
-    print(f"verify from QR text {F.us(best_text)}; decode PNG (PIL + zxing-cpp) {F.us(best_decode)}; "
-          f"verify from PNG {F.us(best_png)}")
-    print(f"ratio (decode PNG + verify) / verify: {ratio:.2f}   target <= 2: {'MET' if ratio <= 2 else 'MISSED'}  "
-          f"(PNG {Image.open(io.BytesIO(pngs[0])).size[0]} px, mode {Image.open(io.BytesIO(pngs[0])).mode})")
+        for label, pngs in renders.items():
+            best_png[label] = min(best_png[label], F.per_call(lambda b: state["v"].verify(b, scenario, now=F.NOW), pngs, repeats=1, setup=fresh))
+            best_decode[label] = min(best_decode[label], F.per_call(decode_qr_image, pngs, repeats=1))
+    print(f"verify from QR text {F.us(best_text)}")
+    for i, (label, pngs) in enumerate(renders.items()):
+        picture = Image.open(io.BytesIO(pngs[0]))
+        ratio = best_png[label] / best_text
+        judged = f"target <= 2: {'MET' if ratio <= 2 else 'MISSED'}" if i == 0 else "(reported, not the target)"
+        print(f"{label:22} {picture.size[0]} px, mode {picture.mode}: decode (PIL + zxing-cpp) {F.us(best_decode[label])}; "
+              f"verify from PNG {F.us(best_png[label])}; ratio (decode + verify) / verify {ratio:.2f}  {judged}")
 
 
 def _version(dist: str) -> str:

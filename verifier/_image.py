@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Union
+from typing import Any, Iterable, Union
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
@@ -13,6 +13,9 @@ from ._errors import MalformedInput, QRNotFound, VerificationFailed
 
 MAX_IMAGE_BYTES = 12 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
+# What a desk is handed: a wallet's PNG, a phone screenshot, a camera photo. Pillow's
+# other decoders are not reached by untrusted uploads at all.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 
 ImageInput = Union[bytes, Path, Image.Image]
 
@@ -24,7 +27,7 @@ def decode_qr_image(image: ImageInput) -> str:
     else:
         data = _read_capped(image)
         try:
-            picture = Image.open(io.BytesIO(data))
+            picture = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             width, height = picture.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise VerificationFailed([MalformedInput(detail="image too large")])
@@ -33,15 +36,37 @@ def decode_qr_image(image: ImageInput) -> str:
             raise
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             raise VerificationFailed([MalformedInput(detail="not a readable image")]) from None
+    bilevel = picture.mode == "1"
     if picture.mode != "L":
         # zxing-cpp works on luminance: handing it 8-bit grey rather than RGB halves its
         # time, and PIL's conversion of a 1-bit PNG to grey is ~20 x cheaper than to RGB.
         picture = picture.convert("L")
-    results = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
+    # The pixels copied out once (handing zxing-cpp the PIL image copies them twice).
+    # ImageView does not own its buffer: ``grey`` must stay referenced while it is read.
+    grey = picture.tobytes()
+    pixels = zxingcpp.ImageView(grey, picture.width, picture.height, zxingcpp.ImageFormat.Lum)
+    if bilevel:
+        # A 1-bit image is a render (a wallet's PNG, a printed code scanned in black and
+        # white), not a camera photo: try zxing-cpp's reader for an upright code on a clean
+        # background first, about 3 x faster; if it finds nothing, the full detector runs.
+        text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR, is_pure=True, binarizer=_EXACT))
+        if text is not None:
+            return text
+    text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR))
+    if text is None:
+        raise VerificationFailed([QRNotFound()])
+    return text
+
+
+_QR = zxingcpp.barcode_formats_from_str("QRCode")
+_EXACT = zxingcpp.Binarizer.BoolCast  # grey from a 1-bit image is exactly 0 or 255
+
+
+def _first_text(results: Iterable[Any]) -> str | None:
     for result in results:
         if result.valid and result.text:
-            return result.text
-    raise VerificationFailed([QRNotFound()])
+            return str(result.text)
+    return None
 
 
 def _read_capped(source: bytes | Path) -> bytes:

@@ -10,7 +10,13 @@ import segno
 from keys import atomic_write
 
 ERROR_LEVEL = "m"
-SCALE = 6  # pixels per module in PNG: zxing-cpp needs about 2.5-3.5 on screen
+# Pixels per module. Files (``write``) are opened in image viewers and printed as they
+# are, so they get 6. The wallet page's PNG (``png_bytes``) gets one pixel per module,
+# the smallest exact image, and the browser enlarges it without smoothing
+# (``image-rendering: pixelated``): the page stays small and a desk that is handed the
+# PNG decodes it about 3 times faster than at 6 (docs/benchmarks.md, "QR codes").
+SCALE = 6
+SCREEN_SCALE = 1
 BORDER = 4  # the quiet zone the QR standard asks for
 
 
@@ -24,7 +30,7 @@ def version(text: str) -> int:
     return int(make(text).version)
 
 
-def png_bytes(text: str, *, scale: int = SCALE) -> bytes:
+def png_bytes(text: str, *, scale: int = SCREEN_SCALE) -> bytes:
     out = io.BytesIO()
     make(text).save(out, kind="png", scale=scale, border=BORDER)
     return out.getvalue()
@@ -41,7 +47,7 @@ def write(text: str, path: str | Path, *, scale: int = SCALE) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".png":
-        data = png_bytes(text, scale=scale)
+        data = png_bytes(text, scale=scale)  # a file: SCALE, not SCREEN_SCALE
     elif suffix == ".svg":
         data = svg_bytes(text, scale=scale)
     else:

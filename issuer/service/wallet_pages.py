@@ -26,6 +26,7 @@ from flask import (
 
 from issuer import LICENCE_TYPES
 from wallet import png_bytes, present_view, svg_bytes, version
+from wallet.qr import SCALE as QR_FILE_SCALE
 
 from . import context, logins, residents
 from .db import db_session
@@ -145,7 +146,8 @@ def qr_json(licence_id: str, scenario: str) -> Response:
 @login_required
 def qr_png(licence_id: str, scenario: str) -> Response:
     _cred, _policy, p = _presentation(licence_id, scenario)
-    return _no_store(Response(png_bytes(p.text), mimetype="image/png"))
+    # a file to save or hand on: the file scale, not the page's one pixel per module
+    return _no_store(Response(png_bytes(p.text, scale=QR_FILE_SCALE), mimetype="image/png"))
 
 
 @bp.get("/wallet/licences/<licence_id>/<scenario>/qr.svg")

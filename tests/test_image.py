@@ -1,0 +1,92 @@
+"""Reading QR codes out of images: the wallet's own renders, files, screenshots and photos.
+
+decode_qr_image tries zxing-cpp's fast reader for upright, clean codes on 1-bit images and
+the full detector on everything else (and when the fast reader finds nothing). Every
+case here must come out as the exact text, whichever reader got it.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import zxingcpp
+from PIL import Image, ImageFilter
+
+from verifier import MalformedInput, QRNotFound, VerificationFailed, decode_qr_image
+from wallet import png_bytes
+from wallet.qr import SCALE, SCREEN_SCALE, make
+
+TEXT = "CF1:" + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:" * 8  # 364 characters, version 11
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _open(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
+
+
+def test_the_wallet_png_is_one_bit_one_pixel_per_module_and_reads_back() -> None:
+    png = png_bytes(TEXT)
+    image = _open(png)
+    modules = make(TEXT).symbol_size(scale=1, border=4)
+    assert image.mode == "1" and image.size == modules and SCREEN_SCALE == 1
+    # the same text from zxing-cpp on its own, and from the verifier's reader, many times
+    # over (the reader hands zxing-cpp a view of a buffer it must keep alive)
+    assert zxingcpp.read_barcodes(image.convert("L"))[0].text == TEXT
+    assert {decode_qr_image(png) for _ in range(50)} == {TEXT}
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, SCALE])
+def test_one_bit_renders_at_every_scale(scale: int) -> None:
+    assert decode_qr_image(png_bytes(TEXT, scale=scale)) == TEXT
+
+
+def test_a_one_bit_code_that_is_not_upright_falls_back_to_the_full_detector() -> None:
+    grey = _open(png_bytes(TEXT, scale=4)).convert("L")
+    tilted = grey.rotate(12, expand=True, fillcolor=255).convert("1")
+    assert tilted.mode == "1"
+    assert decode_qr_image(_png(tilted)) == TEXT
+
+
+def test_a_one_bit_code_with_a_margin_of_text_around_it_still_reads() -> None:
+    code = _open(png_bytes(TEXT, scale=3)).convert("L")
+    page = Image.new("L", (code.width + 300, code.height + 200), 255)
+    page.paste(code, (220, 120))
+    page.paste(0, (10, 10, 200, 30))  # a black bar, as a heading would be
+    assert decode_qr_image(_png(page.convert("1"))) == TEXT
+
+
+def test_a_colour_photo_like_image_reads() -> None:
+    code = _open(png_bytes(TEXT, scale=5)).convert("RGB")
+    photo = Image.new("RGB", (code.width + 160, code.height + 160), (205, 200, 190))
+    photo.paste(code, (70, 90))
+    photo = photo.rotate(7, expand=True, fillcolor=(90, 90, 100)).filter(ImageFilter.GaussianBlur(1))
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=85)
+    assert decode_qr_image(out.getvalue()) == TEXT
+
+
+def test_a_path_and_a_pil_image_are_read_too(tmp_path) -> None:
+    path = tmp_path / "code.png"
+    path.write_bytes(png_bytes(TEXT))
+    assert decode_qr_image(path) == TEXT
+    assert decode_qr_image(_open(png_bytes(TEXT, scale=2))) == TEXT
+
+
+def test_a_blank_one_bit_image_has_no_code() -> None:
+    with pytest.raises(VerificationFailed) as err:
+        decode_qr_image(_png(Image.new("1", (120, 120), 1)))
+    assert [type(f) for f in err.value.failures] == [QRNotFound]
+
+
+def test_image_formats_outside_the_list_are_refused() -> None:
+    out = io.BytesIO()
+    _open(png_bytes(TEXT, scale=2)).save(out, format="TIFF")
+    with pytest.raises(VerificationFailed) as err:
+        decode_qr_image(out.getvalue())
+    assert [type(f) for f in err.value.failures] == [MalformedInput]
