@@ -128,11 +128,9 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url) of an OKP key: the certfree ``kid``."""
+    # RFC 7638 section 3: the required members, sorted, no whitespace, UTF-8: canonical_json
     required = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
-    digest = hashlib.sha256(
-        json.dumps(required, separators=(",", ":"), sort_keys=True).encode("ascii")
-    ).digest()
-    return b64url_encode(digest)
+    return b64url_encode(hashlib.sha256(canonical_json(required)).digest())
 
 
 def key_id(key: Ed25519PublicKey) -> str:

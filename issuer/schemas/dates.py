@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from functools import lru_cache
 
 _DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")  # ASCII only
 MIN_YEAR = 1850
 MAX_YEAR = 2199
 
 
+@lru_cache(maxsize=8192)
 def parse_date(text: str) -> _dt.date | None:
-    """The date for a strict "YYYY-MM-DD" string, or None if not a real date."""
+    """The date for a strict "YYYY-MM-DD" string, or None if not a real date (cached: a
+    licence's dates are checked by several rules, and a batch repeats the same dates)."""
     m = _DATE_RE.fullmatch(text)
     if not m:
         return None

@@ -57,6 +57,10 @@ def _str(value: object) -> str:
 
 
 def _no_controls(s: str) -> None:
+    # str.isprintable() is False exactly for categories C* and Z* except the ASCII space:
+    # a superset of _BAD_CATEGORIES, so a printable string needs no per-character look.
+    if s.isprintable():
+        return
     if any(unicodedata.category(c) in _BAD_CATEGORIES for c in s):
         raise Bad("control_character",
                   "contains control or invisible characters",

@@ -1,0 +1,262 @@
+"""Batch issuance: many residents' licences at once (a first roll-out, a yearly renewal).
+
+The work is split so that signing runs on every core while one process writes:
+
+* :class:`BatchAllocator` and :func:`record_batch` run in the one process that writes:
+  before a batch is signed, the allocator picks each licence's status entries (one for
+  the full credential, one per scenario view: random free indexes in the authority's
+  open list, as :mod:`issuer.records` does); after it is signed, ``record_batch`` writes
+  the licences and their entries in one transaction with bulk inserts.
+* :func:`sign_batch` runs anywhere (a pool of worker processes): it validates and signs
+  each licence with :func:`issuer.credential.issue` and returns what is recorded.
+
+The allocator keeps the open list's used indexes in memory, so a batch job must be the
+only process allocating in that authority's lists while it runs. The unique constraint on
+(list, index) makes a clash with another writer a failed transaction, never a shared index.
+
+The signed credentials and views go to the residents' wallets (the caller delivers them);
+the issuer records only the SHA-256 of each credential, as :mod:`issuer.records` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from keys import KeyDir, thumbprint
+from keys.jose import b64url_encode
+from scenarios import Policy
+
+from .credential import Issued, default_policies, issue
+from .db.models import Base, LicenceRecord, StatusEntry, StatusList
+from .records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest
+
+StatusRef = tuple[str, int]  # (status list id, index)
+# What is written for one licence: its row and its status entries' rows, as tuples in the
+# column order below (small to hand from a worker process to the writer).
+LICENCE_COLUMNS = ("id", "licence_type", "authority", "kid", "holder", "issued_at", "expires_at",
+                   "status_list", "status_idx", "state", "credential_sha256")
+ENTRY_COLUMNS = ("list_id", "idx", "licence_id", "scope")
+Record = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One licence to sign: the resident's claims and device key, and its status entries
+    (``refs[0]`` for the full credential, then one per scenario view, in ``view_names``
+    order)."""
+
+    claims: Mapping[str, Any]
+    holder_jwk: Mapping[str, str]
+    refs: Sequence[StatusRef]
+
+
+@dataclass(frozen=True)
+class SignedLicence:
+    """What :func:`sign_batch` returns for one licence: the signed licence for the wallet
+    and the record for the database."""
+
+    issued: Issued
+    authority: str
+    kid: str
+    holder: str  # RFC 7638 thumbprint of the device key
+    refs: Sequence[StatusRef]
+    scopes: Sequence[str]  # "credential", then the scenario of each view, as refs
+
+    @property
+    def signatures(self) -> int:
+        return 1 + len(self.issued.views)
+
+    def record(self) -> Record:
+        """The licence row and its status-entry rows (``LICENCE_COLUMNS``, ``ENTRY_COLUMNS``)."""
+        issued = self.issued
+        lst, idx = self.refs[0]
+        licence = (issued.jti, issued.licence_type, self.authority, self.kid, self.holder,
+                   _utc(issued.issued_at), _utc(issued.expires_at), lst, idx, "valid",
+                   credential_digest(issued.credential))
+        return licence, [(l2, i2, issued.jti, scope) for (l2, i2), scope in zip(self.refs, self.scopes)]
+
+
+def view_names(licence_type: str, policies: Mapping[str, Policy] | None = None) -> list[str]:
+    """The scenarios that get a view of ``licence_type``, in the order refs follow them."""
+    policies = policies if policies is not None else default_policies()
+    return [name for name, policy in policies.items() if licence_type in policy.accepts]
+
+
+def sign_batch(
+    keys: KeyDir,
+    licence_type: str,
+    items: Iterable[BatchItem],
+    *,
+    now: int,
+    policies: Mapping[str, Policy] | None = None,
+) -> list[SignedLicence]:
+    """Validate and sign each item's licence (raises ``ClaimsInvalid`` naming the field
+    for the first item that is invalid: validate a batch's input before allocating)."""
+    policies = policies if policies is not None else default_policies()
+    names = view_names(licence_type, policies)
+    scopes = ("credential", *names)
+    key, _ = keys.signing_key(licence_type, now)
+    out = []
+    for item in items:
+        if len(item.refs) != len(scopes):
+            raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
+        issued = issue(
+            keys,
+            licence_type,
+            item.claims,
+            holder_jwk=item.holder_jwk,
+            status={"idx": item.refs[0][1], "lst": item.refs[0][0]},
+            view_status={name: {"idx": idx, "lst": lst} for name, (lst, idx) in zip(names, item.refs[1:])},
+            now=now,
+            policies=policies,
+        )
+        out.append(SignedLicence(issued, key.authority, key.kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes))
+    return out
+
+
+@dataclass
+class BatchAllocator:
+    """Random free status indexes in one authority's open list, for the one process that
+    writes a batch job's records (see the module note).
+
+    Indexes are drawn from the system CSPRNG in bulk (4 bytes each, rejection-sampled to
+    the list size), so an index says nothing about when or in which order a licence was
+    issued. A list takes entries until it is ``MAX_FILL`` full; then a new one is opened.
+    New and closed lists are written by the next :func:`record_batch`. If a
+    ``record_batch`` fails, start a new allocator (its in-memory state has the failed
+    batch's entries in it).
+    """
+
+    conn: Connection
+    authority: str
+    now: int
+    list_id: str | None = None
+    size: int = 0
+    used: set[int] = field(default_factory=set)
+    new_lists: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # entries taken per list, not yet written
+
+    def __post_init__(self) -> None:
+        with self._reading():
+            row = self.conn.execute(
+                select(StatusList.id, StatusList.size)
+                .where(StatusList.authority == self.authority, StatusList.open.is_(True),
+                       StatusList.used < StatusList.size * MAX_FILL)
+                .order_by(StatusList.created_at, StatusList.id)
+            ).first()
+            if row is not None:
+                self.list_id, self.size = row
+                self.used = set(self.conn.scalars(select(StatusEntry.idx).where(StatusEntry.list_id == row[0])))
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Reads outside record_batch's transactions: end the one they begin."""
+        began = not self.conn.in_transaction()
+        try:
+            yield
+        finally:
+            if began and self.conn.in_transaction():
+                self.conn.rollback()
+
+    def allocate(self, count: int) -> list[StatusRef]:
+        """``count`` distinct free entries (they may span two lists at a list's fill limit)."""
+        refs: list[StatusRef] = []
+        while len(refs) < count:
+            if self.list_id is None or len(self.used) >= self.size * MAX_FILL:
+                self._new_list()
+            assert self.list_id is not None
+            room = int(self.size * MAX_FILL) - len(self.used)
+            wanted = min(count - len(refs), room)
+            for idx in self._draw(wanted):
+                refs.append((self.list_id, idx))
+            self.counts[self.list_id] = self.counts.get(self.list_id, 0) + wanted
+        return refs
+
+    def _draw(self, wanted: int) -> list[int]:
+        size, used = self.size, self.used
+        limit = (1 << 32) - (1 << 32) % size  # below it, value % size is uniform
+        out: list[int] = []
+        while len(out) < wanted:
+            for value in array("I", secrets.token_bytes(4 * (wanted - len(out) + 8))):
+                if value >= limit:
+                    continue
+                idx = value % size
+                if idx not in used:
+                    used.add(idx)
+                    out.append(idx)
+                    if len(out) == wanted:
+                        break
+        return out
+
+    def _new_list(self) -> None:
+        if self.list_id is not None:
+            self.closed.append(self.list_id)
+        taken = {self.list_id, *(lst["id"] for lst in self.new_lists)}
+        while True:
+            list_id = b64url_encode(secrets.token_bytes(4))  # 6 characters, as issuer.records
+            with self._reading():
+                exists = self.conn.scalar(select(StatusList.id).where(StatusList.id == list_id)) is not None
+            if list_id not in taken and not exists:
+                break
+        self.list_id, self.size, self.used = list_id, DEFAULT_LIST_SIZE, set()
+        self.new_lists.append({"id": list_id, "authority": self.authority, "size": self.size, "used": 0,
+                               "created_at": _utc(self.now), "open": True})
+
+
+def record_batch(
+    conn: Connection,
+    allocator: BatchAllocator,
+    records: Iterable[Record],
+) -> None:
+    """Write one signed batch in one transaction: the allocator's new and closed lists,
+    the licences and their status entries (:meth:`SignedLicence.record`) and the lists'
+    use counters. Nothing of the batch is written if any of it fails."""
+    licences: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
+    for licence, rows in records:
+        licences.append(licence)
+        entries.extend(rows)
+    with conn.begin():
+        if allocator.new_lists:
+            conn.execute(insert(StatusList), allocator.new_lists)
+        for closed in allocator.closed:
+            conn.execute(update(StatusList).where(StatusList.id == closed).values(open=False))
+        _insert_many(conn, _LICENCES, LICENCE_COLUMNS, licences)
+        _insert_many(conn, _ENTRIES, ENTRY_COLUMNS, entries)
+        for list_id, n in allocator.counts.items():
+            conn.execute(update(StatusList).where(StatusList.id == list_id).values(used=StatusList.used + n))
+    allocator.new_lists, allocator.closed, allocator.counts = [], [], {}
+
+
+def _insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` (tuples in ``columns`` order). On SQLite, straight to the driver's
+    executemany with each column type's own bind conversion (SQLAlchemy's per-row
+    parameter handling costs more than SQLite's insert); elsewhere the Core executemany."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        conn.execute(insert(table), [dict(zip(columns, row)) for row in rows])
+        return
+    procs = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    if any(procs):  # e.g. DateTime: SQLAlchemy's text format on SQLite
+        rows = [tuple(v if p is None else p(v) for p, v in zip(procs, row)) for row in rows]
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]  # positional rows, sqlite3's own executemany
+
+
+_LICENCES: Table = Base.metadata.tables[LicenceRecord.__tablename__]
+_ENTRIES: Table = Base.metadata.tables[StatusEntry.__tablename__]
+
+
+def _utc(ts: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)

@@ -1,0 +1,165 @@
+"""Batch issuance (issuer.batch): real keys, a real database file (and PostgreSQL when
+configured), real signatures checked by the verifier, and revocation of a batch-issued
+licence through the ordinary status lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from conftest import NOW
+from issuer import example
+from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, view_names
+from issuer.db import Base, LicenceRecord, StatusEntry, StatusList, make_engine, session_factory
+from issuer.records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest, publish_status_lists, set_status
+from issuer.schemas import ClaimsInvalid
+from keys import KeyDir, thumbprint
+from keys.jose import split_compact
+from service_fixtures import database_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_status_lists, load_trust_list
+from verifier.testing import FixedClock
+from wallet import Wallet, present_view
+
+HOUR = 3600
+AUTHORITY = "household_registration"  # signs id_card
+
+
+@pytest.fixture(scope="module")
+def wallets(tmp_path_factory: pytest.TempPathFactory) -> list[Wallet]:
+    return [Wallet.init(tmp_path_factory.mktemp(f"resident{i}"), passphrase=b"resident") for i in range(3)]
+
+
+def _engine(url: str | Path) -> Any:
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Any:  # noqa: F811  (SQLite, and PostgreSQL when configured)
+    yield from _engine(database_url)
+
+
+@pytest.fixture
+def file_engine(tmp_path: Path) -> Any:  # a SQLite file
+    yield from _engine(tmp_path / "issuer.db")
+
+
+def _items(wallets: list[Wallet], allocator: BatchAllocator, count: int) -> list[BatchItem]:
+    n = 1 + len(view_names("id_card"))
+    return [BatchItem(example("id_card"), wallets[i % len(wallets)].device_jwk(), allocator.allocate(n)) for i in range(count)]
+
+
+def _payload(jws: str) -> dict[str, Any]:
+    return json.loads(split_compact(jws)[1])
+
+
+def test_a_batch_is_signed_recorded_and_verifies(engine: Any, keydir: KeyDir, wallets: list[Wallet], tmp_path: Path) -> None:
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW - HOUR)
+        signed = sign_batch(keydir, "id_card", _items(wallets, allocator, 12), now=NOW - HOUR)
+        record_batch(conn, allocator, [s.record() for s in signed])
+    views = view_names("id_card")
+    assert len(signed) == 12 and all(set(s.issued.views) == set(views) for s in signed)
+    with session_factory(engine)() as session:
+        rows = {r.id: r for r in session.scalars(select(LicenceRecord))}
+        entries = list(session.scalars(select(StatusEntry)))
+        lists = list(session.scalars(select(StatusList)))
+    assert set(rows) == {s.issued.jti for s in signed}
+    assert len(entries) == 12 * (1 + len(views)) == len({(e.list_id, e.idx) for e in entries})
+    assert len(lists) == 1 and lists[0].used == len(entries) and lists[0].authority == AUTHORITY
+    by_ref = {(e.list_id, e.idx): e for e in entries}
+    for s in signed:
+        row = rows[s.issued.jti]
+        # the row read back through the ORM is what was signed
+        assert int(row.issued_at.timestamp()) == s.issued.issued_at == NOW - HOUR
+        assert int(row.expires_at.timestamp()) == s.issued.expires_at
+        assert row.credential_sha256 == credential_digest(s.issued.credential) and row.state == "valid"
+        assert row.holder == thumbprint(_payload(s.issued.credential)["cnf"]["jwk"])
+        # each JWS names its own status entry, recorded for this licence with its scope
+        for scope, jws in [("credential", s.issued.credential), *s.issued.views.items()]:
+            ref = _payload(jws)["status"]
+            entry = by_ref[(ref["lst"], ref["idx"])]
+            assert entry.licence_id == s.issued.jti and entry.scope == scope
+    # real signatures: the verifier accepts a presentation of a batch-issued view
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    verifier = Verifier(trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache())
+    first = signed[0]
+    owner = next(w for w in wallets if thumbprint(w.device_jwk()) == first.holder)
+    shown = present_view(first.issued.views["hotel"], owner.device_key(), licence_type="id_card", scenario="hotel", now=NOW)
+    assert verifier.verify(shown.text, scenario="hotel", now=NOW).claims["name"] == example("id_card")["name"]
+
+
+def test_a_batch_licence_is_revoked_like_any_other(file_engine: Any, keydir: KeyDir, wallets: list[Wallet], tmp_path: Path) -> None:
+    engine = file_engine
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW - HOUR)
+        signed = sign_batch(keydir, "id_card", _items(wallets, allocator, 3), now=NOW - HOUR)
+        record_batch(conn, allocator, [s.record() for s in signed])
+    target = next(s for s in signed if s.holder == thumbprint(wallets[0].device_jwk()))
+    with session_factory(engine)() as session:
+        set_status(session, target.issued.jti, "revoked", reason="lost", now=NOW - 60)
+        session.commit()
+        publish_status_lists(session, keydir, tmp_path / "status", now=NOW - 30)
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    verifier = Verifier(trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache(),
+                        status=load_status_lists(tmp_path / "status", trust))
+    shown = present_view(target.issued.views["hotel"], wallets[0].device_key(), licence_type="id_card", scenario="hotel", now=NOW)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(shown.text, scenario="hotel", now=NOW)
+    assert exc.value.codes == ["revoked"]
+
+
+def test_a_failed_batch_writes_nothing(file_engine: Any, keydir: KeyDir, wallets: list[Wallet], tmp_path: Path) -> None:
+    engine = file_engine
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW)
+        first = [s.record() for s in sign_batch(keydir, "id_card", _items(wallets, allocator, 4), now=NOW)]
+        record_batch(conn, allocator, first)
+        again = [s.record() for s in sign_batch(keydir, "id_card", _items(wallets, allocator, 4), now=NOW)]
+        with pytest.raises(IntegrityError):  # the second batch repeats a licence of the first
+            record_batch(conn, allocator, again + first[:1])
+        counts = (conn.scalar(select(func.count()).select_from(LicenceRecord)),
+                  conn.scalar(select(func.count()).select_from(StatusEntry)),
+                  conn.scalar(select(StatusList.used)))
+    entries = 4 * (1 + len(view_names("id_card")))
+    assert counts == (4, entries, entries)  # the list's use counter too: only the first batch
+
+
+def test_a_full_list_is_closed_and_a_new_one_opened(file_engine: Any, keydir: KeyDir, tmp_path: Path) -> None:
+    engine = file_engine
+    with session_factory(engine)() as session:
+        import datetime as dt
+
+        session.add(StatusList(id="small", authority=AUTHORITY, size=16, used=0, open=True,
+                               created_at=dt.datetime.fromtimestamp(NOW, dt.timezone.utc)))
+        session.commit()
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW)
+        refs = allocator.allocate(12)  # 8 fit in the small list (half of 16), 4 go to a new one
+        record_batch(conn, allocator, [])
+        lists = {row.id: row for row in conn.execute(select(StatusList))}
+    small = [idx for lst, idx in refs if lst == "small"]
+    other = [(lst, idx) for lst, idx in refs if lst != "small"]
+    assert len(small) == 16 * MAX_FILL and len(set(small)) == len(small) and all(0 <= i < 16 for i in small)
+    assert len(other) == 4 and len({lst for lst, _ in other}) == 1
+    new_id = other[0][0]
+    assert lists["small"].open is False and lists["small"].used == 8
+    assert lists[new_id].open is True and lists[new_id].used == 4 and lists[new_id].size == DEFAULT_LIST_SIZE
+
+
+def test_invalid_claims_in_a_batch_name_the_field(file_engine: Any, keydir: KeyDir, wallets: list[Wallet], tmp_path: Path) -> None:
+    engine = file_engine
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW)
+        bad = dict(example("id_card"), id_number="110101199003070039")  # wrong check digit
+        items = [BatchItem(bad, wallets[0].device_jwk(), allocator.allocate(1 + len(view_names("id_card"))))]
+        with pytest.raises(ClaimsInvalid) as exc:
+            sign_batch(keydir, "id_card", items, now=NOW)
+    assert "id_number" in str(exc.value)
