@@ -50,7 +50,7 @@ from sqlalchemy import distinct, func, select  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from issuer import example  # noqa: E402
-from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, view_names  # noqa: E402
+from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, tune_writer, view_names  # noqa: E402
 from issuer.db import make_engine  # noqa: E402
 from issuer.db.models import Base, LicenceRecord  # noqa: E402
 from keys import KeyDir, thumbprint  # noqa: E402
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--db", default="instance/bench/issue.db", help="SQLite file (or a database URL)")
     ap.add_argument("--keys", default="instance/bench/keys", help="issuer key folder (made if missing, dev keys)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="signing processes (default: all cores)")
-    ap.add_argument("--batch", type=int, default=1000, help="residents per batch / transaction")
+    ap.add_argument("--batch", type=int, default=2000, help="residents per batch / transaction")
     ap.add_argument("--raw-seconds", type=float, default=2.0, help="length of the raw signing measurement")
     ap.add_argument("--fresh", action="store_true", help="delete the database first")
     args = ap.parse_args(argv)
@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     bar = tqdm(total=len(todo), unit="licence", smoothing=0.1, mininterval=0.5, file=sys.stderr)
     try:
         with engine.connect() as conn:
+            tune_writer(conn)
             allocator = BatchAllocator(conn, entry.authority, now)
             pending: deque[tuple[list[int], Any]] = deque()  # (residents, async result)
             it = iter(batches)

@@ -67,7 +67,8 @@ class StatusEntry(Base):
     __table_args__ = (UniqueConstraint("list_id", "idx"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"), index=True)
+    # no index of its own: the unique (list_id, idx) index serves lookups by list
+    list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"))
     idx: Mapped[int] = mapped_column(Integer)
     licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
     scope: Mapped[str] = mapped_column(String(32))
