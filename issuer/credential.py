@@ -45,6 +45,18 @@ def new_jti(size: int = 16) -> str:
     return b64url_encode(secrets.token_bytes(size))
 
 
+def new_licence_id() -> str:
+    """The full credential's ``jti``, which is also the licence's id in the issuer's
+    records: 48 bits of Unix time in milliseconds, then 80 random bits (a UUIDv7's
+    layout, without its version bits). The ids of licences issued close together share
+    their first characters, so the records' indexes on them take a batch in a few places
+    instead of all over (base64url does not sort like the bytes, so it is clustering,
+    not order). The time it shows is no more than the credential's own ``iat``, and 80
+    random bits keep it unguessable. Views keep fully random ids."""
+    millis = time.time_ns() // 1_000_000 % 2**48
+    return b64url_encode(millis.to_bytes(6, "big") + secrets.token_bytes(10))
+
+
 def _end_of_validity(claims: Mapping[str, Any]) -> int | None:
     """The licence's own end of validity (end of ``valid_until`` in China time), if any."""
     until = claims.get("valid_until")
@@ -111,7 +123,7 @@ def sign_licence(
         base["nbf"] = nbf
     if holder_jwk is not None:
         base["cnf"] = {"jwk": dict(holder_jwk)}
-    jti = new_jti()
+    jti = new_licence_id()
     credential_claims = {**fields, **base, "jti": jti}
     if status is not None:
         credential_claims["status"] = dict(status)

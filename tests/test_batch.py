@@ -163,3 +163,22 @@ def test_invalid_claims_in_a_batch_name_the_field(file_engine: Any, keydir: KeyD
         with pytest.raises(ClaimsInvalid) as exc:
             sign_batch(keydir, "id_card", items, now=NOW)
     assert "id_number" in str(exc.value)
+
+
+def test_licence_ids_carry_the_time_and_80_random_bits(keydir: KeyDir, wallets: list[Wallet]) -> None:
+    import time
+
+    from issuer.credential import issue, new_licence_id
+    from keys.jose import b64url_decode
+
+    before = time.time_ns() // 1_000_000
+    ids = [new_licence_id() for _ in range(1000)]
+    issued = issue(keydir, "id_card", example("id_card"), holder_jwk=wallets[0].device_jwk(), now=NOW)
+    after = time.time_ns() // 1_000_000
+    raw = [b64url_decode(i) for i in [*ids, issued.jti]]
+    assert all(len(r) == 16 for r in raw) and len(set(ids)) == len(ids)
+    assert all(before <= int.from_bytes(r[:6], "big") <= after for r in raw)
+    assert len({r[6:] for r in raw}) == len(raw)  # the random part alone never repeats here
+    # views (the ids in QR codes) keep fully random 96-bit ids
+    view_ids = [_payload(v)["jti"] for v in issued.views.values()]
+    assert all(len(b64url_decode(v)) == 12 for v in view_ids)
