@@ -20,7 +20,6 @@ the issuer records only the SHA-256 of each credential, as :mod:`issuer.records`
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,7 +34,7 @@ from keys.jose import b64url_encode
 from scenarios import Policy
 
 from .credential import Issued, default_policies, issue
-from .db.models import Base, LicenceRecord, StatusEntry, StatusList
+from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest
 
 StatusRef = tuple[str, int]  # (status list id, index)
@@ -79,7 +78,7 @@ class SignedLicence:
         issued = self.issued
         lst, idx = self.refs[0]
         licence = (issued.jti, issued.licence_type, self.authority, self.kid, self.holder,
-                   _utc(issued.issued_at), _utc(issued.expires_at), lst, idx, "valid",
+                   utc(issued.issued_at), utc(issued.expires_at), lst, idx, "valid",
                    credential_digest(issued.credential))
         return licence, [(l2, i2, issued.jti, scope) for (l2, i2), scope in zip(self.refs, self.scopes)]
 
@@ -213,7 +212,7 @@ class BatchAllocator:
                 break
         self.list_id, self.size, self.used = list_id, DEFAULT_LIST_SIZE, set()
         self.new_lists.append({"id": list_id, "authority": self.authority, "size": self.size, "used": 0,
-                               "created_at": _utc(self.now), "open": True})
+                               "created_at": utc(self.now), "open": True})
 
 
 def tune_writer(conn: Connection, *, cache_mib: int = 128, checkpoint_mib: int = 64) -> None:
@@ -281,7 +280,3 @@ def _insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: l
 
 _LICENCES: Table = Base.metadata.tables[LicenceRecord.__tablename__]
 _ENTRIES: Table = Base.metadata.tables[StatusEntry.__tablename__]
-
-
-def _utc(ts: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)

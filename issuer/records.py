@@ -15,7 +15,6 @@ stays cheap and the index says nothing about when a licence was issued.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -32,7 +31,7 @@ from keys import KeyDir, atomic_write, thumbprint
 from keys.jose import b64url_encode, split_compact
 
 from .credential import Issued, default_policies, sign_licence
-from .db.models import LicenceRecord, StatusEntry, StatusList
+from .db.models import LicenceRecord, StatusEntry, StatusList, utc
 from .schemas import validate
 from .status_list import STATE_VALUES, sign_status_list
 
@@ -45,10 +44,6 @@ _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "
 
 class RecordError(LookupError):
     """No such licence, or a request the records cannot honour."""
-
-
-def _utc(ts: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
 
 
 def credential_digest(credential: str) -> str:
@@ -89,7 +84,7 @@ class _Allocator:
                     if self.session.get(StatusList, list_id) is None:
                         break
                 lst = StatusList(id=list_id, authority=self.authority, size=DEFAULT_LIST_SIZE, used=0,
-                                 created_at=_utc(self.now), open=True)
+                                 created_at=utc(self.now), open=True)
                 self.session.add(lst)
         self.current = lst
         return lst
@@ -164,8 +159,8 @@ def issue_licence(
         authority=key.authority,
         kid=key.kid,
         holder=holder,
-        issued_at=_utc(issued.issued_at),
-        expires_at=_utc(issued.expires_at),
+        issued_at=utc(issued.issued_at),
+        expires_at=utc(issued.expires_at),
         status_list=cred_ref[0],
         status_idx=cred_ref[1],
         state="valid",
@@ -191,7 +186,7 @@ def set_status(session: Session, licence_id: str, state: str, *, reason: str, no
     if record is None:
         raise RecordError(f"no licence {licence_id!r}")
     now = int(time.time()) if now is None else now
-    record.state, record.reason, record.state_changed_at = state, reason, _utc(now)
+    record.state, record.reason, record.state_changed_at = state, reason, utc(now)
     session.flush()
     return record
 

@@ -20,6 +20,11 @@ class Base(DeclarativeBase):
     pass
 
 
+def utc(ts: float) -> dt.datetime:
+    """A Unix time as the timezone-aware datetime the ``DateTime(timezone=True)`` columns hold."""
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+
+
 class StatusList(Base):
     """One status list: an id (short, random), the authority that signs it, its size."""
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer import records
+from issuer.db import utc
 from keys import AUTHORITIES, KeyDir
 
 from .models import AuditEntry, IdempotencyRecord, LicenceRecord, Operator, Resident
@@ -33,12 +34,8 @@ class Conflict(Exception):
     """The idempotency key was used before with a different request."""
 
 
-def _utc(now: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
-
-
 def audit(session: Session, actor: str, action: str, licence_id: str | None, *, now: float, outcome: str = "ok") -> None:
-    session.add(AuditEntry(at=_utc(now), actor=actor, action=action, licence_id=licence_id, outcome=outcome))
+    session.add(AuditEntry(at=utc(now), actor=actor, action=action, licence_id=licence_id, outcome=outcome))
 
 
 # ---- operators -------------------------------------------------------------------------
@@ -51,7 +48,7 @@ def create_operator(session: Session, name: str, authority: str, licence_types: 
     if not set(types) <= set(allowed):
         raise ValueError(f"{authority} may not issue {sorted(set(types) - set(allowed))}")
     operator_id, token, digest = new_operator_token()
-    op = Operator(id=operator_id, name=name, authority=authority, licence_types=types, token_hash=digest, created_at=_utc(now))
+    op = Operator(id=operator_id, name=name, authority=authority, licence_types=types, token_hash=digest, created_at=utc(now))
     session.add(op)
     audit(session, "system", "operator.create", None, now=now)
     return op, token
@@ -104,7 +101,7 @@ def issue_for_resident(
     assert record is not None
     store_issued(session, resident, licence_type, issued.jti, issued.credential, dict(issued.views))
     session.add(IdempotencyRecord(operator_id=op.id, key=idempotency_key, request_hash=body_hash,
-                                  licence_id=issued.jti, created_at=_utc(now)))
+                                  licence_id=issued.jti, created_at=utc(now)))
     audit(session, f"operator:{op.id}", "licence.issue", issued.jti, now=now)
     return record
 

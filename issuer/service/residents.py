@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.db import utc
 from keys import public_jwk, thumbprint
 
 from .models import (
@@ -47,10 +48,6 @@ class LoginResult:
     throttled: bool
 
 
-def _utc(now: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
-
-
 def _check_new_login(username: str, password: str) -> str:
     """The trimmed user name, or EnrolError naming the field."""
     username = username.strip()
@@ -65,13 +62,13 @@ def enrol(session: Session, username: str, password: str, *, now: float) -> Resi
     username = _check_new_login(username, password)
     if session.scalar(select(Resident.id).where(Resident.username == username)) is not None:
         raise EnrolError("username", "already taken", "用户名已被使用")
-    resident = Resident(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=_utc(now))
+    resident = Resident(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     jwk = public_jwk(key.public_key())
     session.add(resident)
     session.add(Device(resident=resident, public_jwk=jwk, thumbprint=thumbprint(jwk),
-                       encrypted_key=seal_device_key(raw, resident.id), created_at=_utc(now)))
+                       encrypted_key=seal_device_key(raw, resident.id), created_at=utc(now)))
     session.flush()
     return resident
 
@@ -110,7 +107,7 @@ def authenticate(
     address within ``window`` seconds (or ``NAME_WIDE_FACTOR`` times as many from all
     addresses) the name is throttled there (even with the right password) until the
     window has passed. Only hashes of the name and address are stored."""
-    moment = _utc(now)
+    moment = utc(now)
     realm = model.__tablename__
     pair_key = _throttle_key(username, client, realm)
     limits = {pair_key: max_failures, _throttle_key(username, None, realm): max_failures * NAME_WIDE_FACTOR}
@@ -136,7 +133,7 @@ def add_clerk(session: Session, username: str, password: str, *, now: float) -> 
     username = _check_new_login(username, password)
     if session.scalar(select(DeskClerk.id).where(DeskClerk.username == username)) is not None:
         raise EnrolError("username", "already taken", "用户名已被使用")
-    clerk = DeskClerk(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=_utc(now))
+    clerk = DeskClerk(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
     session.add(clerk)
     session.flush()
     return clerk
