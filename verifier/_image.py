@@ -36,14 +36,17 @@ def decode_qr_image(image: ImageInput) -> str:
             raise
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             raise VerificationFailed([MalformedInput(detail="not a readable image")]) from None
+    # zxing-cpp works on luminance: 8-bit grey rather than RGB halves its time. The pixels
+    # are copied out once (handing zxing-cpp the PIL image copies them twice); a 1-bit
+    # image is unpacked straight to 0/255 bytes by PIL's raw packer, without a converted
+    # copy. ImageView does not own its buffer: ``grey`` must stay referenced while read.
     bilevel = picture.mode == "1"
-    if picture.mode != "L":
-        # zxing-cpp works on luminance: handing it 8-bit grey rather than RGB halves its
-        # time, and PIL's conversion of a 1-bit PNG to grey is ~20 x cheaper than to RGB.
-        picture = picture.convert("L")
-    # The pixels copied out once (handing zxing-cpp the PIL image copies them twice).
-    # ImageView does not own its buffer: ``grey`` must stay referenced while it is read.
-    grey = picture.tobytes()
+    if bilevel:
+        grey = picture.tobytes("raw", "L")
+    else:
+        if picture.mode != "L":
+            picture = picture.convert("L")
+        grey = picture.tobytes()
     pixels = zxingcpp.ImageView(grey, picture.width, picture.height, zxingcpp.ImageFormat.Lum)
     if bilevel:
         # A 1-bit image is a render (a wallet's PNG, a printed code scanned in black and
