@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from conftest import NOW
 from issuer import example
-from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, view_names
-from issuer.db import Base, LicenceRecord, StatusEntry, StatusList, make_engine, session_factory
+from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, tune_writer, view_names
+from issuer.db import Base, LicenceRecord, StatusEntry, StatusList, make_engine, session_factory, utc
 from issuer.records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest, publish_status_lists, set_status
 from issuer.schemas import ClaimsInvalid
 from keys import KeyDir, thumbprint
@@ -132,26 +132,43 @@ def test_a_failed_batch_writes_nothing(file_engine: Any, keydir: KeyDir, wallets
     assert counts == (4, entries, entries)  # the list's use counter too: only the first batch
 
 
-def test_a_full_list_is_closed_and_a_new_one_opened(file_engine: Any, keydir: KeyDir, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [16, 10])  # a power of two, and a size that needs rejection sampling
+def test_a_full_list_is_closed_and_a_new_one_opened(file_engine: Any, size: int) -> None:
     engine = file_engine
     with session_factory(engine)() as session:
-        import datetime as dt
-
-        session.add(StatusList(id="small", authority=AUTHORITY, size=16, used=0, open=True,
-                               created_at=dt.datetime.fromtimestamp(NOW, dt.timezone.utc)))
+        session.add(StatusList(id="small", authority=AUTHORITY, size=size, used=0, open=True, created_at=utc(NOW)))
         session.commit()
+    fits = int(size * MAX_FILL)
     with engine.connect() as conn:
         allocator = BatchAllocator(conn, AUTHORITY, NOW)
-        refs = allocator.allocate(12)  # 8 fit in the small list (half of 16), 4 go to a new one
+        refs = allocator.allocate(fits + 4)  # half of the small list, then 4 in a new one
         record_batch(conn, allocator, [])
         lists = {row.id: row for row in conn.execute(select(StatusList))}
     small = [idx for lst, idx in refs if lst == "small"]
     other = [(lst, idx) for lst, idx in refs if lst != "small"]
-    assert len(small) == 16 * MAX_FILL and len(set(small)) == len(small) and all(0 <= i < 16 for i in small)
-    assert len(other) == 4 and len({lst for lst, _ in other}) == 1
+    assert len(small) == fits and len(set(small)) == fits and all(0 <= i < size for i in small)
+    assert len(other) == 4 and len({lst for lst, _ in other}) == 1 and len(set(other)) == 4
     new_id = other[0][0]
-    assert lists["small"].open is False and lists["small"].used == 8
+    assert lists["small"].open is False and lists["small"].used == fits
     assert lists[new_id].open is True and lists[new_id].used == 4 and lists[new_id].size == DEFAULT_LIST_SIZE
+
+
+def test_indexes_are_spread_over_the_whole_list(file_engine: Any) -> None:
+    with file_engine.connect() as conn:
+        refs = BatchAllocator(conn, AUTHORITY, NOW).allocate(3000)
+    idx = [i for _, i in refs]
+    assert len(set(idx)) == 3000 and all(0 <= i < DEFAULT_LIST_SIZE for i in idx)
+    assert idx != sorted(idx)  # not handed out in order
+    quarters = [sum(1 for i in idx if q * DEFAULT_LIST_SIZE // 4 <= i < (q + 1) * DEFAULT_LIST_SIZE // 4) for q in range(4)]
+    assert min(quarters) > 600  # about 750 each; a skewed draw would leave a quarter short
+
+
+def test_tune_writer_sets_the_sqlite_pragmas(file_engine: Any) -> None:
+    with file_engine.connect() as conn:
+        tune_writer(conn, cache_mib=32, checkpoint_mib=8)
+        page = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32 * 1024
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 8 * 2**20 // page
 
 
 def test_invalid_claims_in_a_batch_name_the_field(file_engine: Any, keydir: KeyDir, wallets: list[Wallet], tmp_path: Path) -> None:
