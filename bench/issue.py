@@ -53,7 +53,7 @@ from issuer import example  # noqa: E402
 from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, tune_writer, view_names  # noqa: E402
 from issuer.db import make_engine  # noqa: E402
 from issuer.db.models import Base, LicenceRecord  # noqa: E402
-from keys import KeyDir, thumbprint  # noqa: E402
+from keys import KeyDir, atomic_write, thumbprint  # noqa: E402
 from keys.jose import b64url_encode  # noqa: E402
 from scenarios import load_policies  # noqa: E402
 
@@ -88,9 +88,7 @@ def device_keys(n: int, folder: Path, workers: int) -> tuple[bytes, float]:
     with mp.Pool(workers, initializer=_child_signals) as pool:
         data = b"".join(pool.map(_device_keys, [(a, min(a + step, n)) for a in range(0, n, step)]))
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic_write(path, data)
     return data, time.perf_counter() - start
 
 
