@@ -525,13 +525,13 @@ def add_lifecycle_commands(sub: Any, keys: Any) -> None:
     p.set_defaults(func=cmd_keys_rotate)
     p = keys.add_parser("compromise", help="mark a key compromised from a date: what it signed since is refused")
     p.add_argument("--dir", "--keys", dest="dir", required=True)
-    p.add_argument("--kid", required=True)
+    p.add_argument("--kid", required=True, help=KID_HELP)
     p.add_argument("--since", required=True, help="ISO date or time (China time if no offset)")
     p.add_argument("--now", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_keys_compromise)
     p = keys.add_parser("reissue", help="re-sign the licences recorded for a key with the authority's current key")
     p.add_argument("--dir", "--keys", dest="dir", required=True)
-    p.add_argument("--kid", required=True)
+    p.add_argument("--kid", required=True, help=KID_HELP)
     p.add_argument("--wallet", help="a wallet: its licences signed by --kid are replaced in place")
     p.add_argument("--from", dest="source", help="folder of credentials (*.jws) or wallet licence files (*.json)")
     p.add_argument("--out", help="with --from: folder for the re-issued licences (wallet licence JSON)")
@@ -544,7 +544,7 @@ def add_lifecycle_commands(sub: Any, keys: Any) -> None:
     for name, text in (("revoke", "revoke a licence"), ("suspend", "suspend a licence (e-bike: reported stolen)"),
                        ("reinstate", "make a suspended or revoked licence valid again")):
         p = st.add_parser(name, help=text)
-        p.add_argument("--licence", required=True, help="licence id (printed by certfree issue)")
+        p.add_argument("--licence", required=True, help="licence id (printed by certfree issue; write --licence=ID if it starts with '-')")
         p.add_argument("--reason", required=True, help="short code, e.g. lost, stolen, court_order")
         p.add_argument("--db", help=DB_HELP)
         p.add_argument("--now", help=argparse.SUPPRESS)
@@ -749,6 +749,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---- parser -----------------------------------------------------------------------------
+
+
+# A kid is a base64url RFC 7638 thumbprint: one in 64 starts with "-", which argparse takes
+# for an option unless it is written --kid=VALUE.
+KID_HELP = "the key's kid (write --kid=KID: a kid may start with '-')"
 
 
 def build_parser() -> argparse.ArgumentParser:

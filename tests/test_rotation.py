@@ -122,14 +122,14 @@ def test_cli_compromise_then_reissue_into_wallet(keys: KeyDir, tmp_path: Path, s
     kid = kid_of(old["id_card"].credential)
     run = _cli(tmp_path)
     when = dt.datetime.fromtimestamp(NOW - 6 * 86400, CHINA).isoformat()
-    res = run("keys", "compromise", "--dir", str(keys.path), "--kid", kid, "--since", when, "--now", dt.datetime.fromtimestamp(NOW - HOUR, CHINA).isoformat())
+    res = run("keys", "compromise", "--dir", str(keys.path), f"--kid={kid}", "--since", when, "--now", dt.datetime.fromtimestamp(NOW - HOUR, CHINA).isoformat())
     assert res.returncode == 0, res.stderr
     keys = KeyDir(keys.path, passphrase=PASS)
     verifier = verifier_for(keys)
     with pytest.raises(VerificationFailed) as exc:
         verifier.verify(old["id_card"].credential, now=NOW)
     assert exc.value.codes == ["key_compromised"]
-    res = run("keys", "reissue", "--dir", str(keys.path), "--kid", kid, "--wallet", str(tmp_path / "w"), "--db", str(db),
+    res = run("keys", "reissue", "--dir", str(keys.path), f"--kid={kid}", "--wallet", str(tmp_path / "w"), "--db", str(db),
               "--now", dt.datetime.fromtimestamp(NOW - 600, CHINA).isoformat())
     assert res.returncode == 0, res.stderr
     assert "2 licence(s) re-issued; 0 recorded" in res.stdout  # id_card, household_book; the vehicle licence has another key
@@ -171,3 +171,13 @@ def test_cli_rotate(keys: KeyDir, tmp_path: Path) -> None:
     assert "retired" in res.stdout and "active" in res.stdout
     states = {k.state for k in KeyDir(keys.path, passphrase=PASS).issuer_keys() if k.authority == "police_station"}
     assert states == {"retired", "active"}
+
+
+def test_a_kid_that_starts_with_a_dash_is_accepted_as_kid_equals() -> None:
+    # one RFC 7638 thumbprint in 64 starts with "-": argparse needs it written --kid=VALUE
+    from app import build_parser
+
+    for command in ("compromise", "reissue"):
+        extra = ["--since", "2026-11-01"] if command == "compromise" else []
+        args = build_parser().parse_args(["keys", command, "--dir", "keys", "--kid=-x5Jc0aBt", *extra])
+        assert args.kid == "-x5Jc0aBt"
