@@ -92,6 +92,11 @@ def device_keys(n: int, folder: Path, workers: int) -> tuple[bytes, float]:
     return data, time.perf_counter() - start
 
 
+def device(devices: bytes, i: int) -> bytes:
+    """Resident ``i``'s key out of ``device_keys``."""
+    return devices[32 * i:32 * i + 32]
+
+
 def holder_jwk(raw: bytes) -> dict[str, str]:
     return {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(raw)}
 
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # size of what it signs (the JWS signing inputs), for the raw measurement.
     _init_worker(str(keys_path), args.type)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    probe = [BatchItem(_W["claims"], holder_jwk(devices[32 * (i % args.n):][:32]),
+    probe = [BatchItem(_W["claims"], holder_jwk(device(devices, i % args.n)),
                        [("probe", i * 8 + k) for k in range(1 + len(views))]) for i in range(300)]
     t0 = time.perf_counter()
     probed = sign_batch(_W["keys"], args.type, probe, now=now, policies=_W["policies"])
@@ -208,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     with engine.connect() as conn:
         holders = set(conn.scalars(select(LicenceRecord.holder).where(LicenceRecord.licence_type == args.type)))
-    todo = [i for i in range(args.n) if thumbprint(holder_jwk(devices[32 * i:32 * i + 32])) not in holders]
+    todo = [i for i in range(args.n) if thumbprint(holder_jwk(device(devices, i))) not in holders]
     print(f"{args.n:,} residents, {args.n - len(todo):,} already issued (resumed), {len(todo):,} to issue: "
           f"1 credential + {len(views)} views each ({args.type}); batches of {args.batch}, "
           f"{args.workers} signing processes")
@@ -232,7 +237,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 residents = next(it, None)
                 if residents is None:
                     return False
-                items = [(devices[32 * i:32 * i + 32], allocator.allocate(1 + len(views))) for i in residents]
+                items = [(device(devices, i), allocator.allocate(1 + len(views))) for i in residents]
                 pending.append((residents, pool.apply_async(_sign_batch, ((args.type, now, items),))))
                 return True
 
