@@ -33,7 +33,7 @@ from keys import KeyDir, thumbprint
 from keys.jose import b64url_encode
 from scenarios import Policy
 
-from .credential import Issued, default_policies, issue
+from .credential import Issued, default_policies, issue, view_names
 from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest
 
@@ -49,8 +49,8 @@ Record = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
 @dataclass(frozen=True)
 class BatchItem:
     """One licence to sign: the resident's claims and device key, and its status entries
-    (``refs[0]`` for the full credential, then one per scenario view, in ``view_names``
-    order)."""
+    (``refs[0]`` for the full credential, then one per scenario view, in
+    :func:`view_names` order)."""
 
     claims: Mapping[str, Any]
     holder_jwk: Mapping[str, str]
@@ -81,12 +81,6 @@ class SignedLicence:
                    utc(issued.issued_at), utc(issued.expires_at), lst, idx, "valid",
                    credential_digest(issued.credential))
         return licence, [(l2, i2, issued.jti, scope) for (l2, i2), scope in zip(self.refs, self.scopes)]
-
-
-def view_names(licence_type: str, policies: Mapping[str, Policy] | None = None) -> list[str]:
-    """The scenarios that get a view of ``licence_type``, in the order refs follow them."""
-    policies = policies if policies is not None else default_policies()
-    return [name for name, policy in policies.items() if licence_type in policy.accepts]
 
 
 def sign_batch(

@@ -39,6 +39,13 @@ def default_policies() -> Mapping[str, Policy]:
     return load_policies()
 
 
+def view_names(licence_type: str, policies: Mapping[str, Policy] | None = None) -> list[str]:
+    """The scenarios that get a view of ``licence_type`` (policies' order: the order in
+    which :func:`sign_licence` signs them and batch issuance allocates their entries)."""
+    policies = policies if policies is not None else default_policies()
+    return [name for name, policy in policies.items() if licence_type in policy.accepts]
+
+
 def new_jti(size: int = 16) -> str:
     """A random credential id: 128 bits for a licence, 96 for a view (plenty to never
     repeat, and 4 bytes fewer in every QR code)."""
@@ -131,10 +138,8 @@ def sign_licence(
     views: dict[str, str] = {}
     if with_views and holder_jwk is not None:
         policies = policies if policies is not None else default_policies()
-        for name, policy in policies.items():
-            if licence_type not in policy.accepts:
-                continue
-            disclosed, view_exp = view_claims(policy, licence_type, fields, nbf=nbf, exp=min(exp, now + VIEW_DAYS * _DAY))
+        for name in view_names(licence_type, policies):
+            disclosed, view_exp = view_claims(policies[name], licence_type, fields, nbf=nbf, exp=min(exp, now + VIEW_DAYS * _DAY))
             v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti(12)}
             if view_status and name in view_status:
                 v["status"] = dict(view_status[name])

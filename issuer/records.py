@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from keys import KeyDir, atomic_write, thumbprint
 from keys.jose import b64url_encode, split_compact
 
-from .credential import Issued, default_policies, sign_licence
+from .credential import Issued, sign_licence, view_names
 from .db.models import LicenceRecord, StatusEntry, StatusList, utc
 from .schemas import validate
 from .status_list import STATE_VALUES, sign_status_list
@@ -138,7 +138,7 @@ def issue_licence(
     fields = validate(licence_type, claims)
     key, _ = keys.signing_key(licence_type, now)
     allocator = _Allocator(session, key.authority, now)
-    scenarios = [name for name, policy in default_policies().items() if licence_type in policy.accepts] if holder_jwk is not None else []
+    scenarios = view_names(licence_type) if holder_jwk is not None else []
     refs = allocator.allocate_many(1 + len(scenarios))
     cred_ref = refs[0]
     view_refs: dict[str, tuple[str, int]] = dict(zip(scenarios, refs[1:]))
