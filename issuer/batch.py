@@ -30,12 +30,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 
 from keys import KeyDir, thumbprint
-from keys.jose import b64url_encode
 from scenarios import Policy
 
 from .credential import Issued, default_policies, issue, view_names
 from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
-from .records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest
+from .records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest, new_list_id
 
 StatusRef = tuple[str, int]  # (status list id, index)
 # What is written for one licence: its row and its status entries' rows, as tuples in the
@@ -194,16 +193,15 @@ class BatchAllocator:
         while True:
             yield from array("I", secrets.token_bytes(65536))
 
+    def _exists(self, list_id: str) -> bool:
+        with self._reading():
+            return self.conn.scalar(select(StatusList.id).where(StatusList.id == list_id)) is not None
+
     def _new_list(self) -> None:
         if self.list_id is not None:
             self.closed.append(self.list_id)
-        taken = {self.list_id, *(lst["id"] for lst in self.new_lists)}
-        while True:
-            list_id = b64url_encode(secrets.token_bytes(4))  # 6 characters, as issuer.records
-            with self._reading():
-                exists = self.conn.scalar(select(StatusList.id).where(StatusList.id == list_id)) is not None
-            if list_id not in taken and not exists:
-                break
+        pending = {self.list_id, *(lst["id"] for lst in self.new_lists)}  # not written yet
+        list_id = new_list_id(lambda i: i in pending or self._exists(i))
         self.list_id, self.size, self.used = list_id, DEFAULT_LIST_SIZE, set()
         self.new_lists.append({"id": list_id, "authority": self.authority, "size": self.size, "used": 0,
                                "created_at": utc(self.now), "open": True})

@@ -22,7 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,6 +53,15 @@ def credential_digest(credential: str) -> str:
 # ---- status index allocation -------------------------------------------------------------
 
 
+def new_list_id(taken: Callable[[str], bool]) -> str:
+    """A fresh status list id: 32 random bits, 6 base64url characters, for which
+    ``taken`` (is it already a list?) is false."""
+    while True:
+        list_id = b64url_encode(secrets.token_bytes(4))
+        if not taken(list_id):
+            return list_id
+
+
 class _Allocator:
     """Random free indexes in an authority's open list, none repeated within one call."""
 
@@ -79,10 +88,7 @@ class _Allocator:
                     break
                 candidate.open = False
             if lst is None:
-                while True:
-                    list_id = b64url_encode(secrets.token_bytes(4))  # 6 characters
-                    if self.session.get(StatusList, list_id) is None:
-                        break
+                list_id = new_list_id(lambda i: self.session.get(StatusList, i) is not None)
                 lst = StatusList(id=list_id, authority=self.authority, size=DEFAULT_LIST_SIZE, used=0,
                                  created_at=utc(self.now), open=True)
                 self.session.add(lst)
