@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from conftest import LICENCE_TYPES as TYPES  # the six types, in order, as the tests state them
 from issuer.schemas import (
     DRIVING_CLASSES,
     ETHNIC_GROUPS,
@@ -23,14 +24,6 @@ from issuer.schemas import (
 )
 
 TODAY = dt.date(2026, 11, 24)
-TYPES = (
-    "id_card",
-    "household_book",
-    "residence_permit",
-    "driving_license",
-    "vehicle_license",
-    "ebike_registration",
-)
 # A real published VIN with a correct check digit (position 9 = "X").
 PUBLISHED_VIN = "1M8GDM9AXKP042788"
 
