@@ -334,12 +334,14 @@ from contextlib import contextmanager  # noqa: E402
 
 
 @contextmanager
-def open_db(value: str | None) -> Any:
-    """A session on the issuer database (tables created if missing); the caller commits."""
+def open_db(value: str | None, *, create: bool = True) -> Any:
+    """A session on the issuer database (its tables created if missing, unless
+    ``create`` is false); the caller commits."""
     from issuer.db import Base, make_engine, session_factory
 
     engine = make_engine(db_url(value))
-    Base.metadata.create_all(engine)
+    if create:
+        Base.metadata.create_all(engine)
     try:
         with session_factory(engine)() as session:
             yield session
@@ -655,15 +657,10 @@ def cmd_desk_clerk_add(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from issuer.db import make_engine, session_factory
     from issuer.service.audit import verify_chain
 
-    engine = make_engine(db_url(args.db))
-    try:
-        with session_factory(engine)() as session:
-            check = verify_chain(session)
-    finally:
-        engine.dispose()
+    with open_db(args.db, create=False) as session:  # reads only: creates nothing
+        check = verify_chain(session)
     if check.ok:
         print(f"audit log intact: {check.entries} entries / 审计日志完整：{check.entries} 条")
         return EXIT_OK
