@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -58,11 +58,19 @@ def _check_new_login(username: str, password: str) -> str:
     return username
 
 
-def enrol(session: Session, username: str, password: str, *, now: float) -> Resident:
+_Account = TypeVar("_Account", Resident, DeskClerk)
+
+
+def _new_account(session: Session, model: type[_Account], username: str, password: str, now: float) -> _Account:
+    """A resident or desk clerk: the name and password checked, the name not yet taken."""
     username = _check_new_login(username, password)
-    if session.scalar(select(Resident.id).where(Resident.username == username)) is not None:
+    if session.scalar(select(model.id).where(model.username == username)) is not None:
         raise EnrolError("username", "already taken", "用户名已被使用")
-    resident = Resident(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
+    return model(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
+
+
+def enrol(session: Session, username: str, password: str, *, now: float) -> Resident:
+    resident = _new_account(session, Resident, username, password, now)
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     jwk = public_jwk(key.public_key())
@@ -130,10 +138,7 @@ def authenticate(
 
 def add_clerk(session: Session, username: str, password: str, *, now: float) -> DeskClerk:
     """A new desk clerk (same rules for names and passwords as residents)."""
-    username = _check_new_login(username, password)
-    if session.scalar(select(DeskClerk.id).where(DeskClerk.username == username)) is not None:
-        raise EnrolError("username", "already taken", "用户名已被使用")
-    clerk = DeskClerk(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
+    clerk = _new_account(session, DeskClerk, username, password, now)
     session.add(clerk)
     session.flush()
     return clerk
