@@ -28,7 +28,17 @@ from issuer.records import (
 from issuer.status_list import pack, status_list_claims
 from keys import KeyDir
 from keys.envelope import encode_credential
-from keys.jose import TYP_STATUS_LIST, b64url_encode, key_id, sign_compact, split_compact
+from keys.jose import (
+    TYP_STATUS_LIST,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    key_id,
+    protected_header,
+    sign_compact,
+    signing_input,
+    split_compact,
+)
 from verifier import (
     MemoryReplayCache,
     VerificationFailed,
@@ -300,3 +310,31 @@ def test_cli_issue_revoke_publish_verify(tmp_path: Path) -> None:
     assert run(*verify).returncode == 0
     listed = run("status", "list", "--db", db)
     assert jti in listed.stdout and "valid" in listed.stdout
+
+
+def _signed_raw(key: Ed25519PrivateKey, header: bytes, payload: bytes) -> str:
+    """A JWS over exactly these header and payload bytes, really signed."""
+    return f"{b64url_encode(header)}.{b64url_encode(payload)}.{b64url_encode(key.sign(signing_input(header, payload)))}"
+
+
+def test_signed_lists_with_duplicate_json_members_are_refused(keydir: KeyDir) -> None:
+    """Trust and status lists go through the same strict JSON as credentials: a member
+    given twice is refused even under a good signature (json.loads would keep the last)."""
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    entry, key = keydir.key_for_authority("household_registration", NOW)
+    payload = canonical_json(status_list_claims("AAAAAA", "household_registration", 1024, [], NOW))
+    twice = b'{"iss":"traffic_police",' + payload[1:]
+    with pytest.raises(VerificationFailed) as exc:
+        parse_status_list(_signed_raw(key, protected_header(entry.kid, TYP_STATUS_LIST), twice), trust)
+    assert exc.value.codes == ["status_list_invalid"]
+    # the good twin of that token is accepted, so the refusal is the duplicate's
+    assert parse_status_list(_signed_raw(key, protected_header(entry.kid, TYP_STATUS_LIST), payload), trust)
+
+    root = keydir.private_key("root")
+    header, body, _ = keydir.trust_list().split(".")
+    header_bytes, body_bytes = b64url_decode(header), b64url_decode(body)
+    doubled = b'{"alg":"none",' + header_bytes[1:]
+    with pytest.raises(VerificationFailed) as exc:
+        load_trust_list(_signed_raw(root, doubled, body_bytes), keydir.root_public_jwk())
+    assert exc.value.codes == ["trust_list_invalid"]
+    assert load_trust_list(_signed_raw(root, header_bytes, body_bytes), keydir.root_public_jwk())

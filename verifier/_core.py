@@ -4,7 +4,6 @@ lists every failed check. Pure: no network, no database, no clock of its own."""
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ from scenarios import Policy, load_policies
 from . import _ed25519
 from . import _errors as E
 from ._image import decode_qr_image
+from ._json import strict_json
 from ._replay import MemoryReplayCache, ReplayCache
 from ._status import StatusStore, check_status
 from ._trust import TrustedKey, TrustStore
@@ -194,8 +194,8 @@ class Verifier:
             raise E.VerificationFailed([E.MalformedInput(detail="too long")])
         try:
             header_bytes, payload, signature = split_compact(token)
-            header = _strict_json(header_bytes)
-            claims = _strict_json(payload)
+            header = strict_json(header_bytes)
+            claims = strict_json(payload)
         except ValueError:
             raise E.VerificationFailed([E.MalformedInput(detail="not a compact JWS")]) from None
         if not isinstance(header, dict) or not isinstance(claims, dict):
@@ -355,23 +355,3 @@ def _require_claim_types(claims: Mapping[str, Any]) -> None:
 def _is_time(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
 
-
-def _strict_json(data: bytes) -> Any:
-    """JSON that refuses duplicate keys, NaN/Infinity and non-UTF-8 bytes."""
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise ValueError("duplicate key")
-            out[k] = v
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not allowed")
-
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8") from None
-    return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)

@@ -16,7 +16,6 @@ caps before and while inflating); a lookup afterwards is one dict access and a s
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from ._errors import (
     VerificationError,
     VerificationFailed,
 )
+from ._json import strict_json
 from ._trust import TrustedKey, TrustStore
 
 BITS = 2
@@ -109,7 +109,7 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
     token = token.strip()
     try:
         header_bytes, payload, signature = split_compact(token)
-        header = json.loads(header_bytes)
+        header = strict_json(header_bytes)
     except (ValueError, UnicodeDecodeError):
         raise _invalid("not a compact JWS") from None
     if not isinstance(header, dict):
@@ -125,7 +125,7 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
     except InvalidSignature:
         raise _invalid("signature does not verify") from None
     try:
-        claims = json.loads(payload)
+        claims = strict_json(payload)
     except (ValueError, UnicodeDecodeError):
         raise _invalid("payload is not JSON") from None
     if not isinstance(claims, dict):

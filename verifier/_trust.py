@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -23,6 +22,7 @@ from keys.jose import (
 )
 
 from ._errors import TrustListInvalid, TrustListRollback, VerificationFailed
+from ._json import strict_json
 
 MAX_TRUST_LIST = 256 * 1024
 _STATES = {"active", "retired", "compromised"}
@@ -101,13 +101,13 @@ def _load(token: str, root_key: Ed25519PublicKey) -> TrustStore:
         raise ValueError("trust list too large")
     token = token.strip()
     header_bytes, payload, signature = split_compact(token)
-    header = json.loads(header_bytes)
+    header = strict_json(header_bytes)
     if header.get("alg") != ALGORITHM or header.get("typ") != TYP_TRUST_LIST or "crit" in header:
         raise ValueError("bad trust list header")
     if header.get("kid") != key_id(root_key):
         raise ValueError("trust list not signed by the pinned root")
     root_key.verify(signature, signing_input(header_bytes, payload))
-    claims = json.loads(payload)
+    claims = strict_json(payload)
     keys: dict[str, TrustedKey] = {}
     by_prefix: dict[bytes, TrustedKey] = {}
     for entry in claims["keys"]:
