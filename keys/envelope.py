@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import base45
@@ -213,12 +214,14 @@ _B45_DIGITS = bytes.maketrans(_B45_ALPHABET, bytes(range(45)))
 def b45decode(text: str) -> bytes:
     """RFC 9285 base45 decoding, the same result as ``base45.b45decode`` (and the same
     refusals: a character outside the alphabet, a length of 3n+1, a group above 65535 or
-    a final pair above 255 raise ``ValueError``), about 5 times faster.
+    a final pair above 255 raise ``ValueError``), about 7 times faster.
 
     Each group of three digits ``c, d, e`` is ``c + 45*d + 2025*e`` as two big-endian
-    bytes. Rather than loop in Python, the digits of all groups are laid into 32-bit
-    lanes of three big integers and added at once (no lane can carry into the next:
-    44 * (1 + 45 + 2025) < 2**17), then the low two bytes of each lane are interleaved.
+    bytes. Rather than loop in Python, all the digits are read as one big integer, in
+    which every group is a 24-bit lane ``c, d, e``; masks pick out the c, d and e of every
+    lane, and one sum computes every group at once (no lane can carry into the next:
+    44 * (1 + 45 + 2025) < 2**17). Each lane's top byte must then be 0 (the group fits
+    in 16 bits) and is dropped, which leaves the output bytes in order.
     """
     raw = text.encode("ascii")  # UnicodeEncodeError is a ValueError
     if raw.translate(None, _B45_ALPHABET):
@@ -230,25 +233,25 @@ def b45decode(text: str) -> bytes:
         raise ValueError("not base45: bad length")
     full = n - rest
     groups = full // 3
-    lanes = bytearray(4 * groups)
-    lanes[3::4] = digits[0:full:3]
-    c = int.from_bytes(lanes, "big")
-    lanes[3::4] = digits[1:full:3]
-    d = int.from_bytes(lanes, "big")
-    lanes[3::4] = digits[2:full:3]
-    e = int.from_bytes(lanes, "big")
-    values = (c + 45 * d + 2025 * e).to_bytes(4 * groups, "big")
-    if values[1::4].count(0) != groups:
+    lanes = int.from_bytes(digits[:full] if rest else digits, "big")
+    low = _low_bytes(groups)
+    values = ((lanes >> 16) & low) + 45 * ((lanes >> 8) & low) + 2025 * (lanes & low)
+    out = bytearray(values.to_bytes(full, "big"))
+    if out[0::3].count(0) != groups:
         raise ValueError("not base45: group out of range")
-    out = bytearray(2 * groups + (rest == 2))
-    out[0 : 2 * groups : 2] = values[2::4]
-    out[1 : 2 * groups : 2] = values[3::4]
+    del out[0::3]
     if rest == 2:
         last = digits[full] + 45 * digits[full + 1]
         if last > 255:
             raise ValueError("not base45: final pair out of range")
-        out[-1] = last
+        out.append(last)
     return bytes(out)
+
+
+@lru_cache(maxsize=None)  # at most MAX_TEXT // 3 entries
+def _low_bytes(groups: int) -> int:
+    """The mask of the low byte of each of ``groups`` 24-bit lanes."""
+    return int.from_bytes(b"\0\0\xff" * groups, "big")
 
 
 def decode(text: str) -> Envelope:
