@@ -25,6 +25,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, update
@@ -256,7 +257,9 @@ def _insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: l
     if dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(columns, row)) for row in rows])
         return
-    procs = [(i, p) for i, name in enumerate(columns)
+    # A batch's rows repeat their values in these columns (one issue time for the whole
+    # batch, few distinct expiry times): each distinct value is converted once.
+    procs = [(i, lru_cache(maxsize=1024)(p)) for i, name in enumerate(columns)
              if (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
     if procs:  # e.g. DateTime: SQLAlchemy's text format on SQLite
         converted = []
