@@ -35,16 +35,8 @@ from scenarios import Policy
 
 from .credential import Issued, default_policies, issue, view_names
 from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
-from .records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest, new_list_id
-
-StatusRef = tuple[str, int]  # (status list id, index)
-# What is written for one licence: its row and its status entries' rows, as tuples in the
-# column order below (small to hand from a worker process to the writer).
-LICENCE_COLUMNS = ("id", "licence_type", "authority", "kid", "holder", "issued_at", "expires_at",
-                   "status_list", "status_idx", "state", "credential_sha256")
-ENTRY_COLUMNS = ("list_id", "idx", "licence_id", "scope")
-Record = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
-
+from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
+                      licence_rows, new_list_id)
 
 @dataclass(frozen=True)
 class BatchItem:
@@ -74,13 +66,9 @@ class SignedLicence:
         return 1 + len(self.issued.views)
 
     def record(self) -> Record:
-        """The licence row and its status-entry rows (``LICENCE_COLUMNS``, ``ENTRY_COLUMNS``)."""
-        issued = self.issued
-        lst, idx = self.refs[0]
-        licence = (issued.jti, issued.licence_type, self.authority, self.kid, self.holder,
-                   utc(issued.issued_at), utc(issued.expires_at), lst, idx, "valid",
-                   credential_digest(issued.credential))
-        return licence, [(l2, i2, issued.jti, scope) for (l2, i2), scope in zip(self.refs, self.scopes)]
+        """The licence row and its status-entry rows (:func:`issuer.records.licence_rows`:
+        the same rows :func:`issuer.records.issue_licence` writes)."""
+        return licence_rows(self.issued, self.authority, self.kid, self.holder, self.refs, self.scopes)
 
 
 def sign_batch(

@@ -22,7 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,12 +42,33 @@ REASON = re.compile(r"^[a-z0-9_]{1,32}$")
 _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
 
 
+StatusRef = tuple[str, int]  # (status list id, index)
+# A licence's record as rows: its row in ``licences`` and one row in ``status_entries``
+# per status entry, as tuples in these column orders. Both ways of issuing write exactly
+# these: issue_licence through the ORM, issuer.batch straight to the driver.
+LICENCE_COLUMNS = ("id", "licence_type", "authority", "kid", "holder", "issued_at", "expires_at",
+                   "status_list", "status_idx", "state", "credential_sha256")
+ENTRY_COLUMNS = ("list_id", "idx", "licence_id", "scope")
+Record = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
+
+
 class RecordError(LookupError):
     """No such licence, or a request the records cannot honour."""
 
 
 def credential_digest(credential: str) -> str:
     return b64url_encode(hashlib.sha256(credential.strip().encode("ascii")).digest())
+
+
+def licence_rows(issued: Issued, authority: str, kid: str, holder: str | None,
+                 refs: Sequence[StatusRef], scopes: Sequence[str]) -> Record:
+    """The rows that record ``issued`` (``LICENCE_COLUMNS``, ``ENTRY_COLUMNS``): a new,
+    valid licence whose full credential has ``refs[0]``, and one status entry per
+    ``(ref, scope)`` pair ("credential", then each scenario view's name)."""
+    lst, idx = refs[0]
+    licence = (issued.jti, issued.licence_type, authority, kid, holder, utc(issued.issued_at),
+               utc(issued.expires_at), lst, idx, "valid", credential_digest(issued.credential))
+    return licence, [(l2, i2, issued.jti, scope) for (l2, i2), scope in zip(refs, scopes, strict=True)]
 
 
 # ---- status index allocation -------------------------------------------------------------
@@ -159,23 +180,10 @@ def issue_licence(
     )
     if holder is None and holder_jwk is not None:
         holder = thumbprint(holder_jwk)
-    record = LicenceRecord(
-        id=issued.jti,
-        licence_type=licence_type,
-        authority=key.authority,
-        kid=key.kid,
-        holder=holder,
-        issued_at=utc(issued.issued_at),
-        expires_at=utc(issued.expires_at),
-        status_list=cred_ref[0],
-        status_idx=cred_ref[1],
-        state="valid",
-        reason=None,
-        credential_sha256=credential_digest(issued.credential),
-    )
-    record.entries.append(StatusEntry(list_id=cred_ref[0], idx=cred_ref[1], scope="credential"))
-    for name, (lst, idx) in view_refs.items():
-        record.entries.append(StatusEntry(list_id=lst, idx=idx, scope=name))
+    licence, entries = licence_rows(issued, key.authority, key.kid, holder, refs, ("credential", *scenarios))
+    record = LicenceRecord(**dict(zip(LICENCE_COLUMNS, licence)))
+    for list_id, idx, _licence_id, scope in entries:
+        record.entries.append(StatusEntry(list_id=list_id, idx=idx, scope=scope))
     session.add(record)
     session.flush()
     return issued

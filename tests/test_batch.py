@@ -199,3 +199,31 @@ def test_licence_ids_carry_the_time_and_80_random_bits(keydir: KeyDir, wallets: 
     # views (the ids in QR codes) keep fully random 96-bit ids
     view_ids = [_payload(v)["jti"] for v in issued.views.values()]
     assert all(len(b64url_decode(v)) == 12 for v in view_ids)
+
+
+def test_a_batch_licence_is_recorded_as_the_service_records_one(file_engine: Any, keydir: KeyDir, wallets: list[Wallet]) -> None:
+    """The same resident's licence, issued once by the service's path (issue_licence,
+    ORM) and once by a batch (bulk rows): read back, the two records differ only where
+    two licences must (id, status entries, credential digest)."""
+    from issuer.records import issue_licence
+
+    jwk = wallets[0].device_jwk()
+    with session_factory(file_engine)() as session:
+        single = issue_licence(session, keydir, "id_card", example("id_card"), holder_jwk=jwk, now=NOW - HOUR)
+        session.commit()
+    with file_engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW - HOUR)
+        refs = allocator.allocate(1 + len(view_names("id_card")))
+        [batch] = sign_batch(keydir, "id_card", [BatchItem(example("id_card"), jwk, refs)], now=NOW - HOUR)
+        record_batch(conn, allocator, [batch.record()])
+    differ = {"id", "status_list", "status_idx", "credential_sha256"}
+    with session_factory(file_engine)() as session:
+        a, b = session.get(LicenceRecord, single.jti), session.get(LicenceRecord, batch.issued.jti)
+        assert a is not None and b is not None
+        columns = [c.key for c in LicenceRecord.__table__.columns]
+        assert {c: getattr(a, c) for c in columns if c not in differ} == {c: getattr(b, c) for c in columns if c not in differ}
+        assert a.holder == thumbprint(jwk) and a.state == "valid" and a.reason is None
+        assert a.issued_at.replace(tzinfo=None) == utc(NOW - HOUR).replace(tzinfo=None)
+        assert [e.scope for e in sorted(a.entries, key=lambda e: e.id)] == [e.scope for e in sorted(b.entries, key=lambda e: e.id)]
+        assert (a.status_list, a.status_idx) in {(e.list_id, e.idx) for e in a.entries if e.scope == "credential"}
+        assert (b.status_list, b.status_idx) in {(e.list_id, e.idx) for e in b.entries if e.scope == "credential"}
