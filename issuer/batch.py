@@ -38,6 +38,7 @@ from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
                       licence_rows, new_list_id)
 
+
 @dataclass(frozen=True)
 class BatchItem:
     """One licence to sign: the resident's claims and device key, and its status entries
