@@ -20,6 +20,7 @@ the issuer records only the SHA-256 of each credential, as :mod:`issuer.records`
 
 from __future__ import annotations
 
+import math
 import secrets
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -155,10 +156,14 @@ class BatchAllocator:
         """``count`` distinct free entries (they may span two lists at a list's fill limit)."""
         refs: list[StatusRef] = []
         while len(refs) < count:
-            if self.list_id is None or len(self.used) >= self.size * MAX_FILL:
+            # A list takes entries while fewer than size * MAX_FILL are used, as in
+            # issuer.records: ceil, so that a list of odd size has room for its last one.
+            fill = math.ceil(self.size * MAX_FILL)
+            if self.list_id is None or len(self.used) >= fill:
                 self._new_list()
+                fill = math.ceil(self.size * MAX_FILL)
             assert self.list_id is not None
-            room = int(self.size * MAX_FILL) - len(self.used)
+            room = fill - len(self.used)
             wanted = min(count - len(refs), room)
             for idx in self._draw(wanted):
                 refs.append((self.list_id, idx))
