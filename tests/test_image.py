@@ -90,3 +90,12 @@ def test_image_formats_outside_the_list_are_refused() -> None:
     with pytest.raises(VerificationFailed) as err:
         decode_qr_image(out.getvalue())
     assert [type(f) for f in err.value.failures] == [MalformedInput]
+
+
+def test_a_pil_image_over_the_pixel_cap_is_refused_before_it_is_read() -> None:
+    from verifier._image import MAX_IMAGE_PIXELS
+
+    side = int(MAX_IMAGE_PIXELS**0.5) + 1  # 1-bit: about 5 MiB in memory
+    with pytest.raises(VerificationFailed) as err:
+        decode_qr_image(Image.new("1", (side, side), 1))
+    assert [(type(f), f.detail) for f in err.value.failures] == [(MalformedInput, "image too large")]

@@ -23,7 +23,9 @@ ImageInput = Union[bytes, Path, Image.Image]
 def decode_qr_image(image: ImageInput) -> str:
     """Return the text of the first QR code in ``image`` or raise :class:`VerificationFailed`."""
     if isinstance(image, Image.Image):
-        picture = image
+        picture = image  # already decoded by the caller; the pixel cap below still holds
+        if picture.width * picture.height > MAX_IMAGE_PIXELS:
+            raise VerificationFailed([MalformedInput(detail="image too large")])
     else:
         data = _read_capped(image)
         try:
