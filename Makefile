@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo clean fuzz
+.PHONY: run test install demo clean fuzz fuzz-merge
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,11 @@ FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
 	$(BIN)/python fuzz/fuzz_qr.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1
+
+# Shrink fuzz/corpus to the smallest set of inputs with the same coverage (libFuzzer's
+# merge re-runs the target as a program, so it needs the virtualenv's python on PATH).
+fuzz-merge: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	rm -rf fuzz/.merged && mkdir fuzz/.merged
+	PATH="$(CURDIR)/$(BIN):$$PATH" fuzz/fuzz_qr.py -merge=1 fuzz/.merged fuzz/corpus
+	rm -rf fuzz/corpus && mv fuzz/.merged fuzz/corpus
