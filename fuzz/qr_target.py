@@ -5,8 +5,9 @@ committed corpus through it on every test run.
 Any input must end in a verified result or a certfree ``VerificationError``; anything
 else (an uncaught exception, a crash, a hang) is a bug.
 
-The verifier is built once with throwaway keys, a wallet and one valid presentation
-per scenario, so the fuzzer can reach deep into the envelope, the claims and the checks.
+The verifier is built once, with fixed keys and a wallet holding three licences (see
+FIXTURE below), so that valid presentations, and what the fuzzer makes of them, reach
+deep into the envelope, the claims and the checks.
 """
 
 from __future__ import annotations
