@@ -176,3 +176,42 @@ def test_qr_sizes_are_small(holder: Wallet) -> None:
     assert version(fresh(holder, "internet_cafe")) <= 13
     assert version(fresh(holder, "hotel", "id_card")) <= 16
     assert version(fresh(holder, "hotel", "household_book")) <= 16
+
+
+@pytest.mark.parametrize(("min_age", "codes"), [(36, []), (37, ["under_age"])])
+def test_a_minimum_age_other_than_18_is_checked_against_the_birth_date(
+    holder: Wallet, keydir: KeyDir, tmp_path: Path, scan: Scan, min_age: int, codes: list[str]
+) -> None:
+    """A desk's own policy may ask for another age (scenarios.policy then makes it disclose
+    birth_date): the demo resident, born 1990-03-07, is 36 on 2026-11-24."""
+    from scenarios import load_policy
+    from scenarios.policy import POLICIES_DIR
+    from verifier import MemoryReplayCache, load_trust_list
+
+    source = (POLICIES_DIR / "hotel.toml").read_text(encoding="utf-8")
+    (tmp_path / "hotel.toml").write_text(source.replace("accepts = [", f"min_age = {min_age}\naccepts = [", 1), encoding="utf-8")
+    policy = load_policy(tmp_path / "hotel.toml")
+    assert policy.min_age == min_age and "birth_date" in policy.disclosed_for("id_card")
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    desk = Verifier(trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache(), policies={"hotel": policy})
+    text = present(holder, "hotel", licence_type="id_card", now=NOW).text
+    if codes:
+        with pytest.raises(VerificationFailed) as exc:
+            desk.verify(scan(text), scenario="hotel")
+        assert exc.value.codes == codes and exc.value.failures[0].field == "birth_date"
+    else:
+        assert desk.verify(scan(text), scenario="hotel").claims["birth_date"] == "1990-03-07"
+
+
+def test_age_is_counted_in_whole_years_on_the_date_in_china() -> None:
+    import datetime as dt
+
+    from verifier._core import age_on, china_date
+
+    assert age_on(dt.date(2008, 11, 24), dt.date(2026, 11, 24)) == 18
+    assert age_on(dt.date(2008, 11, 25), dt.date(2026, 11, 24)) == 17
+    assert age_on(dt.date(2008, 2, 29), dt.date(2026, 2, 28)) == 17
+    assert age_on(dt.date(2008, 2, 29), dt.date(2026, 3, 1)) == 18
+    # 2026-11-24 16:00 UTC is already 2026-11-25 00:00 in China
+    midnight = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.timezone.utc).timestamp()
+    assert china_date(midnight - 1) == dt.date(2026, 11, 24) and china_date(midnight) == dt.date(2026, 11, 25)

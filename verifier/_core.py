@@ -3,6 +3,7 @@ lists every failed check. Pure: no network, no database, no clock of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ class Verifier:
         if parsed.proof is not None or policy is not None:
             presented_at = self._check_holder(parsed, policy, now, fail)
         if policy is not None:
-            self._check_policy(parsed.claims, policy, fail)
+            self._check_policy(parsed.claims, policy, now, fail)
         warnings = check_status(self.status, parsed.claims, policy, now, fail)
         if failures:
             raise E.VerificationFailed(failures)
@@ -281,7 +282,7 @@ class Verifier:
         return proof.iat
 
     @staticmethod
-    def _check_policy(claims: Mapping[str, Any], policy: Policy, fail: Fail) -> None:
+    def _check_policy(claims: Mapping[str, Any], policy: Policy, now: float, fail: Fail) -> None:
         licence_type = claims["vct"]
         if licence_type not in policy.accepts:
             fail(E.TypeNotAccepted(field="vct", detail=licence_type))
@@ -292,8 +293,19 @@ class Verifier:
         missing = policy.disclosed_for(licence_type).difference(claims)
         for name in sorted(missing):
             fail(E.ClaimMissing(field=name))
-        if policy.min_age is not None and "age_over_18" in claims and claims["age_over_18"] is not True:
-            fail(E.UnderAge(field="age_over_18"))
+        if policy.min_age is None:
+            return
+        if policy.min_age == 18:  # the view carries the issuer's answer
+            if "age_over_18" in claims and claims["age_over_18"] is not True:
+                fail(E.UnderAge(field="age_over_18"))
+        elif "birth_date" in claims:  # any other age: from the birth date (policy.py makes it disclosed)
+            try:
+                born = dt.date.fromisoformat(claims["birth_date"])
+            except (TypeError, ValueError):
+                fail(E.ClaimInvalid(field="birth_date"))
+                return
+            if age_on(born, china_date(now)) < policy.min_age:
+                fail(E.UnderAge(field="birth_date"))
 
 
 _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
@@ -324,6 +336,20 @@ def _holder_key(jwk: Mapping[str, Any]) -> bytes:
 @lru_cache(maxsize=4096)
 def _raw_holder_key(x: str) -> bytes:
     return raw_public_from_jwk({"crv": "Ed25519", "kty": "OKP", "x": x})
+
+
+_CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def china_date(now: float) -> dt.date:
+    """The date in China (UTC+8, no daylight saving) at Unix time ``now``."""
+    return dt.datetime.fromtimestamp(now, _CHINA).date()
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    """Whole years from ``born`` to ``day`` (a 29 February birthday comes of age on 1 March
+    in other years)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 _REQUIRED_INT = ("iat", "exp")  # nbf is optional: absent means "valid from iat"
