@@ -22,9 +22,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
@@ -54,6 +54,14 @@ Record = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
 
 class RecordError(LookupError):
     """No such licence, or a request the records cannot honour."""
+
+
+class StateConflict(RecordError):
+    """The licence is not in a state the change may start from (``state`` says which it is)."""
+
+    def __init__(self, licence_id: str, state: str) -> None:
+        super().__init__(f"licence {licence_id!r} is {state}")
+        self.state = state
 
 
 def credential_digest(credential: str) -> str:
@@ -189,19 +197,30 @@ def issue_licence(
     return issued
 
 
-def set_status(session: Session, licence_id: str, state: str, *, reason: str, now: int | None = None) -> LicenceRecord:
+def set_status(session: Session, licence_id: str, state: str, *, reason: str, now: int | None = None,
+               only_from: Collection[str] | None = None) -> LicenceRecord:
     """Set a licence's state ("valid", "revoked", "suspended") with a short reason code.
-    Every status entry of the licence (credential and views) shows it once published."""
+    Every status entry of the licence (credential and views) shows it once published.
+
+    ``only_from``: the states the change may start from. The check and the write are one
+    conditional UPDATE, so two changes at once cannot both pass a check made before
+    either wrote (a reinstate overwriting a revoke); the loser raises ``StateConflict``."""
     if state not in STATES:
         raise ValueError(f"state must be one of {sorted(STATES)}")
     if not isinstance(reason, str) or not REASON.match(reason):
         raise ValueError("reason must be a short code: lowercase letters, digits, _ (at most 32)")
-    record = session.get(LicenceRecord, licence_id)
+    now = int(time.time()) if now is None else now
+    change = update(LicenceRecord).where(LicenceRecord.id == licence_id)
+    if only_from is not None:
+        change = change.where(LicenceRecord.state.in_(sorted(only_from)))
+    result = session.execute(change.values(state=state, reason=reason, state_changed_at=utc(now)),
+                             execution_options={"synchronize_session": False})
+    changed = cast("CursorResult[Any]", result).rowcount
+    record = session.get(LicenceRecord, licence_id, populate_existing=True)
     if record is None:
         raise RecordError(f"no licence {licence_id!r}")
-    now = int(time.time()) if now is None else now
-    record.state, record.reason, record.state_changed_at = state, reason, utc(now)
-    session.flush()
+    if not changed:
+        raise StateConflict(licence_id, record.state)
     return record
 
 

@@ -338,3 +338,32 @@ def test_signed_lists_with_duplicate_json_members_are_refused(keydir: KeyDir) ->
         load_trust_list(_signed_raw(root, doubled, body_bytes), keydir.root_public_jwk())
     assert exc.value.codes == ["trust_list_invalid"]
     assert load_trust_list(_signed_raw(root, header_bytes, body_bytes), keydir.root_public_jwk())
+
+
+def test_a_reinstate_checked_before_a_revoke_committed_cannot_undo_it(tmp_path: Path, keydir: KeyDir) -> None:
+    """Two clerks at once on a suspended licence: one revokes, the other reinstates. The
+    reinstate read "suspended" before the revoke committed; its write must not turn the
+    revoked licence valid again (the state is checked in the UPDATE itself)."""
+    from issuer.db import LicenceRecord
+    from issuer.records import StateConflict
+
+    engine = make_engine(tmp_path / "issuer.db")
+    Base.metadata.create_all(engine)
+    sessions = session_factory(engine)
+    with sessions() as setup:
+        licence = issue_licence(setup, keydir, "driving_license", example("driving_license"), now=NOW - HOUR).jti
+        set_status(setup, licence, "suspended", reason="court_order", now=NOW - 50)
+        setup.commit()
+    with sessions() as reinstating, sessions() as revoking:
+        seen = reinstating.get(LicenceRecord, licence)
+        assert seen is not None and seen.state == "suspended"  # the reinstate's check passes...
+        set_status(revoking, licence, "revoked", reason="stolen", now=NOW - 40, only_from={"valid", "suspended"})
+        revoking.commit()  # ...then the revoke commits
+        with pytest.raises(StateConflict) as conflict:
+            set_status(reinstating, licence, "valid", reason="reinstated", now=NOW - 30, only_from={"suspended"})
+        assert conflict.value.state == "revoked"
+        reinstating.rollback()
+    with sessions() as check:
+        final = check.get(LicenceRecord, licence)
+        assert final is not None and (final.state, final.reason) == ("revoked", "stolen")
+    engine.dispose()

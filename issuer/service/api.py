@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from issuer import LICENCE_TYPES, ClaimsInvalid
+from issuer import LICENCE_TYPES, ClaimsInvalid, records
 
 from . import context, issuing
 from .db import db_session
@@ -151,10 +151,13 @@ def change_status(licence_id: str, action: str) -> Any:
         return _denied(f"licence.{action}", licence_id, str(exc))
     if record is None:
         return error(404, "not_found", "no such licence", "无此证照", field="licence_id")
-    if record.state not in TRANSITIONS[action]:
-        return error(409, "state", f"cannot {action} a licence that is {record.state}",
-                     f"证照当前状态为{record.state}，不能执行{action}", field="state")
-    issuing.change_status(session, g.operator, record, action, reason, now=context.now())
+    try:
+        record = issuing.change_status(session, g.operator, record, action, reason, now=context.now(),
+                                       only_from=TRANSITIONS[action])
+    except records.StateConflict as conflict:  # checked in the UPDATE itself: no race
+        session.rollback()
+        return error(409, "state", f"cannot {action} a licence that is {conflict.state}",
+                     f"证照当前状态为{conflict.state}，不能执行{action}", field="state")
     session.commit()
     return jsonify(issuing.record_json(record))
 

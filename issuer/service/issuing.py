@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -115,9 +115,12 @@ def licence_in_scope(session: Session, op: Operator, licence_id: str) -> Licence
     return record
 
 
-def change_status(session: Session, op: Operator, record: LicenceRecord, action: str, reason: str | None, *, now: float) -> LicenceRecord:
+def change_status(session: Session, op: Operator, record: LicenceRecord, action: str, reason: str | None, *,
+                  now: float, only_from: Collection[str] | None = None) -> LicenceRecord:
+    """Raises ``records.StateConflict`` if the licence is no longer in one of ``only_from``."""
     default = {"revoke": "unspecified", "suspend": "unspecified", "reinstate": "reinstated"}[action]
-    records.set_status(session, record.id, STATES[action], reason=reason or default, now=int(now))
+    record = records.set_status(session, record.id, STATES[action], reason=reason or default, now=int(now),
+                                only_from=only_from)
     audit(session, f"operator:{op.id}", f"licence.{action}", record.id, now=now)
     return record
 
