@@ -26,6 +26,7 @@ status list newer than the fetched one is kept.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.parse
 import urllib.request
@@ -64,8 +65,8 @@ def _fetch(source: str | Path, rel: str, limit: int, timeout: float, alternative
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http/https only)
                 data = response.read(limit + 1)
-        except OSError as exc:  # URLError, HTTPError, timeouts
-            raise SyncError(f"cannot fetch {url}: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts, a cut-off reply
+            raise SyncError(f"cannot fetch {url}: {exc!r}") from None
     else:
         folder = Path(source)
         for name in (rel, *alternatives):
@@ -89,7 +90,7 @@ def _list_ids(raw: bytes) -> list[str]:
 
     try:
         index: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise SyncError("status/index.json is not JSON") from None
     items = index.get("lists") if isinstance(index, dict) else index
     if not isinstance(items, list):
@@ -97,7 +98,7 @@ def _list_ids(raw: bytes) -> list[str]:
     ids = []
     for item in items:
         list_id = item.get("id") if isinstance(item, dict) else item
-        if not isinstance(list_id, str) or not LIST_ID.match(list_id):
+        if not isinstance(list_id, str) or not LIST_ID.fullmatch(list_id):
             raise SyncError(f"bad status list id in index: {list_id!r}")
         ids.append(list_id)
     return sorted(set(ids))

@@ -131,6 +131,9 @@ class Build:
             payload = good.replace('"name":"李华"', '"name":"').encode() + b'\xe9\xff"}'
         return _sign_raw(self.keydir, {}, payload)
 
+    def deep_json_payload(self, case: dict[str, Any]) -> str:
+        return _sign_raw(self.keydir, {}, b"[" * 3000 + b"]" * 3000)
+
     def claims(self, case: dict[str, Any]) -> str:
         return _sign_raw(self.keydir, {}, json.dumps(_claims(**case["set"]), separators=(",", ":")).encode())
 
@@ -200,6 +203,13 @@ def test_hostile_case(path: Path, keydir: KeyDir, holder: Wallet, verifier: Veri
             with pytest.raises(ClaimsInvalid) as refused:
                 issue(keydir, "id_card", claims, now=NOW)
             assert ("id_number", case["expect"]) in [(e.field, e.code) for e in refused.value.errors]
+        return
+    if recipe == "trust_list_header":
+        _, p, s = keydir.trust_list().split(".")
+        header = b"[" * 3000 + b"]" * 3000 if case["header"] == "deep" else case["header"].encode()
+        with pytest.raises(VerificationFailed) as exc:
+            load_trust_list(f"{b64url_encode(header)}.{p}.{s}", keydir.root_public_jwk())
+        assert exc.value.codes == [case["expect"]]
         return
     if recipe == "trust_list_added_key":
         h, p, s = keydir.trust_list().split(".")

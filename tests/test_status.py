@@ -367,3 +367,23 @@ def test_a_reinstate_checked_before_a_revoke_committed_cannot_undo_it(tmp_path: 
         final = check.get(LicenceRecord, licence)
         assert final is not None and (final.state, final.reason) == ("revoked", "stolen")
     engine.dispose()
+
+
+def test_hostile_status_list_files_and_names_are_status_list_invalid(keydir: KeyDir, tmp_path: Path) -> None:
+    """A list id with a final newline (under a good signature), a header of 3,000 nested
+    arrays, and a .jws file that is not ASCII: each is status_list_invalid, nothing else."""
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    entry, key = keydir.key_for_authority("household_registration", NOW)
+    good = status_list_claims("AAAAAA", "household_registration", 1024, [], NOW)
+    assert parse_status_list(_token_signed_by(key, entry.kid, good), trust).list_id == "AAAAAA"
+    newline = _token_signed_by(key, entry.kid, dict(good, sub="AAAAAA\n"))
+    _, payload, signature = newline.split(".")
+    deep = f"{b64url_encode(b'[' * 3000 + b']' * 3000)}.{payload}.{signature}"
+    for token in (newline, deep):
+        with pytest.raises(VerificationFailed) as exc:
+            parse_status_list(token, trust)
+        assert exc.value.codes == ["status_list_invalid"]
+    (tmp_path / "AAAAAA.jws").write_bytes("状态".encode() + b"." * 10)
+    with pytest.raises(VerificationFailed) as exc:
+        load_status_lists(tmp_path, trust)
+    assert exc.value.codes == ["status_list_invalid"]

@@ -203,3 +203,36 @@ def test_cli_sync(issuer: tuple[KeyDir, Any], tmp_path: Path) -> None:
     bad = subprocess.run([cli, "sync", "--from", str(tmp_path / "nowhere"), "--to", str(tmp_path / "desk"), "--root", str(keys.path / "root.jwk.json")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "unchanged" in bad.stderr
+
+
+@pytest.mark.parametrize("index", [b"[" * 100_000, b'["L1\\n"]', b'{"lists": [{"id": "L1\\n"}]}'])
+def test_a_hostile_status_index_is_a_sync_error(issuer: tuple[KeyDir, Any], tmp_path: Path, index: bytes) -> None:
+    """100 KB of nested arrays (under the 256 KB cap; the JSON parser runs out of stack)
+    and a list id with a final newline are refused as SyncError, with the cache untouched."""
+    keys, session = issuer
+    src = serve_layout(keys, session, tmp_path / "src", NOW - 60)
+    (src / "status" / "index.json").write_bytes(index)
+    with pytest.raises(SyncError):
+        sync(src, tmp_path / "cache", keys.root_public_jwk())
+    assert not (tmp_path / "cache").exists() or snapshot(tmp_path / "cache") == {}
+
+
+def test_a_reply_cut_off_mid_chunk_is_a_sync_error(tmp_path: Path) -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def reply() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n")  # not a chunk size
+        conn.close()
+
+    threading.Thread(target=reply, daemon=True).start()
+    try:
+        with pytest.raises(SyncError, match="cannot fetch"):
+            sync(f"http://127.0.0.1:{server.getsockname()[1]}", tmp_path / "cache", {"kty": "OKP", "crv": "Ed25519", "x": "A" * 43})
+    finally:
+        server.close()

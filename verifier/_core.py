@@ -202,7 +202,8 @@ class Verifier:
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise E.VerificationFailed([E.MalformedInput(detail="header or payload is not an object")])
         # The allow-list decides the algorithm; the token's header is only checked against it.
-        if header.get("alg") not in ALLOWED_ALGORITHMS:
+        alg = header.get("alg")
+        if type(alg) is not str or alg not in ALLOWED_ALGORITHMS:
             raise E.VerificationFailed([E.UnsupportedAlgorithm(field="alg")])
         if "crit" in header:
             raise E.VerificationFailed([E.UnsupportedHeader(field="crit")])

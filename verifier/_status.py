@@ -49,7 +49,7 @@ DEFAULT_STATUS_UNKNOWN = "warn"
 MAX_STATUS_TOKEN = 2 * 1024 * 1024  # characters of the compact JWS
 MAX_COMPRESSED = 1024 * 1024  # bytes of the zlib stream
 MAX_INFLATED = 4 * 1024 * 1024  # bytes of bit array: 16,777,216 entries at 2 bits
-LIST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LIST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch only: "$" would let a final newline through
 _MAX_INDEX = 2**40
 
 
@@ -131,7 +131,7 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
     if not isinstance(claims, dict):
         raise _invalid("payload is not an object")
     iss, sub, iat, body = claims.get("iss"), claims.get("sub"), claims.get("iat"), claims.get("status_list")
-    if not isinstance(sub, str) or not LIST_ID.match(sub):
+    if not isinstance(sub, str) or not LIST_ID.fullmatch(sub):
         raise _invalid("bad list id (sub)")
     if not isinstance(iat, int) or isinstance(iat, bool) or not 0 <= iat < _MAX_INDEX:
         raise _invalid("bad iat")
@@ -196,7 +196,10 @@ def load_status_lists(
         for path in sorted(folder.glob("*.jws")):
             if path.stat().st_size > MAX_STATUS_TOKEN:
                 raise _invalid(f"{path.name} too large")
-            texts.append(path.read_text("ascii"))
+            try:
+                texts.append(path.read_text("ascii"))
+            except (UnicodeDecodeError, OSError):
+                raise _invalid(f"{path.name} cannot be read as a compact JWS") from None
         tokens = texts
     else:
         tokens = source

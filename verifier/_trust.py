@@ -102,6 +102,8 @@ def _load(token: str, root_key: Ed25519PublicKey) -> TrustStore:
     token = token.strip()
     header_bytes, payload, signature = split_compact(token)
     header = strict_json(header_bytes)
+    if not isinstance(header, dict):
+        raise ValueError("trust list header is not an object")
     if header.get("alg") != ALGORITHM or header.get("typ") != TYP_TRUST_LIST or "crit" in header:
         raise ValueError("bad trust list header")
     if header.get("kid") != key_id(root_key):
