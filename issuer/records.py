@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, inspect, select, update
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
@@ -146,7 +146,10 @@ class _Allocator:
                     select(StatusEntry.idx).where(StatusEntry.list_id == lst.id, StatusEntry.idx.in_(candidates))
                 ))
                 chosen.extend(sorted(candidates - used)[:wanted])
-        lst.used = (lst.used or 0) + count
+        # Counted in SQL (used = used + count) for a list already in the database: the
+        # value read above may be stale if another issuer wrote since, and writing it back
+        # plus count would lose their entries from the count.
+        lst.used = count if inspect(lst).pending else StatusList.used + count  # type: ignore[assignment]
         refs = [(lst.id, idx) for idx in chosen]
         self.taken.update(refs)
         secrets.SystemRandom().shuffle(refs)  # sorted() above must not order the views

@@ -387,3 +387,31 @@ def test_hostile_status_list_files_and_names_are_status_list_invalid(keydir: Key
     with pytest.raises(VerificationFailed) as exc:
         load_status_lists(tmp_path, trust)
     assert exc.value.codes == ["status_list_invalid"]
+
+
+def test_two_issuers_at_once_both_count_their_entries(tmp_path: Path, keydir: KeyDir) -> None:
+    """One issuer read the open list's count, another issued and committed, then the first
+    issued: the list's count holds both licences' entries (it was written back as the first
+    issuer's stale value plus its own, losing the other's, so a list could fill past its
+    limit and stay open)."""
+    from issuer.db import StatusList
+
+    engine = make_engine(tmp_path / "issuer.db")
+    Base.metadata.create_all(engine)
+    sessions = session_factory(engine)
+    claims = example("driving_license")
+    with sessions() as setup:
+        issue_licence(setup, keydir, "driving_license", claims, now=NOW - HOUR)
+        setup.commit()
+    with sessions() as first, sessions() as second:
+        [seen] = first.scalars(select(StatusList))  # the first issuer's view of the count
+        before = seen.used
+        issue_licence(second, keydir, "driving_license", claims, now=NOW - HOUR)
+        second.commit()
+        issue_licence(first, keydir, "driving_license", claims, now=NOW - HOUR)
+        first.commit()
+    with sessions() as check:
+        [lst] = check.scalars(select(StatusList))
+        entries = check.scalars(select(StatusEntry).where(StatusEntry.list_id == lst.id)).all()
+        assert lst.used == len(entries) == 3 * before
+    engine.dispose()
