@@ -67,12 +67,20 @@ def test_upload_accepted_then_register(app: Flask, client: FlaskClient, cafe_qr:
     token = re.search(r'name="token" value="([^"]+)"', html).group(1)
     missing = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token})
     assert missing.status_code == 400 and "terminal" in missing.get_data(as_text=True)
-    done = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token, "terminal": "A-07"})
+    # the form comes back with a fresh one-time token for the same result
+    again = re.search(r'name="token" value="([^"]+)"', missing.get_data(as_text=True)).group(1)
+    assert again != token
+    done = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": again, "terminal": "A-07"})
     assert done.status_code == 200 and "已登记 / recorded" in done.get_data(as_text=True)
     from scenarios.register import Register
 
     rows = Register(app.config["DESK_REGISTER"]).rows("internet_cafe")
     assert rows[-1]["fields"]["terminal"] == "A-07" and "age_over_18" not in rows[-1]["fields"]
+    # one verified result, one register entry: submitting it again, or the spent token, is refused
+    for used in (again, token):
+        twice = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": used, "terminal": "A-08"})
+        assert twice.status_code == 409 and "该核验结果已登记" in twice.get_data(as_text=True)
+    assert len(Register(app.config["DESK_REGISTER"]).rows("internet_cafe")) == len(rows)
     forged = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token + "x", "terminal": "1"})
     assert forged.status_code == 400
 

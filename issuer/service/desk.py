@@ -6,6 +6,8 @@ form. Verification runs through the verifier SDK, exactly as an offline desk wou
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from typing import Any
 
 
@@ -24,7 +26,9 @@ from .config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
 from .security import check_csrf
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
-RESULT_MAX_AGE = 10 * 60  # a verified result may be registered within 10 minutes
+RESULT_MAX_AGE = 10 * 60  # a verified result may be registered within 10 minutes, once
+ALREADY_RECORDED = ("该核验结果已登记，如需再登记请重新核验 / "
+                    "This result is already in the register; verify the code again to record it again")
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -101,9 +105,16 @@ def verify() -> Any:
             result = verifier.verify(item, scenario=scenario)
     except VerificationFailed as exc:
         return _form(scenario=scenario, matter=matter, failed=exc.failures)
-    token = _serializer().dumps({"s": scenario, "t": result.licence_type, "c": dict(result.claims), "m": matter})
+    token = _result_token(scenario, result.licence_type, dict(result.claims), matter, context.now())
     return _accepted(scenario, matter, result.licence_type, dict(result.claims), token,
                      warnings=result.warnings, check=check)
+
+
+def _result_token(scenario: str, licence_type: str, claims: dict[str, Any], matter: str | None, verified_at: float) -> str:
+    """The signed result the register form carries: good for one register entry ("n", a
+    nonce spent when it is recorded) within RESULT_MAX_AGE of the verification ("v")."""
+    return _serializer().dumps({"s": scenario, "t": licence_type, "c": claims, "m": matter,
+                                "v": verified_at, "n": secrets.token_urlsafe(16)})
 
 
 def _accepted(scenario: str, matter: str | None, licence_type: str, claims: dict[str, Any], token: str, **extra: Any) -> str:
@@ -121,12 +132,20 @@ def register() -> Any:
         data = _serializer().loads(request.form.get("token", ""), max_age=RESULT_MAX_AGE)
     except BadSignature:
         return _form(scenario="hotel", error="token"), 400
+    now = context.now()
+    if not isinstance(data.get("n"), str) or not isinstance(data.get("v"), (int, float)) or now - data["v"] > RESULT_MAX_AGE:
+        return _form(scenario="hotel", error="token"), 400
+    # One register entry per verified result: the nonce is spent first, in the desk's
+    # replay cache (shared by the workers), so a second submit, or a double click, finds it.
+    spent = hashlib.sha256(b"certfree-desk-register\0" + data["n"].encode()).digest()
+    if context.desk_verifier().replay_cache.check_and_add(spent, now + RESULT_MAX_AGE + 1, now):
+        return _form(scenario=data["s"], error="already_recorded", error_text=ALREADY_RECORDED), 409
     policy = context.policies()[data["s"]]
     clerk = {f.name: request.form.get(f.name, "") for f in policy.clerk_fields if request.form.get(f.name, "")}
-    moment = dt.datetime.fromtimestamp(context.now(), dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
     try:
         row = context.desk_register().record(policy, data["t"], data["c"], clerk, recorded_at=moment, matter=data["m"])
-    except RegisterError as exc:
-        token = request.form.get("token", "")
+    except RegisterError as exc:  # the form again, with a fresh one-time token for the same result
+        token = _result_token(data["s"], data["t"], data["c"], data["m"], data["v"])
         return _accepted(data["s"], data["m"], data["t"], data["c"], token, register_error=exc), 400
     return _form(scenario=data["s"], recorded=row)
