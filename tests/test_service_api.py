@@ -6,6 +6,7 @@ import concurrent.futures
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from service_fixtures import *
@@ -185,3 +186,38 @@ def test_every_response_has_security_headers(client: FlaskClient) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
     assert time.time() > 0
+
+
+def test_same_key_different_request_at_the_same_moment_is_a_conflict_not_a_500(
+    app: Flask, operators: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one Idempotency-Key and different bodies, both past the key lookup
+    before either writes (held there by a barrier: the natural race window). The one that
+    loses the insert must answer 422 idempotency_conflict, as it would a moment later."""
+    import threading
+
+    from issuer.service import issuing
+
+    residents = [enrol(app, "dora"), enrol(app, "erik")]
+    token = operators["household_registration"]
+    both_looked = threading.Barrier(2, timeout=30)
+    issue_for_resident = issuing.issue_for_resident
+
+    def after_the_lookup(*args: Any, **kwargs: Any) -> Any:
+        both_looked.wait()
+        return issue_for_resident(*args, **kwargs)
+
+    monkeypatch.setattr(issuing, "issue_for_resident", after_the_lookup)
+    answers: dict[str, Any] = {}
+
+    def send(resident: str) -> None:
+        answers[resident] = issue_via_api(app.test_client(), token, resident, "id_card", "same-moment-0001")
+
+    threads = [threading.Thread(target=send, args=(r,)) for r in residents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(answers[r].status_code for r in residents)
+    assert codes == [201, 422], codes
+    assert [a.json["error"] for a in answers.values() if a.status_code == 422] == ["idempotency_conflict"]

@@ -82,8 +82,7 @@ def issue_licence() -> Any:
     try:
         earlier = issuing.find_idempotent(session, op, key, body_hash)
     except issuing.Conflict:
-        return error(422, "idempotency_conflict", "this Idempotency-Key was used for a different request",
-                     "该幂等键已用于不同的请求", field="Idempotency-Key")
+        return _idempotency_conflict()
     if earlier is not None:
         return _issued(earlier, replayed=True)
     resident = session.get(Resident, body["resident_id"])
@@ -97,13 +96,21 @@ def issue_licence() -> Any:
         session.rollback()
         errors = [{"field": e.field, "code": e.code, "message": e.message, "message_zh": e.message_zh} for e in exc.errors]
         return error(422, "claims_invalid", "the claims are invalid", "证照信息不合格", errors=errors)
-    except IntegrityError:  # a concurrent retry with the same key committed first
+    except IntegrityError:  # a concurrent request with the same key committed first
         session.rollback()
-        earlier = issuing.find_idempotent(session, op, key, body_hash)
+        try:
+            earlier = issuing.find_idempotent(session, op, key, body_hash)
+        except issuing.Conflict:  # ... and it was a different request
+            return _idempotency_conflict()
         if earlier is None:
             raise
         return _issued(earlier, replayed=True)
     return _issued(record, replayed=False)
+
+
+def _idempotency_conflict() -> Any:
+    return error(422, "idempotency_conflict", "this Idempotency-Key was used for a different request",
+                 "该幂等键已用于不同的请求", field="Idempotency-Key")
 
 
 def _issued(record: Any, *, replayed: bool) -> Any:
