@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from service_fixtures import *
@@ -73,3 +74,53 @@ def test_cli_audit_verify(app: Flask, client: FlaskClient, operators: dict[str, 
     bad = subprocess.run([CERTFREE, "audit", "verify"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 1
     assert "TAMPERED at entry 2" in bad.stdout
+
+
+def test_a_request_that_only_audits_does_not_clash_with_an_issue_in_flight(app: Flask, operators: dict[str, str]) -> None:
+    """On SQLite: an issue has flushed its audit entry and not yet committed (held open for
+    a second here); meanwhile a licence listing, whose only write is its own audit entry,
+    runs. It used to read the chain's head before the issue committed and clash on seq
+    (a 500); it now waits for the write lock, then appends after the issue's entry."""
+    import threading
+    import time
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from issuer.service.models import AuditEntry
+    from service_fixtures import auth
+
+    if not app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite's case: PostgreSQL locks the head row with SELECT ... FOR UPDATE")
+    resident = enrol(app, "frank")
+    token = operators["household_registration"]
+    holding = threading.local()
+    flushed = threading.Event()
+
+    def hold_the_transaction(session: Session, _context: object) -> None:
+        if getattr(holding, "on", False) and any(isinstance(o, AuditEntry) for o in session.new):
+            flushed.set()
+            time.sleep(1.0)
+
+    event.listen(Session, "after_flush", hold_the_transaction)
+    answers: dict[str, int] = {}
+
+    def issue() -> None:
+        holding.on = True
+        answers["issue"] = issue_via_api(app.test_client(), token, resident, "id_card", "in-flight-0001").status_code
+
+    def listing() -> None:
+        flushed.wait(10)
+        answers["list"] = app.test_client().get("/api/v1/licences", headers=auth(token)).status_code
+
+    try:
+        threads = [threading.Thread(target=issue), threading.Thread(target=listing)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        event.remove(Session, "after_flush", hold_the_transaction)
+    assert answers == {"issue": 201, "list": 200}
+    ok, bad, _count = _check(app)
+    assert ok and bad is None

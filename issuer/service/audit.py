@@ -2,8 +2,8 @@
 deleted, inserted or reordered row is found by :func:`verify_chain`.
 
 Entries get their ``seq`` and hashes when the session flushes (``before_flush``), under a
-row lock on the chain's head (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one
-writer), so two workers never fork the chain. What the chain cannot show by itself is a
+row lock on the chain's head (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite, the
+database's write lock, taken before the head is read), so two workers never fork the chain. What the chain cannot show by itself is a
 rewrite of the whole tail together with the head by someone holding the database: publish
 or sign the head elsewhere for that (noted in docs).
 """
@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEntry, AuditHead
@@ -53,6 +53,14 @@ def _chain_new_entries(session: Session, _context: Any, _instances: Any) -> None
     new = [obj for obj in session.new if isinstance(obj, AuditEntry) and obj.seq is None]
     if not new:
         return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # SQLite has no row locks, and a SELECT alone takes no write lock: another worker
+        # could append between reading the head and writing after it (a request whose only
+        # write is its audit entry then clashed on seq). A write first, even one that
+        # changes nothing, takes the database's write lock, so the head read next is the
+        # one this transaction appends to.
+        connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
