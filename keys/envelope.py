@@ -283,6 +283,8 @@ def decode(text: str) -> Envelope:
     if not isinstance(items, list) or not items:
         raise EnvelopeError("not an envelope array")
     kind = items[0]
+    if type(kind) is not int:  # 2.0 or true would mean the same: one encoding
+        raise EnvelopeError("unknown envelope kind")
     if kind == KIND_CREDENTIAL and len(items) == 4:
         proof = None
     elif kind == KIND_PRESENTATION and len(items) == 7:
@@ -310,10 +312,10 @@ def _refuse_tag(*_args: Any) -> Any:
     raise EnvelopeError("CBOR tag not allowed")
 
 
-# Tags cbor2 would resolve silently (self-describe, shared values, string references,
-# embedded CBOR, date strings): one meaning, one encoding, so they are refused. Other
+# Tags cbor2 would resolve silently (bignums, self-describe, shared values, string
+# references, embedded CBOR, date strings): one meaning, one encoding, so they are refused. Other
 # unknown tags come out as objects that _expand refuses.
-_REFUSED_TAGS = {tag: _refuse_tag for tag in (24, 25, 28, 29, 256, 1004, 55799)}
+_REFUSED_TAGS = {tag: _refuse_tag for tag in (2, 3, 24, 25, 28, 29, 256, 1004, 55799)}
 
 
 def _signature(value: Any) -> bytes:
@@ -349,7 +351,11 @@ def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
         if name in out:
             raise EnvelopeError("duplicate claim")
         t = type(v)
-        if t is str or t is bool:
+        if t is str:
+            if name in _SHORT_FORMS or len(v) == 10:
+                _refuse_long_form(name, v)
+            out[name] = v
+        elif t is bool:
             out[name] = v
         elif t is int:
             if name in _VALUE_CLAIMS:
@@ -372,7 +378,34 @@ def _expand_claims(packed: dict[Any, Any]) -> dict[str, Any]:
     return out
 
 
+_SHORT_FORMS = _VALUE_CLAIMS | {"jti"}
+
+
+def _refuse_long_form(name: str | None, value: Any) -> None:
+    """A value the encoder writes in a short form (a value code, the raw bytes of jti or
+    of the cnf key, tag 100 for a full date) is refused in its long form: one encoding."""
+    if isinstance(value, str):
+        if name in _VALUE_CLAIMS and value in _VALUE_CODES:
+            raise EnvelopeError("a coded value written out")
+        if name == "jti":
+            try:
+                raw = b64url_decode(value)
+            except ValueError:
+                raw = b""
+            if 8 <= len(raw) <= 32:
+                raise EnvelopeError("jti written out")
+        if len(value) == 10 and _DATE.fullmatch(value):
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                return
+            raise EnvelopeError("a date written as text")
+    elif name == "cnf" and isinstance(value, dict) and isinstance(_compact_value("cnf", value), bytes):
+        raise EnvelopeError("cnf key written out")
+
+
 def _expand(value: Any, key: str | None = None) -> Any:
+    _refuse_long_form(key, value)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():

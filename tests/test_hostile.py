@@ -20,7 +20,7 @@ from PIL import Image
 
 from conftest import NOW
 from issuer import ClaimsInvalid, example, issue
-from keys import KeyDir, key_id, public_jwk
+from keys import KeyDir, envelope, key_id, public_jwk
 from keys.envelope import PREFIX, encode_credential
 from keys.jose import TYP_CREDENTIAL, b64url_decode, b64url_encode, canonical_json, sign_compact
 from verifier import VerificationError, VerificationFailed, Verifier, load_trust_list
@@ -232,3 +232,49 @@ def test_hostile_case(path: Path, keydir: KeyDir, holder: Wallet, verifier: Veri
     assert isinstance(exc.value, VerificationError)
     assert exc.value.codes[0] == case["expect"], exc.value.codes
     assert _network_attempts == []
+
+
+def _items(text: str) -> list[Any]:
+    return cbor2.loads(base45.b45decode(text[len(PREFIX):]))
+
+
+def _text(items: list[Any]) -> str:
+    return PREFIX + base45.b45encode(cbor2.dumps(items)).decode()
+
+
+def _long_forms(text: str) -> dict[str, str]:
+    """The same presentation with one part in a longer form the encoder never writes."""
+    import datetime as dt
+
+    items = _items(text)
+    epoch = dt.date(1970, 1, 1)
+    items[2] = {k: (cbor2.CBORTag(100, (v - epoch).days) if isinstance(v, dt.date) else v) for k, v in items[2].items()}
+    assert _text(items) == text  # re-encoding the decoded items gives the scanned text back
+    names = {name: code for code, name in enumerate(envelope._NAMES, start=1)}
+
+    def claim(name: str, value: Any) -> str:
+        return _text([*items[:2], {**items[2], names[name]: value}, *items[3:]])
+
+    cnf = items[2][names["cnf"]]
+    return {
+        "kind as a float": _text([float(items[0]), *items[1:]]),
+        "iat as a bignum (tag 2)": _text([*items[:2], {**items[2], names["iat"]: cbor2.CBORTag(2, items[2][names["iat"]].to_bytes(8, "big"))}, *items[3:]]),
+        "vct as text, not its code": claim("vct", "id_card"),
+        "birth_date as text, not tag 100": claim("birth_date", "1990-03-07"),
+        "jti as base64url text": claim("jti", b64url_encode(items[2][names["jti"]])),
+        "cnf as a JWK": claim("cnf", {"jwk": {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(cnf)}}),
+    }
+
+
+def test_one_presentation_has_one_encoding(holder: Wallet, verifier: Verifier) -> None:
+    """Each longer form of a real presentation would rebuild the same signed JWS, so its
+    signatures would hold; it is refused as malformed, so one presentation has one QR text."""
+    view = holder.licence("id_card").views["hotel"]
+    text = present_view(view, holder.device_key(), licence_type="id_card", scenario="hotel", now=NOW).text
+    assert verifier.verify(text, scenario="hotel").licence_type == "id_card"
+    for name, variant in _long_forms(text).items():
+        assert variant != text
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(variant, scenario="hotel")
+        assert exc.value.codes == ["malformed"], name
+    assert envelope.decode(text).claims["vct"] == "id_card"  # the short form decodes
