@@ -13,7 +13,7 @@ from keys import KeyDir
 from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
 from scenarios import Policy, load_policies
 
-from .schemas import validate
+from .schemas import ClaimsInvalid, FieldError, validate
 from .views import china_midnight, view_claims
 
 CREDENTIAL_DAYS = 365  # a full credential is re-issued at least yearly
@@ -124,6 +124,10 @@ def sign_licence(
     exp = now + CREDENTIAL_DAYS * _DAY
     end = _end_of_validity(fields)
     if end is not None:
+        if end <= now:  # a licence whose period is over is not issued (it would be born expired)
+            raise ClaimsInvalid([FieldError(
+                "valid_until", "validity_ended", "the licence's period of validity has already ended",
+                "证照有效期已届满")])
         exp = min(exp, end)
     base: dict[str, Any] = {"iss": entry.authority, "iat": now, "exp": exp, "vct": licence_type}
     if nbf != now:  # omitted when it equals iat (RFC 7519 4.1.5 makes it optional): QR bytes count
@@ -139,7 +143,10 @@ def sign_licence(
     if with_views and holder_jwk is not None:
         policies = policies if policies is not None else default_policies()
         for name in view_names(licence_type, policies):
-            disclosed, view_exp = view_claims(policies[name], licence_type, fields, nbf=nbf, exp=min(exp, now + VIEW_DAYS * _DAY))
+            # VIEW_DAYS from the licence's start: a licence that starts later (a renewal issued
+            # early) gets views usable from its first day, not views that expire before it
+            view_until = min(exp, nbf + VIEW_DAYS * _DAY)
+            disclosed, view_exp = view_claims(policies[name], licence_type, fields, nbf=nbf, exp=view_until)
             v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti(12)}
             if view_status and name in view_status:
                 v["status"] = dict(view_status[name])

@@ -203,3 +203,36 @@ def test_invalid_claims_are_refused_naming_the_field(
         issue(keydir, licence_type, claims, now=NOW)
     assert (field, code) in [(e.field, e.code) for e in exc.value.errors]
     assert field in str(exc.value)
+
+
+def test_a_licence_whose_period_has_ended_is_not_issued(keydir: KeyDir) -> None:
+    ended = dict(example("residence_permit"), valid_from="2024-03-01", valid_until="2025-03-01")
+    with pytest.raises(ClaimsInvalid) as refused:
+        issue(keydir, "residence_permit", ended, now=NOW)
+    assert refused.value.codes == {"valid_until": "validity_ended"}
+    assert refused.value.errors[0].message_zh == "证照有效期已届满"
+
+
+def test_a_licence_issued_before_it_starts_has_views_usable_from_its_first_day(keydir: KeyDir, tmp_path: Any) -> None:
+    """A renewal issued 60 days early: its views run from the start for the view lifetime
+    (they used to expire 30 days after issue, a month before they could first be used)."""
+    import datetime as dt
+
+    from conftest import CHINA
+    from verifier import MemoryReplayCache
+    from verifier.testing import FixedClock
+    from wallet import Wallet, present_view
+
+    start = dt.date(2027, 1, 23)  # NOW is 2026-11-24
+    claims = dict(example("residence_permit"), valid_from=start.isoformat(), valid_until=start.replace(year=2028).isoformat())
+    holder = Wallet.init(tmp_path / "w", passphrase=b"x")
+    issued = issue(keydir, "residence_permit", claims, holder_jwk=holder.device_jwk(), now=NOW)
+    first_day = int(dt.datetime(2027, 1, 23, 9, 0, tzinfo=CHINA).timestamp())
+    desk = Verifier(load_trust_list(keydir.trust_list(), keydir.root_public_jwk()), clock=FixedClock(first_day),
+                    replay_cache=MemoryReplayCache())
+    shown = present_view(issued.views["street_check"], holder.device_key(), licence_type="residence_permit", scenario="street_check", now=first_day)
+    assert desk.verify(shown.text, scenario="street_check").licence_type == "residence_permit"
+    early = present_view(issued.views["street_check"], holder.device_key(), licence_type="residence_permit", scenario="street_check", now=NOW)
+    with pytest.raises(VerificationFailed) as exc:
+        Verifier(desk.trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache()).verify(early.text, scenario="street_check")
+    assert exc.value.codes == ["not_yet_valid"]
