@@ -35,6 +35,20 @@ def error(status: int, code: str, message: str, message_zh: str, **extra: Any) -
     return response
 
 
+API_MAX_BODY = 64 * 1024  # a licence request is a few KB; the 12 MB limit is for the desk's image uploads
+
+
+@bp.before_request
+def cap_body() -> None:
+    request.max_content_length = API_MAX_BODY  # reading more raises 413, answered below
+
+
+@bp.errorhandler(413)
+def too_large(_exc: Any) -> Any:
+    return error(413, "too_large", f"the request body is larger than {API_MAX_BODY // 1024} KB",
+                 f"请求体超过 {API_MAX_BODY // 1024} KB")
+
+
 @bp.before_request
 def authenticate() -> Any:
     header = request.headers.get("Authorization", "")
