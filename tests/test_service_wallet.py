@@ -196,3 +196,34 @@ def test_status_list_token_is_reused_until_its_content_changes_or_it_ages(app: F
     # An unchanged list is re-signed once its token is older than the interval.
     clock["now"] += app.config["STATUS_RESIGN_SECONDS"] + 1
     assert all(client.get(url).get_data(as_text=True) != first[url] for url in urls)
+
+
+def test_guesses_sent_all_at_once_are_throttled_like_guesses_in_a_row(app: Flask, alice: dict[str, str]) -> None:
+    """Forty log-ins for alice from one address at the same moment, the last with the right
+    password: at most LOGIN_MAX_FAILURES passwords are checked. (The count used to be read,
+    then written back plus one, so parallel guesses all saw a low count and all got in.)"""
+    import threading
+    from collections import Counter
+
+    attempts, limit = 40, app.config["LOGIN_MAX_FAILURES"]
+    start = threading.Barrier(attempts, timeout=60)
+    answers: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+        token = csrf(browser, "/wallet/login")
+        password = PASSWORD if i == attempts - 1 else f"wrong guess {i}"
+        start.wait()
+        status = browser.post("/wallet/login", data={"username": "alice", "password": password, "csrf_token": token}).status_code
+        with lock:
+            answers[status] += 1
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(attempts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    checked = answers[401] + answers[302]  # the others were refused unheard (429)
+    assert checked <= limit and answers[429] == attempts - checked, answers

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.serialization import (
     NoEncryption,
     PrivateFormat,
 )
-from sqlalchemy import select
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from issuer.db import utc
@@ -93,11 +95,23 @@ def _throttle_key(username: str, client: str | None = None, realm: str = "reside
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _throttle_row(session: Session, key: str, moment: dt.datetime, window: int) -> LoginThrottle | None:
-    row = session.get(LoginThrottle, key, with_for_update=True)
-    if row is not None and (moment - _aware(row.window_start)).total_seconds() >= window:
-        row.failures, row.window_start = 0, moment
-    return row
+def _count_attempt(session: Session, key: str, moment: dt.datetime, window: int) -> int:
+    """Count one log-in attempt for ``key`` and return the count in the current window.
+    The read and the increment are one statement, so attempts made in parallel each get
+    their own number (a count read first and written back later let forty parallel
+    guesses through a limit of five)."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    session.execute(insert(LoginThrottle).values(key=key, failures=0, window_start=moment)
+                    .on_conflict_do_nothing(index_elements=["key"]))
+    expired = LoginThrottle.window_start <= moment - dt.timedelta(seconds=window)
+    counted = session.execute(
+        update(LoginThrottle).where(LoginThrottle.key == key)
+        .values(failures=case((expired, 1), else_=LoginThrottle.failures + 1),
+                window_start=case((expired, moment), else_=LoginThrottle.window_start))
+        .returning(LoginThrottle.failures),
+        execution_options={"synchronize_session": False},
+    )
+    return int(counted.scalar_one())
 
 
 def authenticate(
@@ -114,25 +128,24 @@ def authenticate(
     """Check a log-in. After ``max_failures`` wrong passwords for a name from one client
     address within ``window`` seconds (or ``NAME_WIDE_FACTOR`` times as many from all
     addresses) the name is throttled there (even with the right password) until the
-    window has passed. Only hashes of the name and address are stored."""
+    window has passed. Only hashes of the name and address are stored.
+
+    Every attempt is counted, and committed, before the password is checked (the check is
+    slow on purpose); a right password then takes its attempt back."""
     moment = utc(now)
     realm = model.__tablename__
-    pair_key = _throttle_key(username, client, realm)
-    limits = {pair_key: max_failures, _throttle_key(username, None, realm): max_failures * NAME_WIDE_FACTOR}
-    rows = {key: _throttle_row(session, key, moment, window) for key in limits}
-    if any(row is not None and row.failures >= limits[key] for key, row in rows.items()):
+    pair_key, name_key = _throttle_key(username, client, realm), _throttle_key(username, None, realm)
+    counts = {pair_key: _count_attempt(session, pair_key, moment, window),
+              name_key: _count_attempt(session, name_key, moment, window)}
+    session.commit()  # no lock held through the password check
+    if counts[pair_key] > max_failures or counts[name_key] > max_failures * NAME_WIDE_FACTOR:
         return LoginResult(None, True)
     account = cast("Resident | DeskClerk | None", session.scalar(select(model).where(model.username == username.strip())))
     if check_password(account.password_hash if account else None, password):
-        pair = rows[pair_key]
-        if pair is not None:
-            session.delete(pair)
+        session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair_key))
+        session.execute(update(LoginThrottle).where(LoginThrottle.key == name_key, LoginThrottle.failures > 0)
+                        .values(failures=LoginThrottle.failures - 1), execution_options={"synchronize_session": False})
         return LoginResult(account, False)
-    for key, row in rows.items():
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, window_start=moment)
-            session.add(row)
-        row.failures += 1
     return LoginResult(None, False)
 
 
