@@ -181,7 +181,8 @@ class KeyDir:
         return self.path / "issuers" / f"{name}{suffix}"
 
     def _write_private(self, name: str, key: Ed25519PrivateKey) -> None:
-        assert self.insecure_dev or self._passphrase
+        if not (self.insecure_dev or self._passphrase):
+            raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; a new key would be written unencrypted")
         write_private_key(self._key_file(name), key, None if self.insecure_dev else self._passphrase)
         self._private[name] = key
 
@@ -268,6 +269,7 @@ class KeyDir:
         """
         if authority not in AUTHORITIES:
             raise KeyStoreError(f"unknown authority {authority!r}")
+        self.private_key("root")  # a wrong or missing passphrase fails here, before anything changes
         now = int(time.time()) if now is None else now
         retired = []
         for data in self._registry["issuers"]:
@@ -288,8 +290,16 @@ class KeyDir:
                 break
         else:
             raise KeyStoreError(f"no issuer key {kid!r}")
+        self.private_key("root")  # a wrong or missing passphrase fails here, before anything changes
         was_active = data["state"] == "active"
-        data["state"], data["compromised_since"] = "compromised", int(since)
+        # Never accept more than before: a second report cannot move the time later, and a
+        # retired key keeps refusing what it signed after its retirement.
+        refused_from = [int(since)]
+        if data.get("compromised_since") is not None:
+            refused_from.append(int(data["compromised_since"]))
+        if data["state"] == "retired" and data.get("retired_at") is not None:
+            refused_from.append(int(data["retired_at"]) + 1)  # retired keys refuse iat > retired_at
+        data["state"], data["compromised_since"] = "compromised", min(refused_from)
         replacement = None
         if was_active and not any(
             e["authority"] == data["authority"] and e["state"] == "active" for e in self._registry["issuers"]
@@ -321,10 +331,12 @@ class KeyDir:
         claims = {"iss": "certfree-root", "iat": now, "seq": seq, "keys": entries}
         root_kid = self._registry["root"]["kid"]
         token = sign_compact(claims, self.private_key("root"), kid=root_kid, typ=TYP_TRUST_LIST)
-        atomic_write(self.path / "jwks.json", _dump({"keys": jwks}))
-        atomic_write(self.path / "trust_list.jws", token.encode("ascii") + b"\n")
+        # The number is recorded first: a crash before the list is written skips a number;
+        # the other order could publish a different list under a number already used.
         self._registry["trust_seq"] = seq
         self._save_registry()
+        atomic_write(self.path / "jwks.json", _dump({"keys": jwks}))
+        atomic_write(self.path / "trust_list.jws", token.encode("ascii") + b"\n")
         return token
 
 

@@ -181,3 +181,78 @@ def test_a_kid_that_starts_with_a_dash_is_accepted_as_kid_equals() -> None:
         extra = ["--since", "2026-11-01"] if command == "compromise" else []
         args = build_parser().parse_args(["keys", command, "--dir", "keys", "--kid=-x5Jc0aBt", *extra])
         assert args.kid == "-x5Jc0aBt"
+
+
+def _forged(keys: KeyDir, kid: str, template: str, iat: int) -> str:
+    """What a thief holding ``kid``'s private key signs, dated ``iat``."""
+    claims = json.loads(split_compact(template)[1]) | {"iat": iat, "nbf": iat}
+    return sign_compact(claims, keys.private_key(kid), kid=kid, typ=TYP_CREDENTIAL)
+
+
+def _refused(keys: KeyDir, token: str) -> list[str]:
+    try:
+        verifier_for(keys).verify(token, now=NOW)
+    except VerificationFailed as exc:
+        return exc.codes
+    return []
+
+
+def test_a_compromise_report_never_accepts_what_was_refused(keys: KeyDir) -> None:
+    """A retired key reported compromised from a time after its retirement keeps refusing
+    what it signed after it was retired; a second report cannot move the time later."""
+    day = 86400
+    old = issue(keys, "id_card", example("id_card"), now=NOW - 30 * day)
+    kid = kid_of(old.credential)
+    keys.rotate("household_registration", now=NOW - 20 * day)
+    after_retirement = _forged(keys, kid, old.credential, NOW - 10 * day)
+    assert _refused(keys, after_retirement) == ["key_not_valid"]
+    keys.compromise(kid, NOW - 5 * day, now=NOW - 3600)  # the theft as first understood
+    assert _refused(keys, after_retirement) == ["key_compromised"]
+    assert keys.issuer_key(kid).compromised_since == NOW - 20 * day + 1
+    assert _refused(keys, old.credential) == []  # signed before: still good
+    keys.compromise(kid, NOW - 25 * day, now=NOW - 1800)  # an earlier time: widens
+    assert _refused(keys, old.credential) == []  # (signed at NOW - 30 days)
+    keys.compromise(kid, NOW - 2 * day, now=NOW - 900)  # a later time: does not narrow
+    assert keys.issuer_key(kid).compromised_since == NOW - 25 * day
+    assert _refused(keys, _forged(keys, kid, old.credential, NOW - 24 * day)) == ["key_compromised"]
+
+
+def test_a_wrong_passphrase_changes_nothing(keys: KeyDir) -> None:
+    """A rotation or compromise with a wrong passphrase fails before any key, registry
+    entry or trust list changes (it used to retire the old key and then fail to publish,
+    leaving a folder that no passphrase could use)."""
+    before = {p.name: p.read_bytes() for p in keys.path.rglob("*") if p.is_file()}
+    mistyped = KeyDir(keys.path, passphrase=b"not the passphrase")
+    with pytest.raises(KeyStoreError):
+        mistyped.rotate("household_registration", now=NOW)
+    with pytest.raises(KeyStoreError):
+        mistyped.compromise(mistyped.issuer_keys()[0].kid, NOW - 60, now=NOW)
+    assert {p.name: p.read_bytes() for p in keys.path.rglob("*") if p.is_file()} == before
+    KeyDir(keys.path, passphrase=PASS).rotate("household_registration", now=NOW)  # the right one still works
+
+
+def test_a_crash_while_publishing_never_reuses_a_trust_list_number(keys: KeyDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publishing stops (a crash, a full disk) while the registry is written. Whatever got
+    written, the next publish must not put a different list out under a number already
+    used: a verifier holding the newer list would take the older one back."""
+    import keys.store as store
+
+    def seq_on_disk() -> int:
+        return json.loads(split_compact(keys.trust_list())[1])["seq"]
+
+    published = {seq_on_disk(): keys.trust_list()}
+    real_write = store.atomic_write
+
+    def crash_on_registry(path: Path, data: bytes, **kwargs: object) -> None:
+        if Path(path).name == "registry.json":
+            raise OSError("disk full")
+        real_write(path, data, **kwargs)
+
+    monkeypatch.setattr(store, "atomic_write", crash_on_registry)
+    with pytest.raises(OSError):
+        keys.publish(NOW - 120)
+    monkeypatch.setattr(store, "atomic_write", real_write)
+    published.setdefault(seq_on_disk(), keys.trust_list())
+    reopened = KeyDir(keys.path, passphrase=PASS)  # the process restarts
+    reopened.publish(NOW - 60)
+    assert published.get(seq_on_disk(), reopened.trust_list()) == reopened.trust_list()
