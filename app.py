@@ -82,7 +82,7 @@ def cmd_example(args: argparse.Namespace) -> int:
 def cmd_issue(args: argparse.Namespace) -> int:
     from issuer import ClaimsInvalid
     from issuer.records import issue_licence
-    from keys import KeyDir, KeyStoreError
+    from keys import KeyDir, KeyStoreError, atomic_write
 
     claims = read_json(args.claims, "--claims")
     holder = None
@@ -97,6 +97,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
         holder = wallet.device_jwk()
     elif args.holder_key:
         holder = read_json(args.holder_key, "--holder-key")
+    if args.out and not Path(args.out).resolve().parent.is_dir():  # before anything is issued
+        raise UsageError(f"--out: no folder {Path(args.out).parent}")
     try:
         keys = KeyDir(args.keys)
         with open_db(args.db) as session:
@@ -109,8 +111,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
         for err in exc.errors:
             print(f"  {err.field}: {err.code}: {err.message} / {err.message_zh}", file=sys.stderr)
         return EXIT_REJECTED
-    if args.out:
-        Path(args.out).write_text(issued.credential + "\n", "ascii")
+    if args.out:  # the full credential: name, ID number, address; for its holder only
+        atomic_write(Path(args.out), (issued.credential + "\n").encode("ascii"), mode=0o600)
     if wallet is not None:
         wallet.store(issued.licence_type, issued.jti, issued.credential, issued.views)
     if not args.out and wallet is None:

@@ -151,3 +151,12 @@ def test_human_output_uses_the_licence_own_labels_in_field_order(workdir: Path) 
     assert lines[0].startswith("姓名 Name:")  # an ID card's holder, not a vehicle licence's owner (车主姓名)
     assert "车主" not in out.stdout
     assert [line.split(" ", 1)[0] for line in lines] == ["姓名", "性别", "民族", "出生日期", "住址", "公民身份号码"]
+
+
+def test_issue_out_is_for_the_holder_only_and_checked_before_issuing(workdir: Path) -> None:
+    """The file holds the full credential (name, ID number, address): mode 600. A folder
+    that does not exist is a usage error before anything is issued or recorded."""
+    assert (workdir / "id.jws").stat().st_mode & 0o777 == 0o600
+    missing = run("issue", "id_card", "--keys", str(workdir / "keys"), "--claims", str(workdir / "id.json"),
+                  "--out", str(workdir / "no-such-folder" / "id.jws"))
+    assert missing.returncode == 2 and "--out" in missing.stderr and "Traceback" not in missing.stderr
