@@ -8,6 +8,7 @@ with the server's wallet key, and signs the holder proof on their behalf.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from flask import (
@@ -23,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy.exc import IntegrityError
 
 from issuer import LICENCE_TYPES
 from wallet import png_bytes, present_view, svg_bytes, version
@@ -43,6 +45,11 @@ def index() -> str:
 
 login_required = logins.login_required(Resident, "resident_id", "wallet.login", remember_path=True)
 LOGIN_PAGE = {"heading": "居民登录 Resident log-in", "enrol": True}
+# Where a log-in may return to: a wallet page, in plain path segments (no "//", no "." or
+# ".." segment, no CR/LF, which Werkzeug refuses in a Location header: a 500 after a right
+# password).
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9_.-]*"
+_NEXT = re.compile(rf"/wallet/(?:{_SEGMENT}/)*(?:{_SEGMENT})?")
 
 
 @bp.route("/wallet/enrol", methods=["GET", "POST"])
@@ -57,6 +64,9 @@ def enrol() -> Any:
     except residents.EnrolError as exc:
         s.rollback()
         return render_template("enrol.html", error=exc), 400
+    except IntegrityError:  # the same name enrolled by another request since it was checked
+        s.rollback()
+        return render_template("enrol.html", error=residents.EnrolError("username", "already taken", "用户名已被使用")), 400
     logins.start_session("resident_id", resident.id)
     return redirect(url_for("wallet.licences"))
 
@@ -69,7 +79,7 @@ def login() -> Any:
     if refused is not None:
         return refused
     target = request.args.get("next", "")
-    return redirect(target if target.startswith("/wallet/") else url_for("wallet.licences"))
+    return redirect(target if _NEXT.fullmatch(target) else url_for("wallet.licences"))
 
 
 @bp.post("/wallet/logout")
