@@ -118,17 +118,48 @@ def read_private_key(path: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
 
 
 class KeyDir:
-    """A key directory on disk. Private keys are parsed once and cached."""
+    """A key directory on disk. Private keys are parsed once and cached.
+
+    The registry (which keys exist and their states) is re-read when ``registry.json``
+    changes on disk, checked at most every ``REFRESH_SECONDS``: a service that keeps one
+    ``KeyDir`` stops signing with a key that ``certfree keys compromise`` or ``rotate``
+    retired from another process, instead of until its restart."""
+
+    REFRESH_SECONDS = 1.0
 
     def __init__(self, path: str | Path, passphrase: bytes | None = None) -> None:
         self.path = Path(path)
         self._passphrase = passphrase if passphrase is not None else passphrase_from_env()
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._signing: dict[str, tuple[IssuerKey, Ed25519PrivateKey]] = {}  # cleared on any change
-        registry = self.path / "registry.json"
-        if not registry.is_file():
+        if not (self.path / "registry.json").is_file():
             raise KeyStoreError(f"no key directory at {self.path} (run: certfree keys init --dir {self.path})")
-        self._registry: dict[str, Any] = json.loads(registry.read_text("utf-8"))
+        self._registry: dict[str, Any] = {}
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked_at = float("-inf")
+        self._load_registry()
+
+    def _registry_stamp(self) -> tuple[int, int, int]:
+        stat = (self.path / "registry.json").stat()
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+    def _load_registry(self) -> None:
+        stamp = self._registry_stamp()
+        self._registry = json.loads((self.path / "registry.json").read_text("utf-8"))
+        self._stamp, self._checked_at = stamp, time.monotonic()
+        self._signing.clear()
+
+    def _fresh(self, *, force: bool = False) -> None:
+        """Re-read the registry if another process has changed it."""
+        if not force and time.monotonic() - self._checked_at < self.REFRESH_SECONDS:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            changed = self._registry_stamp() != self._stamp
+        except OSError:
+            return
+        if changed:
+            self._load_registry()
 
     # ---- creation -------------------------------------------------------------------
 
@@ -166,7 +197,7 @@ class KeyDir:
         }
         store = cls.__new__(cls)
         store.path, store._passphrase, store._private, store._registry = path, passphrase, {}, registry
-        store._signing = {}
+        store._signing, store._stamp, store._checked_at = {}, None, time.monotonic()  # written below
         store._write_private("root", root)
         atomic_write(path / "root.jwk.json", _dump(public_jwk(root.public_key())))
         for authority in AUTHORITIES.values():
@@ -204,6 +235,7 @@ class KeyDir:
     def _save_registry(self) -> None:
         self._signing.clear()
         atomic_write(self.path / "registry.json", _dump(self._registry))
+        self._stamp = self._registry_stamp()
 
     # ---- reading --------------------------------------------------------------------
 
@@ -212,6 +244,7 @@ class KeyDir:
         return bool(self._registry.get("insecure_dev"))
 
     def issuer_keys(self) -> list[IssuerKey]:
+        self._fresh()
         return [IssuerKey.from_json(e) for e in self._registry["issuers"]]
 
     def private_key(self, name: str) -> Ed25519PrivateKey:
@@ -230,6 +263,7 @@ class KeyDir:
 
     def signing_key(self, licence_type: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
         """The active key allowed to sign ``licence_type`` at ``now``."""
+        self._fresh()
         cached = self._signing.get(licence_type)
         if cached is not None and cached[0].not_before <= now < cached[0].not_after:
             return cached
@@ -270,6 +304,7 @@ class KeyDir:
         if authority not in AUTHORITIES:
             raise KeyStoreError(f"unknown authority {authority!r}")
         self.private_key("root")  # a wrong or missing passphrase fails here, before anything changes
+        self._fresh(force=True)  # change the registry as it is on disk, not an old copy
         now = int(time.time()) if now is None else now
         retired = []
         for data in self._registry["issuers"]:
@@ -285,6 +320,7 @@ class KeyDir:
         refused. If it was its authority's active key, a replacement key is made. Publishes a
         new trust list. Returns (the compromised key, the replacement or None)."""
         now = int(time.time()) if now is None else now
+        self._fresh(force=True)  # change the registry as it is on disk, not an old copy
         for data in self._registry["issuers"]:
             if data["kid"] == kid:
                 break

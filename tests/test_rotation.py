@@ -256,3 +256,19 @@ def test_a_crash_while_publishing_never_reuses_a_trust_list_number(keys: KeyDir,
     reopened = KeyDir(keys.path, passphrase=PASS)  # the process restarts
     reopened.publish(NOW - 60)
     assert published.get(seq_on_disk(), reopened.trust_list()) == reopened.trust_list()
+
+
+def test_a_running_service_stops_signing_with_a_key_compromised_from_the_command_line(keys: KeyDir) -> None:
+    """The service keeps one KeyDir for its life; `certfree keys compromise` runs in another
+    process. The service's next licence is signed by the replacement key (it kept signing
+    with the compromised key, refused by every desk, until it was restarted)."""
+    service = KeyDir(keys.path, passphrase=PASS)
+    service.REFRESH_SECONDS = 0.0  # the check runs at most once a second; not wait here
+    before = issue(service, "id_card", example("id_card"), now=NOW - 120)
+    compromised = kid_of(before.credential)
+    operator = KeyDir(keys.path, passphrase=PASS)  # the command line
+    _, replacement = operator.compromise(compromised, NOW - 100, now=NOW - 90)
+    assert replacement is not None
+    after = issue(service, "id_card", example("id_card"), now=NOW - 60)
+    assert kid_of(after.credential) == replacement.kid
+    assert _refused(keys, after.credential) == [] and _refused(keys, before.credential) == []
