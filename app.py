@@ -38,14 +38,14 @@ def read_json(path: str | Path, option: str) -> Any:
         raise UsageError(f"{option}: cannot read JSON: {exc}") from None
 
 
-def parse_time(text: str | None) -> int | None:
-    """ISO 8601 time for ``--now``; a time without an offset is China time (UTC+8)."""
+def parse_time(text: str | None, option: str = "--now") -> int | None:
+    """ISO 8601 time for ``--now`` (or ``option``); a time without an offset is China time (UTC+8)."""
     if text is None:
         return None
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--now: not an ISO 8601 time: {text!r}") from None
+        raise UsageError(f"{option}: not an ISO 8601 time: {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA)
     return int(moment.timestamp())
@@ -176,6 +176,8 @@ def load_verifier(keys_dir: str, replay_db: str | None = None, status_dir: str |
     except (OSError, ValueError) as exc:
         raise UsageError(f"--keys: cannot read the trust list or root key: {exc}") from None
     trust = load_trust_list(token, root)
+    if replay_db and not Path(replay_db).resolve().parent.is_dir():
+        raise UsageError(f"--replay-db: no folder {Path(replay_db).parent}")
     cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
     status = load_status_lists(Path(status_dir), trust) if status_dir else None
     return Verifier(trust, replay_cache=cache, status=status)
@@ -216,6 +218,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not inputs:
         raise UsageError("give --image PNG, --text TEXT or a FILE")
     now = parse_time(args.now)
+    if args.matter:
+        from scenarios import UnknownMatterError, get_matter
+
+        try:
+            get_matter(args.matter)
+        except UnknownMatterError as exc:
+            raise UsageError(f"--matter: {exc}") from None
     clerk = _clerk_entries(args) if args.register else {}
     try:
         verifier = load_verifier(args.keys, args.replay_db, args.status)
@@ -223,7 +232,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _report([exc], [], args)
     _print_trust_age(verifier, now, args)
     if args.matter:
-        return _verify_matter(verifier, args, inputs, now)
+        return _verify_matter(verifier, args, inputs, now, clerk)
     results, failures = [], []
     for item in inputs:
         try:
@@ -272,10 +281,13 @@ def _record(args: argparse.Namespace, results: list[Any], clerk: dict[str, str],
                 raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
 
 
-def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], now: int | None) -> int:
+def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], now: int | None,
+                   clerk: dict[str, str]) -> int:
     from verifier import verify_matter
 
     outcome = verify_matter(verifier, args.matter, inputs, now=now)
+    if args.register and outcome.verified:  # as without --matter: what verified is recorded, with the matter
+        _record(args, list(outcome.verified), clerk, now)
     if args.json:
         print(json.dumps({
             "ok": outcome.done,
@@ -341,7 +353,10 @@ def open_db(value: str | None, *, create: bool = True) -> Any:
     ``create`` is false); the caller commits."""
     from issuer.db import Base, make_engine, session_factory
 
-    engine = make_engine(db_url(value))
+    url = db_url(value)
+    if not create and "://" not in url and not Path(url).is_file():  # SQLite would make an empty one
+        raise UsageError(f"--db: no database at {url}")
+    engine = make_engine(url)
     if create:
         Base.metadata.create_all(engine)
     try:
@@ -431,7 +446,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def cmd_keys_compromise(args: argparse.Namespace) -> int:
     from keys import KeyDir, KeyStoreError
 
-    since = parse_time(args.since)
+    since = parse_time(args.since, "--since")
     assert since is not None
     try:
         key, replacement = KeyDir(args.dir).compromise(args.kid, since, now=parse_time(args.now))
@@ -838,6 +853,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as exc:
+        print(f"certfree: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a file or folder named on the command line is missing or unreadable
+        print(f"certfree: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        from keys import KeyStoreError
+        from wallet import WalletError
+
+        if not isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
+            raise
         print(f"certfree: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

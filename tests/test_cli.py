@@ -160,3 +160,33 @@ def test_issue_out_is_for_the_holder_only_and_checked_before_issuing(workdir: Pa
     missing = run("issue", "id_card", "--keys", str(workdir / "keys"), "--claims", str(workdir / "id.json"),
                   "--out", str(workdir / "no-such-folder" / "id.jws"))
     assert missing.returncode == 2 and "--out" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_window_matter_is_recorded_in_the_register_too(workdir: Path) -> None:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "window", "--type", "id_card")
+    text = res.stdout.strip().splitlines()[-1]
+    assert run("status", "publish", "--keys", str(workdir / "keys"), "--out", str(workdir / "status")).returncode == 0
+    out = run("verify", "--text", text, "--keys", str(workdir / "keys"), "--status", str(workdir / "status"),
+              "--matter", "passport_application", "--register", str(workdir / "window.db"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    from scenarios.register import Register
+
+    with Register(workdir / "window.db") as reg:
+        [row] = reg.rows("window")
+    assert row["matter"] == "passport_application" and row["licence_type"] == "id_card"
+
+
+@pytest.mark.parametrize("args", [
+    ("verify", "--keys", "{keys}", "--matter", "no_such_matter", "--text", "x"),
+    ("verify", "--keys", "{keys}", "{d}/no-such-file.txt"),
+    ("qr", "{d}/no-such.jws", "--out", "{d}/x.png"),
+    ("keys", "reissue", "--dir", "{d}/no-keys", "--kid=abc", "--wallet", "{d}/wallet", "--db", "{d}/issuer.db"),
+    ("keys", "reissue", "--dir", "{keys}", "--kid=abc", "--wallet", "{d}/no-wallet", "--db", "{d}/issuer.db"),
+    ("verify", "--keys", "{keys}", "--text", "x", "--replay-db", "{d}/no/such/folder/r.db"),
+    ("audit", "verify", "--db", "{d}/no-such.db"),
+    ("keys", "compromise", "--dir", "{keys}", "--kid=abc", "--since", "yesterday"),
+])
+def test_a_mistake_on_the_command_line_is_a_message_not_a_traceback(workdir: Path, args: tuple[str, ...]) -> None:
+    out = run(*(a.format(keys=workdir / "keys", d=workdir) for a in args))
+    assert out.returncode == 2 and out.stderr.startswith("certfree: error:") and "Traceback" not in out.stderr, out.stderr
+    assert not (workdir / "no-such.db").exists()  # audit verify reads only: it makes no empty database
