@@ -276,3 +276,24 @@ def test_login_goes_back_only_to_a_plain_wallet_path(client: FlaskClient, alice:
     assert after_login(f"/wallet/licences/{alice['id_card']}/hotel/qr").endswith(f"/wallet/licences/{alice['id_card']}/hotel/qr")
     for hostile in ("/wallet/%0d%0aSet-Cookie:x=1", "//evil.example/wallet/", "/wallet/..%2f..%2fadmin", "https://evil.example/"):
         assert after_login(hostile).endswith("/wallet/"), hostile
+
+
+def test_a_session_cookie_copied_before_log_out_no_longer_works(app: Flask, alice: dict[str, str]) -> None:
+    """The session is a signed cookie: a log-out used to delete only the browser's copy,
+    so a copy taken before it (a shared computer, a stolen cookie) kept the wallet open and
+    made fresh QR codes for as long as it was used. A log-out now ends every session of
+    the account; a session also ends PERMANENT_SESSION_LIFETIME after its log-in."""
+    browser = app.test_client()
+    assert login(browser, "alice").status_code == 302
+    copied = browser.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], copied)
+    assert thief.get("/wallet/").status_code == 200  # the copy works while the session lasts
+    assert browser.post("/wallet/logout", data={"csrf_token": csrf(browser, "/wallet/")}).status_code == 302
+    assert thief.get("/wallet/").status_code == 302 and browser.get("/wallet/").status_code == 302
+    again = app.test_client()
+    assert login(again, "alice").status_code == 302 and again.get("/wallet/").status_code == 200  # logging in again works
+    clock = {"now": app.extensions["certfree.clock"]()}
+    app.extensions["certfree.clock"] = lambda: clock["now"]
+    clock["now"] += app.config["PERMANENT_SESSION_LIFETIME"] + 1  # however often it was refreshed
+    assert again.get("/wallet/").status_code == 302

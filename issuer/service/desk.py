@@ -59,7 +59,7 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     check_csrf()
-    session.pop("desk_clerk_id", None)
+    logins.end_sessions("desk_clerk_id", DeskClerk)
     return redirect(url_for("desk.login"))
 
 

@@ -4,9 +4,10 @@ clerks (the desk page). One form handler, one guard, one session start for both.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from . import context, residents
@@ -17,10 +18,39 @@ from .security import check_csrf
 Account = type[Resident] | type[DeskClerk]
 
 
-def start_session(session_key: str, account_id: str) -> None:
+def start_session(session_key: str, account: Resident | DeskClerk) -> None:
     session.clear()  # no session fixation: a fresh session (and CSRF token) per log-in
     session.permanent = True
-    session[session_key] = account_id
+    session[session_key] = account.id
+    # The cookie is the whole session: what makes it end on the server's side is the
+    # account's epoch (a log-out raises it) and the moment of log-in (at most
+    # PERMANENT_SESSION_LIFETIME ago, however often the cookie is refreshed).
+    session[f"{session_key}:epoch"] = account.session_epoch or 0
+    session[f"{session_key}:at"] = context.now()
+
+
+def end_sessions(session_key: str, model: Account) -> None:
+    """Log out: this browser's session and every other session cookie of the account."""
+    account_id = session.get(session_key)
+    if account_id:
+        s = db_session()
+        s.execute(update(model).where(model.id == account_id).values(session_epoch=model.session_epoch + 1))
+        s.commit()
+    for key in (session_key, f"{session_key}:epoch", f"{session_key}:at"):
+        session.pop(key, None)
+
+
+def _current(model: Account, session_key: str) -> Resident | DeskClerk | None:
+    account_id = session.get(session_key)
+    if not account_id:
+        return None
+    logged_in_at = session.get(f"{session_key}:at")
+    if not isinstance(logged_in_at, (int, float)) or context.now() - logged_in_at > current_app.permanent_session_lifetime.total_seconds():
+        return None
+    account = cast("Resident | DeskClerk | None", db_session().get(model, account_id))
+    if account is None or session.get(f"{session_key}:epoch") != (account.session_epoch or 0):
+        return None
+    return account
 
 
 def login_required(model: Account, session_key: str, login_endpoint: str, *, remember_path: bool = False) -> Callable[..., Any]:
@@ -30,8 +60,7 @@ def login_required(model: Account, session_key: str, login_endpoint: str, *, rem
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            account_id = session.get(session_key)
-            account = db_session().get(model, account_id) if account_id else None
+            account = _current(model, session_key)
             if account is None:
                 return redirect(url_for(login_endpoint, next=request.path) if remember_path else url_for(login_endpoint))
             g.account = account
@@ -63,5 +92,5 @@ def form_login(model: Account, session_key: str, page: dict[str, Any]) -> Respon
         return response
     if not isinstance(result.resident, model):
         return render_template("login.html", failed=True, **page), 401
-    start_session(session_key, result.resident.id)
+    start_session(session_key, result.resident)
     return None

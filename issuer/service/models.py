@@ -34,6 +34,8 @@ class Resident(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Raised by a log-out: every session cookie issued before it stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     device: Mapped["Device"] = relationship(back_populates="resident", uselist=False)
 
 
@@ -46,6 +48,8 @@ class DeskClerk(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Raised by a log-out: every session cookie issued before it stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Device(Base):

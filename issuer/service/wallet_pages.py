@@ -67,7 +67,7 @@ def enrol() -> Any:
     except IntegrityError:  # the same name enrolled by another request since it was checked
         s.rollback()
         return render_template("enrol.html", error=residents.EnrolError("username", "already taken", "用户名已被使用")), 400
-    logins.start_session("resident_id", resident.id)
+    logins.start_session("resident_id", resident)
     return redirect(url_for("wallet.licences"))
 
 
@@ -85,6 +85,7 @@ def login() -> Any:
 @bp.post("/wallet/logout")
 def logout() -> Any:
     check_csrf()
+    logins.end_sessions("resident_id", Resident)
     session.clear()
     return redirect(url_for("wallet.login"))
 
