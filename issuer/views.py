@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from scenarios import Policy
 
+from .schemas.checksums import birth_date_from_id
 from .schemas.fields import CHINA  # China Standard Time: licence dates are days there
 
 #: Labels of the derived predicates a view may carry instead of raw data: (Chinese, English).
@@ -39,6 +40,20 @@ def adult_from(birth_date: str, age: int = 18) -> int:
     return china_midnight(day)
 
 
+def _birth_date(fields: Mapping[str, Any]) -> str:
+    """The holder's birth date: the field, or else the one the ID number encodes (an e-bike
+    registration has an ID number and no birth date field)."""
+    if "birth_date" in fields:
+        return str(fields["birth_date"])
+    return birth_date_from_id(str(fields["id_number"])).isoformat()
+
+
+def _week_start(moment: int) -> int:
+    """China midnight at the start (Monday) of the week holding ``moment``."""
+    day = dt.datetime.fromtimestamp(moment, CHINA).date()
+    return china_midnight(day - dt.timedelta(days=day.weekday()))
+
+
 def view_claims(
     policy: Policy, licence_type: str, fields: Mapping[str, Any], *, nbf: int, exp: int
 ) -> tuple[dict[str, Any], int]:
@@ -51,10 +66,13 @@ def view_claims(
     out: dict[str, Any] = {}
     for name in policy.disclosed_for(licence_type):  # any order: the JWS payload is sorted
         if name == "age_over_18":
-            adult_at = adult_from(str(fields["birth_date"]))
+            adult_at = adult_from(_birth_date(fields))
             out[name] = adult_at <= nbf
-            if adult_at > nbf:
-                exp = min(exp, adult_at)
+            if adult_at > nbf and adult_at < exp:
+                # The view must end by the 18th birthday; ending exactly on it would show a
+                # scenario that withholds the birth date (the internet café) the very day.
+                # It ends at the start of that week (Monday, China time) instead: a week.
+                exp = _week_start(adult_at)
         elif name == "id_number_masked":
             out[name] = mask_id_number(str(fields["id_number"]))
         elif name in fields:

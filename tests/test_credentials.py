@@ -236,3 +236,42 @@ def test_a_licence_issued_before_it_starts_has_views_usable_from_its_first_day(k
     with pytest.raises(VerificationFailed) as exc:
         Verifier(desk.trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache()).verify(early.text, scenario="street_check")
     assert exc.value.codes == ["not_yet_valid"]
+
+
+def test_a_minors_view_does_not_tell_the_birthday_it_ends_before(keydir: KeyDir) -> None:
+    """A 17-year-old's internet-café view (which withholds the birth date) must end by the
+    18th birthday; it used to end at midnight on it, which told the day. It now ends at the
+    start of that week (Monday, China time)."""
+    import datetime as dt
+
+    from conftest import CHINA
+    from issuer.schemas import minor_example
+    from issuer.views import adult_from, china_midnight
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from keys import public_jwk
+
+    birthday = dt.date(2027, 6, 1)  # minor_example() is born 2009-06-01; a Tuesday in 2027
+    issued_at = int(dt.datetime(2027, 5, 20, 10, 0, tzinfo=CHINA).timestamp())
+    holder = public_jwk(Ed25519PrivateKey.generate().public_key())
+    views = issue(keydir, "id_card", minor_example(), holder_jwk=holder, now=issued_at).views
+    exp = json.loads(b64url_decode(views["internet_cafe"].split(".")[1]))["exp"]
+    assert exp == china_midnight(dt.date(2027, 5, 31)) < adult_from("2009-06-01") == china_midnight(birthday)
+
+
+def test_an_age_check_on_a_licence_without_a_birth_date_field_uses_the_id_number(tmp_path: Any) -> None:
+    """A desk policy may ask for age_over_18 from an e-bike registration (it has an ID
+    number, not a birth date): the view is built from the number (it raised KeyError)."""
+    from scenarios import load_policy
+    from scenarios.policy import POLICIES_DIR
+    from issuer.views import view_claims
+
+    source = (POLICIES_DIR / "ebike_check.toml").read_text(encoding="utf-8")
+    patched = source.replace('    "id_number_masked",\n]', '    "id_number_masked",\n    "age_over_18",\n]', 1)
+    assert patched != source
+    (tmp_path / "ebike_check.toml").write_text(patched, encoding="utf-8")
+    policy = load_policy(tmp_path / "ebike_check.toml")
+    assert "age_over_18" in policy.disclosed_for("ebike_registration")
+    claims, _ = view_claims(policy, "ebike_registration", example("ebike_registration"), nbf=NOW, exp=NOW + 86400)
+    assert claims["age_over_18"] is True  # the example's holder was born in 1990

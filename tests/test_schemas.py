@@ -537,3 +537,39 @@ def test_result_is_json_ready() -> None:
     for t in TYPES:
         out = validate(t, example(t))
         assert json.loads(json.dumps(out, ensure_ascii=False)) == out
+
+
+def test_c6_light_trailer_needs_20_years() -> None:
+    """Art. 13 of the 2022 driving licence regulation: C6 (轻型牵引挂车) from 20, like B1/B2."""
+    claims = example("driving_license")  # holder born 1990-03-07
+    eighteen = dict(claims, first_issued="2008-03-07", valid_from="2008-03-07", valid_until="2014-03-07", vehicle_classes=["C1", "C6"])
+    assert validate("driving_license", dict(eighteen, vehicle_classes=["C1"]))
+    with pytest.raises(ClaimsInvalid) as refused:
+        validate("driving_license", eighteen)
+    assert "vehicle_classes" in refused.value.fields
+
+
+@pytest.mark.parametrize("name", ["·", "•", "· •", "李 ·", "· 李", "李··华", "李 · 华"])
+def test_a_name_is_letters_with_single_separators_between_them(name: str) -> None:
+    with pytest.raises(ClaimsInvalid) as refused:
+        validate("id_card", dict(example("id_card"), name=name))
+    assert refused.value.codes == {"name": "bad_format"}
+
+
+@pytest.mark.parametrize("name", ["李华", "买买提·吐尔逊", "Anna Maria", "阿依古丽•买买提"])
+def test_names_with_a_separator_inside_are_fine(name: str) -> None:
+    assert validate("id_card", dict(example("id_card"), name=name))["name"] == name
+
+
+@pytest.mark.parametrize("licence_type", ["id_card", "household_book"])
+def test_a_hong_kong_macao_or_taiwan_number_is_not_on_a_mainland_card(licence_type: str) -> None:
+    from issuer.schemas import id_check_digit
+
+    number = "830000" + "19900307003"
+    number += id_check_digit(number)
+    claims = dict(example(licence_type), id_number=number)
+    with pytest.raises(ClaimsInvalid) as refused:
+        validate(licence_type, claims)
+    assert refused.value.codes.get("id_number") == "not_a_mainland_number"
+    # the same number is fine where such residents appear (an e-bike registration)
+    assert validate("ebike_registration", dict(example("ebike_registration"), id_number=number))

@@ -27,10 +27,10 @@ DRIVING_CLASSES: tuple[str, ...] = (
 )
 
 # Minimum age when a class is obtained (Art. 13 of the 2022 regulation):
-# A1/A2 22; A3, B1, B2, N, P 20; all others 18.
+# A1/A2 22; A3, B1, B2, C6 (light trailer), N, P 20; all others 18.
 CLASS_MIN_AGE: dict[str, int] = {c: 18 for c in DRIVING_CLASSES}
 CLASS_MIN_AGE.update({"A1": 22, "A2": 22, "A3": 20, "B1": 20, "B2": 20,
-                      "N": 20, "P": 20})
+                      "C6": 20, "N": 20, "P": 20})
 
 # First two digits of an ID number (GB/T 2260 province-level codes).
 # 83 is used by residence permits of Taiwan residents (港澳台居民居住证).

@@ -100,12 +100,13 @@ _NAME_EXTRA = frozenset("·• ")
 
 
 def person_name(value: object, ctx: Context) -> str:
-    """1-30 letters (any script); · and single spaces allowed inside."""
+    """1-30 letters (any script); · and single spaces allowed inside, between letters."""
     s = text(30)(value, ctx)
-    if not all(c.isalpha() or c in _NAME_EXTRA for c in s) or "  " in s:
+    if (not all(c.isalpha() or c in _NAME_EXTRA for c in s) or not s[0].isalpha() or not s[-1].isalpha()
+            or any(a in _NAME_EXTRA and b in _NAME_EXTRA for a, b in zip(s, s[1:]))):
         raise Bad("bad_format",
-                  "may contain only letters, the separator · and single spaces",
-                  "只能包含文字、间隔号“·”和单个空格")
+                  "may contain only letters, with the separator · or a single space between them",
+                  "只能包含文字，文字之间可有间隔号“·”或单个空格")
     return s
 
 

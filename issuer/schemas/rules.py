@@ -170,9 +170,23 @@ def vehicle_dates(out: dict[str, object], ctx: Context) -> Found:
 
 _COMMON: tuple[Rule, ...] = (matches_id_number, born_before_issue, validity_order)
 
+def mainland_id_number(out: dict[str, object], ctx: Context) -> Found:
+    """A resident identity card or household register carries a mainland number: 81, 82
+    and 83 (and 71) begin only the numbers on Hong Kong, Macao and Taiwan residents'
+    residence permits."""
+    idn = out.get("id_number")
+    if isinstance(idn, str) and idn[:2] in codes.SAR_CODES:
+        return [("id_number", Bad(
+            "not_a_mainland_number",
+            "a number beginning 71, 81, 82 or 83 is a Hong Kong, Macao or Taiwan resident's; "
+            "it is not on this licence",
+            "以71、81、82、83开头的号码属于港澳台居民，不会出现在此证件上"))]
+    return []
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
-    "id_card": _COMMON + (id_card_period,),
-    "household_book": _COMMON,
+    "id_card": _COMMON + (mainland_id_number, id_card_period),
+    "household_book": _COMMON + (mainland_id_number,),
     "residence_permit": _COMMON + (residence_permit_period,),
     "driving_license": _COMMON + (driving_license_rules,),
     "vehicle_license": _COMMON + (vehicle_dates,),
