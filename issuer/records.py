@@ -146,10 +146,14 @@ class _Allocator:
                     select(StatusEntry.idx).where(StatusEntry.list_id == lst.id, StatusEntry.idx.in_(candidates))
                 ))
                 chosen.extend(sorted(candidates - used)[:wanted])
-        # Counted in SQL (used = used + count) for a list already in the database: the
-        # value read above may be stale if another issuer wrote since, and writing it back
-        # plus count would lose their entries from the count.
-        lst.used = count if inspect(lst).pending else StatusList.used + count  # type: ignore[assignment]
+        if inspect(lst).pending:  # a list made in this session: nobody else counts in it yet
+            lst.used = (lst.used or 0) + count
+        else:
+            # Counted in SQL (used = used + count): the value read above may be stale if
+            # another issuer wrote since, and writing it back plus count would lose their
+            # entries from the count. Flushed at once, so lst.used reads a number again.
+            lst.used = StatusList.used + count  # type: ignore[assignment]
+            self.session.flush()
         refs = [(lst.id, idx) for idx in chosen]
         self.taken.update(refs)
         secrets.SystemRandom().shuffle(refs)  # sorted() above must not order the views

@@ -40,6 +40,9 @@ def adult_from(birth_date: str, age: int = 18) -> int:
     return china_midnight(day)
 
 
+_DAY = 86400
+
+
 def _birth_date(fields: Mapping[str, Any]) -> str:
     """The holder's birth date: the field, or else the one the ID number encodes (an e-bike
     registration has an ID number and no birth date field)."""
@@ -72,7 +75,11 @@ def view_claims(
                 # The view must end by the 18th birthday; ending exactly on it would show a
                 # scenario that withholds the birth date (the internet café) the very day.
                 # It ends at the start of that week (Monday, China time) instead: a week.
+                # Issued within that week, it would be expired at once: it then lives a
+                # day (or to the birthday, if sooner), which tells no more than that.
                 exp = _week_start(adult_at)
+                if exp <= nbf:
+                    exp = min(adult_at, nbf + _DAY)
         elif name == "id_number_masked":
             out[name] = mask_id_number(str(fields["id_number"]))
         elif name in fields:

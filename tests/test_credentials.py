@@ -275,3 +275,19 @@ def test_an_age_check_on_a_licence_without_a_birth_date_field_uses_the_id_number
     assert "age_over_18" in policy.disclosed_for("ebike_registration")
     claims, _ = view_claims(policy, "ebike_registration", example("ebike_registration"), nbf=NOW, exp=NOW + 86400)
     assert claims["age_over_18"] is True  # the example's holder was born in 1990
+
+
+def test_a_minors_view_issued_in_the_week_of_the_birthday_is_not_born_expired(keydir: KeyDir) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from conftest import CHINA
+    from issuer.schemas import minor_example
+    from keys import public_jwk
+
+    issued_at = int(dt.datetime(2027, 5, 31, 10, 0, tzinfo=CHINA).timestamp())  # the Monday; birthday Tuesday
+    holder = public_jwk(Ed25519PrivateKey.generate().public_key())
+    view = issue(keydir, "id_card", minor_example(), holder_jwk=holder, now=issued_at).views["internet_cafe"]
+    exp = json.loads(b64url_decode(view.split(".")[1]))["exp"]
+    assert issued_at < exp <= issued_at + 86400

@@ -150,3 +150,40 @@ def test_cli_adds_a_desk_clerk(app: Flask, tmp_path: Path) -> None:
     assert desk_login(app.test_client(), "night-desk", "a desk password").status_code == 302
     again = subprocess.run([certfree, "desk-clerk", "add", "--username", "night-desk"], capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 2 and "already taken" in again.stderr
+
+
+def test_the_desk_takes_the_new_trust_list_after_a_compromise(tmp_path: Path) -> None:
+    """`certfree keys compromise` from another process: the service signs new licences with
+    the replacement key, and its desk accepts them (it kept the trust list it started with,
+    could not load the status lists signed by the new key, and answered 500). Its own keys:
+    the shared test keys must not be compromised."""
+    import time
+
+    from issuer.service import db, issuing
+    from keys import KeyDir
+    from service_fixtures import KEY_PASSPHRASE, make_app
+
+    own = tmp_path / "own"  # not the database and keys of this module's other tests
+    KeyDir.init(own / "keys", passphrase=KEY_PASSPHRASE.encode(), now=int(time.time()) - 86400)
+    app = make_app(own, own / "keys")
+    with app.app_context(), db.sessions(app)() as session:
+        _operator, token = issuing.create_operator(session, "op", "household_registration", now=time.time())
+        session.commit()
+    resident = enrol(app, "ivan")
+    add_clerk(app)
+    desk, wallet, api = app.test_client(), app.test_client(), app.test_client()
+    desk_login(desk)
+    login(wallet, "ivan")
+
+    def at_the_desk(key: str) -> None:
+        licence = issue_via_api(api, token, resident, "id_card", key).json["id"]
+        text = wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"]
+        status, html = _verify(desk, scenario="hotel", text=text)
+        assert status < 500 and "通过 / accepted" in html, status
+
+    at_the_desk("trust-key-0001")
+    cli = KeyDir(own / "keys", passphrase=KEY_PASSPHRASE.encode())
+    kid = next(k.kid for k in cli.issuer_keys() if k.authority == "household_registration" and k.state == "active")
+    cli.compromise(kid, int(time.time()) - 60)
+    time.sleep(1.1)  # KeyDir.REFRESH_SECONDS: the service notices the changed registry
+    at_the_desk("trust-key-0002")

@@ -415,3 +415,29 @@ def test_two_issuers_at_once_both_count_their_entries(tmp_path: Path, keydir: Ke
         entries = check.scalars(select(StatusEntry).where(StatusEntry.list_id == lst.id)).all()
         assert lst.used == len(entries) == 3 * before
     engine.dispose()
+
+
+def test_a_licence_with_views_fits_into_a_list_near_its_fill_limit(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    """Two entries left, six needed: the allocator takes them one at a time, the list
+    closes, a new one opens (the SQL-side count left a SQL expression where the next
+    check read a number: TypeError, and every issue for the authority failed)."""
+    import math
+
+    from sqlalchemy import update
+
+    from issuer.db import StatusList
+    from issuer.records import MAX_FILL
+
+    issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    db.commit()
+    [lst] = db.scalars(select(StatusList))
+    db.execute(update(StatusList).values(used=math.ceil(lst.size * MAX_FILL) - 2))
+    db.commit()
+    db.expire_all()
+    issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    db.commit()
+    lists = {row.id: row for row in db.scalars(select(StatusList))}
+    assert len(lists) == 2 and lists[lst.id].open is False
+    assert lists[lst.id].used == math.ceil(lst.size * MAX_FILL)
+    [new] = [row for row in lists.values() if row.id != lst.id]
+    assert new.open is True and new.used == 4

@@ -52,6 +52,13 @@ def desk_verifier() -> Any:
             ext["certfree.status_at"] = float("-inf")
         moment = now()
         if moment - ext["certfree.status_at"] >= current_app.config["DESK_STATUS_REFRESH_SECONDS"]:
+            # A rotation or compromise publishes a new trust list (and signs status lists
+            # with the new key): the desk takes it with the status lists, never an older one.
+            store = keys()
+            token = store.trust_list()
+            if token != ext.get("certfree.trust_token"):
+                verifier.trust = load_trust_list(token, store.root_public_jwk(), held=verifier.trust)
+                ext["certfree.trust_token"] = token
             verifier.status = load_status_lists(status_tokens(), verifier.trust)
             ext["certfree.status_at"] = moment
         return verifier

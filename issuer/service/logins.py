@@ -31,10 +31,10 @@ def start_session(session_key: str, account: Resident | DeskClerk) -> None:
 
 def end_sessions(session_key: str, model: Account) -> None:
     """Log out: this browser's session and every other session cookie of the account."""
-    account_id = session.get(session_key)
-    if account_id:
+    account = _current(model, session_key)  # a dead cookie (copied, then logged out) ends nothing
+    if account is not None:
         s = db_session()
-        s.execute(update(model).where(model.id == account_id).values(session_epoch=model.session_epoch + 1))
+        s.execute(update(model).where(model.id == account.id).values(session_epoch=model.session_epoch + 1))
         s.commit()
     for key in (session_key, f"{session_key}:epoch", f"{session_key}:at"):
         session.pop(key, None)

@@ -135,10 +135,13 @@ def authenticate(
     moment = utc(now)
     realm = model.__tablename__
     pair_key, name_key = _throttle_key(username, client, realm), _throttle_key(username, None, realm)
-    counts = {pair_key: _count_attempt(session, pair_key, moment, window),
-              name_key: _count_attempt(session, name_key, moment, window)}
+    # An attempt already refused for its address does not count against the name: one
+    # address must not lock a resident out everywhere with cheap, unchecked tries.
+    throttled = _count_attempt(session, pair_key, moment, window) > max_failures
+    if not throttled:
+        throttled = _count_attempt(session, name_key, moment, window) > max_failures * NAME_WIDE_FACTOR
     session.commit()  # no lock held through the password check
-    if counts[pair_key] > max_failures or counts[name_key] > max_failures * NAME_WIDE_FACTOR:
+    if throttled:
         return LoginResult(None, True)
     account = cast("Resident | DeskClerk | None", session.scalar(select(model).where(model.username == username.strip())))
     if check_password(account.password_hash if account else None, password):
