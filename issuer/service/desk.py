@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from issuer import LICENCE_TYPES

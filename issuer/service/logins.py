@@ -8,7 +8,6 @@ from typing import Any, Callable, cast
 
 from flask import Response, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from . import context, residents
 from .db import db_session
@@ -77,15 +76,11 @@ def form_login(model: Account, session_key: str, page: dict[str, Any]) -> Respon
     what the log-in template shows (heading, enrol link)."""
     check_csrf()
     s, cfg = db_session(), current_app.config
-    try:
-        result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""),
-                                        now=context.now(), max_failures=cfg["LOGIN_MAX_FAILURES"],
-                                        window=cfg["LOGIN_WINDOW_SECONDS"], client=request.remote_addr or "",
-                                        model=model)
-        s.commit()
-    except IntegrityError:  # a concurrent first failure for the same name: count this one as failed too
-        s.rollback()
-        return render_template("login.html", failed=True, **page), 401
+    result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""),
+                                    now=context.now(), max_failures=cfg["LOGIN_MAX_FAILURES"],
+                                    window=cfg["LOGIN_WINDOW_SECONDS"], client=request.remote_addr or "",
+                                    model=model)
+    s.commit()
     if result.throttled:
         response = Response(render_template("login.html", throttled=True, **page), status=429)
         response.headers["Retry-After"] = str(cfg["LOGIN_WINDOW_SECONDS"])
