@@ -295,6 +295,12 @@ class KeyDir:
 
     # ---- lifecycle ------------------------------------------------------------------
 
+    def _begin_change(self) -> None:
+        """Before a change: unlock the root key (a wrong or missing passphrase fails here,
+        before anything is written) and read the registry as it is on disk, not an old copy."""
+        self.private_key("root")
+        self._fresh(force=True)
+
     def rotate(self, authority: str, now: int | None = None) -> tuple[IssuerKey, list[IssuerKey]]:
         """A new active key for ``authority``; its active keys become "retired" at ``now``.
 
@@ -303,8 +309,7 @@ class KeyDir:
         """
         if authority not in AUTHORITIES:
             raise KeyStoreError(f"unknown authority {authority!r}")
-        self.private_key("root")  # a wrong or missing passphrase fails here, before anything changes
-        self._fresh(force=True)  # change the registry as it is on disk, not an old copy
+        self._begin_change()
         now = int(time.time()) if now is None else now
         retired = []
         for data in self._registry["issuers"]:
@@ -320,13 +325,12 @@ class KeyDir:
         refused. If it was its authority's active key, a replacement key is made. Publishes a
         new trust list. Returns (the compromised key, the replacement or None)."""
         now = int(time.time()) if now is None else now
-        self._fresh(force=True)  # change the registry as it is on disk, not an old copy
+        self._begin_change()
         for data in self._registry["issuers"]:
             if data["kid"] == kid:
                 break
         else:
             raise KeyStoreError(f"no issuer key {kid!r}")
-        self.private_key("root")  # a wrong or missing passphrase fails here, before anything changes
         was_active = data["state"] == "active"
         # Never accept more than before: a second report cannot move the time later, and a
         # retired key keeps refusing what it signed after its retirement.
