@@ -63,11 +63,17 @@ def _check_new_login(username: str, password: str) -> str:
 _Account = TypeVar("_Account", Resident, DeskClerk)
 
 
+def name_taken() -> EnrolError:
+    """The error for a name that is already an account's (checked first; or, for a race, found
+    when the insert fails)."""
+    return EnrolError("username", "already taken", "用户名已被使用")
+
+
 def _new_account(session: Session, model: type[_Account], username: str, password: str, now: float) -> _Account:
     """A resident or desk clerk: the name and password checked, the name not yet taken."""
     username = _check_new_login(username, password)
     if session.scalar(select(model.id).where(model.username == username)) is not None:
-        raise EnrolError("username", "already taken", "用户名已被使用")
+        raise name_taken()
     return model(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
 
 

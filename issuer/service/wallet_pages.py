@@ -66,7 +66,7 @@ def enrol() -> Any:
         return render_template("enrol.html", error=exc), 400
     except IntegrityError:  # the same name enrolled by another request since it was checked
         s.rollback()
-        return render_template("enrol.html", error=residents.EnrolError("username", "already taken", "用户名已被使用")), 400
+        return render_template("enrol.html", error=residents.name_taken()), 400
     logins.start_session("resident_id", resident)
     return redirect(url_for("wallet.licences"))
 
