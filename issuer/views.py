@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from scenarios import Policy
 
-from .schemas.checksums import birth_date_from_id
+from .schemas.rules import birth_date_of
 from .schemas.fields import CHINA  # China Standard Time: licence dates are days there
 
 #: Labels of the derived predicates a view may carry instead of raw data: (Chinese, English).
@@ -43,14 +43,6 @@ def adult_from(birth_date: str, age: int = 18) -> int:
 _DAY = 86400
 
 
-def _birth_date(fields: Mapping[str, Any]) -> str:
-    """The holder's birth date: the field, or else the one the ID number encodes (an e-bike
-    registration has an ID number and no birth date field)."""
-    if "birth_date" in fields:
-        return str(fields["birth_date"])
-    return birth_date_from_id(str(fields["id_number"])).isoformat()
-
-
 def _week_start(moment: int) -> int:
     """China midnight at the start (Monday) of the week holding ``moment``."""
     day = dt.datetime.fromtimestamp(moment, CHINA).date()
@@ -69,7 +61,9 @@ def view_claims(
     out: dict[str, Any] = {}
     for name in policy.disclosed_for(licence_type):  # any order: the JWS payload is sorted
         if name == "age_over_18":
-            adult_at = adult_from(_birth_date(fields))
+            born = birth_date_of(fields)  # the policy loader makes sure the licence has one
+            assert born is not None
+            adult_at = adult_from(born.isoformat())
             out[name] = adult_at <= nbf
             if adult_at > nbf and adult_at < exp:
                 # The view must end by the 18th birthday; ending exactly on it would show a

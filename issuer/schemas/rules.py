@@ -22,7 +22,7 @@ Periods end on the same month/day ("valid_from plus N years").
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from . import codes
 from .checksums import birth_date_from_id, sex_from_id
@@ -35,12 +35,14 @@ Rule = Callable[[dict[str, object], Context], Found]
 _ISSUE_FIELDS = ("valid_from", "first_issued", "registered_on", "issued_on")
 
 
-def _d(out: dict[str, object], name: str) -> _dt.date | None:
+def _d(out: Mapping[str, object], name: str) -> _dt.date | None:
     v = out.get(name)
     return parse_date(v) if isinstance(v, str) else None
 
 
-def _birth(out: dict[str, object]) -> _dt.date | None:
+def birth_date_of(out: Mapping[str, object]) -> _dt.date | None:
+    """The holder's birth date: the birth_date field, or else the one the ID number encodes
+    (an e-bike registration has an ID number and no birth date field)."""
     if "birth_date" in out:
         return _d(out, "birth_date")
     if "id_number" in out:
@@ -67,7 +69,7 @@ def matches_id_number(out: dict[str, object], ctx: Context) -> Found:
 
 
 def born_before_issue(out: dict[str, object], ctx: Context) -> Found:
-    born = _birth(out)
+    born = birth_date_of(out)
     if born is None:
         return []
     return [(name, Bad("dates_out_of_order",
@@ -108,7 +110,7 @@ def _period(out: dict[str, object], allowed: tuple[int, ...],
 
 
 def id_card_period(out: dict[str, object], ctx: Context) -> Found:
-    born, start = _birth(out), _d(out, "valid_from")
+    born, start = birth_date_of(out), _d(out, "valid_from")
     if born is None or start is None:
         return []
     age = age_on(born, start)
@@ -129,7 +131,7 @@ def residence_permit_period(out: dict[str, object], ctx: Context) -> Found:
 
 def driving_license_rules(out: dict[str, object], ctx: Context) -> Found:
     found: Found = []
-    born, first, start = _birth(out), _d(out, "first_issued"), _d(out, "valid_from")
+    born, first, start = birth_date_of(out), _d(out, "first_issued"), _d(out, "valid_from")
     if first is not None and start is not None and first > start:
         found.append(("first_issued", Bad(
             "dates_out_of_order", "must not be after the start of validity",
