@@ -139,8 +139,14 @@ def cmd_qr(args: argparse.Namespace) -> int:
     from keys.envelope import encode_credential
     from wallet import write
 
-    text = Path(args.file).read_text("ascii").strip()
-    qr_text = encode_credential(text) if text.startswith("eyJ") else text
+    if Path(args.out).suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out {args.out}: use a .png or .svg file / 请使用 .png 或 .svg 文件")
+    try:
+        text = Path(args.file).read_text("ascii").strip()
+        qr_text = encode_credential(text) if text.startswith("eyJ") else text
+    except ValueError:  # not ASCII, not a compact JWS, not in the form certfree signs
+        raise UsageError(f"{args.file}: not a certfree credential (a .jws file) or QR text / "
+                         "不是 certfree 凭证（.jws 文件）或二维码文本") from None
     write(qr_text, args.out)
     print(qr_text)
     return EXIT_OK
@@ -500,7 +506,7 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
                 out = reissue_credential(session, keys, credential, kid=args.kid, now=now)
                 new = out.issued
                 if target is not None:
-                    target.store(new.licence_type, new.jti, new.credential, new.views)
+                    target.store(new.licence_type, new.jti, new.credential, new.views, replaces=out.old_id)
                 else:
                     record = {"licence_type": new.licence_type, "jti": new.jti, "credential": new.credential, "views": dict(new.views)}
                     atomic_write(Path(args.out) / f"{new.licence_type}-{new.jti}.json", json.dumps(record, indent=2).encode(), mode=0o600)

@@ -139,27 +139,38 @@ def encode_credential(jws: str) -> str:
 def encode_presentation(view_jws: str, proof_jws: str) -> str:
     """QR text for a presentation: a view plus the holder's proof over it."""
     kid, claims, sig = _pack_jws(view_jws)
-    header, payload, proof_sig = split_compact(proof_jws)
+    try:
+        header, payload, proof_sig = split_compact(proof_jws)
+        proof = json.loads(payload)
+        nonce = b64url_decode(proof["nonce"])
+        rebuilt = canonical_json(proof_claims(view_jws, proof["iat"], nonce))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise EnvelopeError(f"not a certfree holder proof ({type(exc).__name__})") from None
     if header != protected_header(None, TYP_PROOF):
         raise EnvelopeError("proof header does not match the template")
-    proof = json.loads(payload)
-    nonce = b64url_decode(proof["nonce"])
-    if canonical_json(proof_claims(view_jws, proof["iat"], nonce)) != payload:
+    if rebuilt != payload:
         raise EnvelopeError("proof payload cannot be rebuilt")
     return _to_text([KIND_PRESENTATION, kid, claims, sig, proof["iat"], nonce, proof_sig])
 
 
 def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
-    header_bytes, payload, sig = split_compact(jws)
-    header = json.loads(header_bytes)
-    kid = header.get("kid")
-    if not isinstance(kid, str) or header_bytes != protected_header(kid, header.get("typ", "")):
-        raise EnvelopeError("header does not match the template")
-    claims = json.loads(payload)
-    packed = _compact(claims)
-    if canonical_json(_expand(cbor2.loads(cbor2.dumps(packed)))) != payload:
-        raise EnvelopeError("payload is not in canonical form; it cannot be rebuilt exactly")
-    return b64url_decode(kid)[:8], packed, sig
+    try:
+        header_bytes, payload, sig = split_compact(jws)
+        header = json.loads(header_bytes)
+        kid = header.get("kid") if isinstance(header, dict) else None
+        if not isinstance(kid, str) or header_bytes != protected_header(kid, header.get("typ", "")):
+            raise EnvelopeError("header does not match the template")
+        claims = json.loads(payload)
+        if not isinstance(claims, dict):
+            raise EnvelopeError("payload is not a JSON object")
+        packed = _compact(claims)
+        if canonical_json(_expand(cbor2.loads(cbor2.dumps(packed)))) != payload:
+            raise EnvelopeError("payload is not in canonical form; it cannot be rebuilt exactly")
+        return b64url_decode(kid)[:8], packed, sig
+    except EnvelopeError:
+        raise
+    except (ValueError, TypeError) as exc:  # not a compact JWS, not JSON, not certfree's claims
+        raise EnvelopeError(f"not a certfree JWS ({type(exc).__name__})") from None
 
 
 def _to_text(items: list[Any]) -> str:

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keys.envelope import encode_presentation, proof_claims
 from keys.jose import TYP_PROOF, sign_compact
 
-from .store import StoredLicence, Wallet, WalletError
+from .store import StoredLicence, Wallet, WalletError, claims_of, issued_at
 
 NONCE_BYTES = 8
 
@@ -44,15 +44,31 @@ def choose(
     scenario: str,
     licence_type: str | None = None,
     prefer: Sequence[str] = (),
+    *,
+    now: int | None = None,
 ) -> StoredLicence:
-    """The stored licence to show for ``scenario``: the type asked for, else the first with
-    a view in the order of ``prefer`` (a policy's ``accepts``), else any with a view."""
+    """The stored licence to show for ``scenario``: among those with a view for it that is
+    valid at ``now``, the type asked for, else the first in the order of ``prefer`` (a
+    policy's ``accepts``), else any; of two of a type, the one issued last. A view that
+    has expired is never chosen over one a desk would accept."""
+    now = int(time.time()) if now is None else now
     rank = {t: i for i, t in enumerate(prefer)}
-    for stored in sorted(licences, key=lambda s: rank.get(s.licence_type, len(rank))):
-        if scenario in stored.views and (licence_type is None or stored.licence_type == licence_type):
-            return stored
+    held = [s for s in licences if scenario in s.views and licence_type in (None, s.licence_type)]
+    usable = [s for s in held if _valid_at(s.views[scenario], now)]
+    if usable:
+        return min(usable, key=lambda s: (rank.get(s.licence_type, len(rank)), -issued_at(s)))
+    if held:
+        raise WalletError(f"the wallet's views for scenario {scenario!r} have expired or are not valid yet: "
+                          "ask the issuer for new ones",
+                          f"钱包中用于场景 {scenario!r} 的凭证视图已过期或尚未生效，请向签发机关申请更新")
     wanted = f"a {licence_type} view" if licence_type else "a view"
-    raise WalletError(f"the wallet holds no licence with {wanted} for scenario {scenario!r}")
+    raise WalletError(f"the wallet holds no licence with {wanted} for scenario {scenario!r}",
+                      f"钱包中没有可用于场景 {scenario!r} 的证照")
+
+
+def _valid_at(view: str, now: int) -> bool:
+    claims = claims_of(view)
+    return int(claims.get("nbf", claims["iat"])) <= now < int(claims["exp"])
 
 
 def present(
@@ -64,5 +80,6 @@ def present(
     now: int | None = None,
 ) -> Presentation:
     """A fresh presentation of a stored licence for ``scenario``."""
-    stored = choose(wallet.licences(), scenario, licence_type, prefer)
+    now = int(time.time()) if now is None else now
+    stored = choose(wallet.licences(), scenario, licence_type, prefer, now=now)
     return present_view(stored.views[scenario], wallet.device_key(), licence_type=stored.licence_type, scenario=scenario, now=now)

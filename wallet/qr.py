@@ -52,5 +52,5 @@ def write(text: str, path: str | Path, *, scale: int = SCALE) -> Path:
         data = svg_bytes(text, scale=scale)
     else:
         raise ValueError(f"unsupported QR image format {suffix!r}: use .png or .svg")
-    atomic_write(path, data)
+    atomic_write(path, data, mode=0o600)  # a licence's QR shows what the licence says
     return path
