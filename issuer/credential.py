@@ -7,7 +7,9 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keys import KeyDir
 from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
@@ -18,6 +20,7 @@ from .views import china_midnight, view_claims
 
 CREDENTIAL_DAYS = 365  # a full credential is re-issued at least yearly
 VIEW_DAYS = 30  # views are short-lived; the wallet refreshes them
+VIEW_RENEW_DAYS = 7  # a wallet asks for new views (issuer.records.refresh_views) when this little is left
 _DAY = 86400
 
 
@@ -129,11 +132,7 @@ def sign_licence(
                 "valid_until", "validity_ended", "the licence's period of validity has already ended",
                 "证照有效期已届满")])
         exp = min(exp, end)
-    base: dict[str, Any] = {"iss": entry.authority, "iat": now, "exp": exp, "vct": licence_type}
-    if nbf != now:  # omitted when it equals iat (RFC 7519 4.1.5 makes it optional): QR bytes count
-        base["nbf"] = nbf
-    if holder_jwk is not None:
-        base["cnf"] = {"jwk": dict(holder_jwk)}
+    base = _base(entry.authority, licence_type, now, nbf, exp, holder_jwk)
     jti = new_licence_id()
     credential_claims = {**fields, **base, "jti": jti}
     if status is not None:
@@ -142,13 +141,56 @@ def sign_licence(
     views: dict[str, str] = {}
     if with_views and holder_jwk is not None:
         policies = policies if policies is not None else default_policies()
-        for name in view_names(licence_type, policies):
-            # VIEW_DAYS from the licence's start: a licence that starts later (a renewal issued
-            # early) gets views usable from its first day, not views that expire before it
-            view_until = min(exp, nbf + VIEW_DAYS * _DAY)
-            disclosed, view_exp = view_claims(policies[name], licence_type, fields, nbf=nbf, exp=view_until)
-            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti(12)}
-            if view_status and name in view_status:
-                v["status"] = dict(view_status[name])
-            views[name] = sign_compact(v, private_key, kid=entry.kid, typ=TYP_VIEW)
+        views = _sign_views(entry.kid, private_key, licence_type, fields, base, nbf, exp,
+                            view_names(licence_type, policies), view_status, policies)
     return Issued(licence_type, jti, credential, views, now, exp)
+
+
+def sign_views(
+    keys: KeyDir,
+    licence_type: str,
+    fields: Mapping[str, Any],
+    *,
+    holder_jwk: Mapping[str, str],
+    exp: int,
+    scenarios: Sequence[str],
+    view_status: Mapping[str, Mapping[str, Any]] | None = None,
+    now: int | None = None,
+    policies: Mapping[str, Policy] | None = None,
+) -> dict[str, str]:
+    """New views of an issued licence (``fields``, bound to ``holder_jwk``, ending by the
+    credential's ``exp``) for ``scenarios``, signed with the authority's current key: what
+    the wallet asks for when its views near their end (see ``issuer.records.refresh_views``)."""
+    now = int(time.time()) if now is None else now
+    entry, private_key = keys.signing_key(licence_type, now)
+    nbf = max(now, _start_of_validity(fields) or now)
+    base = _base(entry.authority, licence_type, now, nbf, exp, holder_jwk)
+    policies = policies if policies is not None else default_policies()
+    return _sign_views(entry.kid, private_key, licence_type, fields, base, nbf, exp, scenarios, view_status, policies)
+
+
+def _base(authority: str, licence_type: str, now: int, nbf: int, exp: int,
+          holder_jwk: Mapping[str, str] | None) -> dict[str, Any]:
+    """The claims every JWS of a licence carries (the views override ``exp``)."""
+    base: dict[str, Any] = {"iss": authority, "iat": now, "exp": exp, "vct": licence_type}
+    if nbf != now:  # omitted when it equals iat (RFC 7519 4.1.5 makes it optional): QR bytes count
+        base["nbf"] = nbf
+    if holder_jwk is not None:
+        base["cnf"] = {"jwk": dict(holder_jwk)}
+    return base
+
+
+def _sign_views(kid: str, private_key: Ed25519PrivateKey, licence_type: str, fields: Mapping[str, Any],
+                base: Mapping[str, Any], nbf: int, exp: int, scenarios: Sequence[str],
+                view_status: Mapping[str, Mapping[str, Any]] | None, policies: Mapping[str, Policy]) -> dict[str, str]:
+    views: dict[str, str] = {}
+    for name in scenarios:
+        # VIEW_DAYS from the licence's start: a licence that starts later (a renewal issued
+        # early) gets views usable from its first day, not views that expire before it
+        view_until = min(exp, nbf + VIEW_DAYS * _DAY)
+        disclosed, view_exp = view_claims(policies[name], licence_type, fields, nbf=nbf, exp=view_until)
+        v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti(12)}
+        if view_status and name in view_status:
+            v["status"] = dict(view_status[name])
+        views[name] = sign_compact(v, private_key, kid=kid, typ=TYP_VIEW)
+    return views

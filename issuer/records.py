@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from keys import KeyDir, atomic_write, thumbprint
 from keys.jose import b64url_encode, split_compact
 
-from .credential import Issued, sign_licence, view_names
+from .credential import Issued, sign_licence, sign_views, view_names
 from .db.models import LicenceRecord, StatusEntry, StatusList, utc
 from .schemas import validate
 from .status_list import STATE_VALUES, sign_status_list
@@ -328,32 +328,19 @@ def licences_for_kid(session: Session, kid: str) -> list[LicenceRecord]:
 def reissue_credential(
     session: Session, keys: KeyDir, credential: str, *, kid: str | None = None, now: int | None = None
 ) -> Reissued:
-    """Re-sign a credential the holder hands back with the authority's current key.
-
-    The issuer keeps no personal data, so the holder's credential is the source; it is
-    accepted only if its SHA-256 matches the one recorded at issuance (a forgery made with
-    a stolen key cannot be laundered). The new licence records ``replaces``; the old one is
+    """Re-sign a credential the holder hands back (checked as :func:`_handed_back` says)
+    with the authority's current key. The new licence records ``replaces``; the old one is
     revoked with reason ``reissued``. Views are made if the credential names a holder key.
     """
     now = int(time.time()) if now is None else now
-    try:
-        _, payload, _ = split_compact(credential.strip())
-        claims = json.loads(payload)
-        old_id = claims["jti"]
-        licence_type = claims["vct"]
-    except (ValueError, KeyError, TypeError):
-        raise RecordError("not a certfree credential") from None
-    record = session.get(LicenceRecord, old_id)
-    if record is None:
-        raise RecordError(f"no licence {old_id!r} on record")
-    if record.credential_sha256 != credential_digest(credential):
-        raise RecordError(f"licence {old_id}: the credential differs from the one issued")
+    record, claims = _handed_back(session, credential)
+    old_id, licence_type = record.id, record.licence_type
     if kid is not None and record.kid != kid:
         raise RecordError(f"licence {old_id} was not signed by {kid}")
     if record.state == "revoked":
         raise RecordError(f"licence {old_id} is revoked; it is not re-issued")
     fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
-    holder_jwk = claims.get("cnf", {}).get("jwk") if isinstance(claims.get("cnf"), dict) else None
+    holder_jwk = _holder_jwk(claims)
     issued = issue_licence(session, keys, licence_type, fields, holder_jwk=holder_jwk, holder=record.holder, now=now)
     new = session.get(LicenceRecord, issued.jti)
     assert new is not None
@@ -363,3 +350,50 @@ def reissue_credential(
     set_status(session, old_id, "revoked", reason="reissued", now=now)
     session.flush()
     return Reissued(old_id, issued)
+
+
+def refresh_views(session: Session, keys: KeyDir, credential: str, *, now: int | None = None) -> dict[str, str]:
+    """New scenario views (scenario -> JWS) for a credential the holder hands back, signed
+    now: views live ``VIEW_DAYS``, the credential a year, and a wallet asks for new views
+    as its old ones near their end. Each keeps the view's status entry, so a revoke or a
+    suspension shows on the new views as on the old. Refused (``RecordError``) for a
+    credential not issued as it is, a revoked or expired licence, or one with no holder key."""
+    now = int(time.time()) if now is None else now
+    record, claims = _handed_back(session, credential)
+    if record.state == "revoked":
+        raise RecordError(f"licence {record.id} is revoked; it gets no new views")
+    if claims.get("exp", 0) <= now:
+        raise RecordError(f"licence {record.id} has expired; it gets no new views")
+    holder_jwk = _holder_jwk(claims)
+    if holder_jwk is None:
+        raise RecordError(f"licence {record.id} names no holder key; it has no views")
+    view_status = {e.scope: {"idx": e.idx, "lst": e.list_id} for e in record.entries if e.scope != "credential"}
+    fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
+    return sign_views(keys, record.licence_type, fields, holder_jwk=holder_jwk, exp=claims["exp"],
+                      scenarios=[name for name in view_names(record.licence_type) if name in view_status],
+                      view_status=view_status, now=now)
+
+
+def _handed_back(session: Session, credential: str) -> tuple[LicenceRecord, dict[str, Any]]:
+    """The record of a credential a holder hands back, and its claims. The issuer keeps no
+    personal data, so the holder's copy is the source; it is accepted only if its SHA-256
+    matches the one recorded at issuance (a forgery made with a stolen key cannot be
+    laundered)."""
+    try:
+        _, payload, _ = split_compact(credential.strip())
+        claims = json.loads(payload)
+        licence_id = claims["jti"]
+    except (ValueError, KeyError, TypeError):
+        raise RecordError("not a certfree credential") from None
+    record = session.get(LicenceRecord, licence_id) if isinstance(licence_id, str) else None
+    if record is None:
+        raise RecordError(f"no licence {licence_id!r} on record")
+    if record.credential_sha256 != credential_digest(credential):
+        raise RecordError(f"licence {licence_id}: the credential differs from the one issued")
+    return record, claims
+
+
+def _holder_jwk(claims: Mapping[str, Any]) -> dict[str, str] | None:
+    cnf = claims.get("cnf")
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    return jwk if isinstance(jwk, dict) else None

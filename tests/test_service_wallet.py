@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -11,7 +12,7 @@ from flask.testing import FlaskClient
 from service_fixtures import *
 from service_fixtures import PASSWORD, csrf, enrol, issue_via_api, login
 
-from verifier import MemoryReplayCache, Verifier, decode_qr_image, load_trust_list
+from verifier import MemoryReplayCache, VerificationFailed, Verifier, decode_qr_image, load_trust_list
 
 
 @pytest.fixture
@@ -306,3 +307,23 @@ def test_a_session_cookie_copied_before_log_out_no_longer_works(app: Flask, alic
     app.extensions["certfree.clock"] = lambda: clock["now"]
     clock["now"] += app.config["PERMANENT_SESSION_LIFETIME"] + 1  # however often it was refreshed
     assert again.get("/wallet/").status_code == 302
+
+
+def test_a_month_on_the_qr_page_gets_new_views_that_desks_accept(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
+    clock = {"now": app.extensions["certfree.clock"]()}
+    app.extensions["certfree.clock"] = lambda: clock["now"]
+    clock["now"] += 31 * 86400  # the views issued with the licence lived 30 days
+    assert login(client, "alice").status_code == 302
+    listed = client.get("/wallet/").get_data(as_text=True)
+    assert "有效 valid" in listed
+    code = client.get(f"/wallet/licences/{alice['id_card']}/hotel/qr.json").json
+    result = _verifier(app).verify(decode_qr_image(base64.b64decode(code["png"].split(",", 1)[1])), "hotel", now=clock["now"])
+    assert result.licence_type == "id_card"
+    # a year on, the licence itself is over: the list says so, and no new views are made
+    clock["now"] += 340 * 86400
+    assert login(client, "alice").status_code == 302
+    assert "已过期 expired" in client.get("/wallet/").get_data(as_text=True)
+    stale = client.get(f"/wallet/licences/{alice['id_card']}/hotel/qr.json").json
+    with pytest.raises(VerificationFailed) as caught:
+        _verifier(app).verify(stale["text"], "hotel", now=clock["now"])
+    assert "expired" in caught.value.codes

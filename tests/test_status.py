@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -22,9 +23,11 @@ from issuer.records import (
     issue_licence,
     list_licences,
     publish_status_lists,
+    refresh_views,
     set_status,
     status_list_tokens,
 )
+from issuer.credential import VIEW_DAYS
 from issuer.status_list import pack, status_list_claims
 from keys import KeyDir
 from keys.envelope import encode_credential
@@ -49,6 +52,7 @@ from verifier import (
 )
 from verifier.testing import FixedClock
 from wallet import Wallet, present_view
+from wallet.store import claims_of
 
 HOUR = 3600
 
@@ -441,3 +445,44 @@ def test_a_licence_with_views_fits_into_a_list_near_its_fill_limit(db: Any, keyd
     assert lists[lst.id].used == math.ceil(lst.size * MAX_FILL)
     [new] = [row for row in lists.values() if row.id != lst.id]
     assert new.open is True and new.used == 4
+
+
+# ---- new views for a credential (views last 30 days, the credential a year) ----------------
+
+
+def test_new_views_from_the_credential_verify_and_keep_their_status_entries(
+    db: Any, keydir: KeyDir, resident: Wallet, scan: Callable[[str], bytes], tmp_path: Path
+) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(),
+                           now=NOW - (VIEW_DAYS + 10) * 86400)
+    status = publish(db, keydir, tmp_path / "s1", NOW - 60)
+    with pytest.raises(VerificationFailed) as exc:  # the views are over; the credential is not
+        scan_view(make_verifier(keydir, status), issued, resident, "hotel", scan)
+    assert codes(exc) == ["expired"]
+    views = refresh_views(db, keydir, issued.credential, now=NOW - 600)
+    assert sorted(views) == sorted(issued.views)
+    renewed = dataclasses.replace(issued, views=views)
+    for scenario in views:
+        assert claims_of(views[scenario])["status"] == claims_of(issued.views[scenario])["status"]
+        result = scan_view(make_verifier(keydir, status), renewed, resident, scenario, scan)
+        assert result.licence_type == "id_card" and result.warnings == ()
+    # a revoke shows on the new views, and a revoked licence gets no more
+    set_status(db, issued.jti, "revoked", reason="lost", now=NOW - 30)
+    status = publish(db, keydir, tmp_path / "s2", NOW - 20)
+    with pytest.raises(VerificationFailed) as exc:
+        scan_view(make_verifier(keydir, status), renewed, resident, "hotel", scan)
+    assert codes(exc) == ["revoked"]
+    with pytest.raises(RecordError, match="revoked"):
+        refresh_views(db, keydir, issued.credential, now=NOW)
+
+
+def test_new_views_only_for_the_credential_as_issued(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    header, payload, signature = issued.credential.split(".")
+    claims = json.loads(b64url_decode(payload))
+    claims["name"] = "王五"  # the holder's copy, changed: its digest is not the one recorded
+    forged = ".".join([header, b64url_encode(json.dumps(claims).encode()), signature])
+    with pytest.raises(RecordError, match="differs"):
+        refresh_views(db, keydir, forged, now=NOW)
+    with pytest.raises(RecordError, match="expired"):
+        refresh_views(db, keydir, issued.credential, now=NOW + 400 * 86400)

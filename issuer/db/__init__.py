@@ -5,6 +5,6 @@ given a URL. Services take a ``Session``; the caller (CLI, app) owns the transac
 """
 
 from .engine import DEFAULT_URL, make_engine, session_factory
-from .models import Base, LicenceRecord, StatusEntry, StatusList, utc
+from .models import Base, LicenceRecord, StatusEntry, StatusList, unix, utc
 
-__all__ = ["Base", "LicenceRecord", "StatusEntry", "StatusList", "make_engine", "session_factory", "DEFAULT_URL", "utc"]
+__all__ = ["Base", "LicenceRecord", "StatusEntry", "StatusList", "make_engine", "session_factory", "DEFAULT_URL", "unix", "utc"]

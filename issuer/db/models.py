@@ -25,6 +25,12 @@ def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
 
 
+def unix(value: dt.datetime) -> int:
+    """The Unix time of a ``DateTime(timezone=True)`` column's value (SQLite hands it back
+    without its zone, which is UTC)."""
+    return int((value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp())
+
+
 class StatusList(Base):
     """One status list: an id (short, random), the authority that signs it, its size."""
 

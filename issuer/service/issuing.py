@@ -6,7 +6,6 @@ Issuing, status changes and status lists go through ``issuer.records``.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer import records
-from issuer.db import utc
+from issuer.db import unix, utc
 from keys import AUTHORITIES, KeyDir
 
 from .models import AuditEntry, IdempotencyRecord, LicenceRecord, Operator, Resident
@@ -141,13 +140,10 @@ def record_json(record: LicenceRecord) -> dict[str, Any]:
         "licence_type": record.licence_type,
         "authority": record.authority,
         "kid": record.kid,
-        "issued_at": _ts(record.issued_at),
-        "expires_at": _ts(record.expires_at),
+        "issued_at": unix(record.issued_at),
+        "expires_at": unix(record.expires_at),
         "state": record.state,
         "reason": record.reason,
         "status": {"list": record.status_list, "idx": record.status_idx} if record.status_list else None,
     }
 
-
-def _ts(value: dt.datetime) -> int:
-    return int((value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp())

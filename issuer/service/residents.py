@@ -20,8 +20,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from issuer.credential import VIEW_RENEW_DAYS
 from issuer.db import utc
-from keys import public_jwk, thumbprint
+from issuer.records import RecordError, refresh_views
+from keys import KeyDir, public_jwk, thumbprint
+from wallet.store import claims_of
 
 from .models import (
     DeskClerk,
@@ -193,3 +196,21 @@ def licence_of(session: Session, resident_id: str, licence_id: str) -> WalletCre
     """The resident's own credential, or None (also when it belongs to someone else)."""
     return session.scalar(select(WalletCredential).where(
         WalletCredential.licence_id == licence_id, WalletCredential.resident_id == resident_id))
+
+
+def renew_views(session: Session, keys: KeyDir, row: WalletCredential, *, now: int) -> bool:
+    """Give the credential in ``row`` new views when its views near their end (less than
+    ``VIEW_RENEW_DAYS`` left, or already over); True if it got them. A licence that cannot
+    have new ones (revoked, expired) keeps its old views, which the desk then refuses
+    with the reason."""
+    ends = [int(claims_of(v.jws)["exp"]) for v in row.views]
+    if not ends or min(ends) - now > VIEW_RENEW_DAYS * 86400:
+        return False
+    try:
+        views = refresh_views(session, keys, row.credential, now=now)
+    except RecordError:
+        return False
+    for view in row.views:
+        if view.scenario in views:
+            view.jws = views[view.scenario]
+    return True

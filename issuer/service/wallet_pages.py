@@ -27,6 +27,7 @@ from flask import (
 from sqlalchemy.exc import IntegrityError
 
 from issuer import LICENCE_TYPES
+from issuer.db import unix
 from wallet import png_bytes, present_view, svg_bytes, version
 from wallet.qr import SCALE as QR_FILE_SCALE
 
@@ -95,11 +96,12 @@ def logout() -> Any:
 def licences() -> str:
     rows = residents.licences_of(db_session(), g.account.id)
     pols = context.policies()
+    now = context.now()
     items = [
         {
             "id": cred.licence_id,
             "type": LICENCE_TYPES[cred.licence_type],
-            "state": record.state,
+            "state": "expired" if record.state == "valid" and unix(record.expires_at) <= now else record.state,
             "expires_at": record.expires_at,
             "scenarios": [pols[v.scenario] for v in sorted(cred.views, key=lambda v: v.scenario) if v.scenario in pols],
         }
@@ -109,11 +111,14 @@ def licences() -> str:
 
 
 def _presentation(licence_id: str, scenario: str) -> tuple[Any, Any, Any]:
-    cred = residents.licence_of(db_session(), g.account.id, licence_id)
+    s = db_session()
+    cred = residents.licence_of(s, g.account.id, licence_id)
     policy = context.policies().get(scenario)
     view = next((v for v in cred.views if v.scenario == scenario), None) if cred else None
     if cred is None or policy is None or view is None:
         abort(404)  # also for another resident's licence: no hint that it exists
+    if residents.renew_views(s, context.keys(), cred, now=int(context.now())):
+        s.commit()  # views last 30 days, the licence a year: new ones as the old near their end
     presentation = present_view(view.jws, residents.device_key(g.account), licence_type=cred.licence_type,
                                 scenario=scenario, now=int(context.now()))
     return cred, policy, presentation
