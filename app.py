@@ -123,10 +123,18 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
 # ---- wallet -----------------------------------------------------------------------------
 
+WALLET_PASSPHRASE_MIN = 8
+
 
 def cmd_wallet_init(args: argparse.Namespace) -> int:
-    from wallet import Wallet, WalletError
+    from keys.store import passphrase_from_env
+    from wallet import WALLET_PASSPHRASE_ENV, Wallet, WalletError
 
+    passphrase = passphrase_from_env(WALLET_PASSPHRASE_ENV)
+    if passphrase and len(passphrase.decode("utf-8")) < WALLET_PASSPHRASE_MIN and not args.insecure_dev:
+        # the key file's own KDF is light (PKCS#8 PBKDF2, 2048 rounds): the length is the defence
+        raise UsageError(f"{WALLET_PASSPHRASE_ENV} must be at least {WALLET_PASSPHRASE_MIN} characters / "
+                         f"{WALLET_PASSPHRASE_ENV} 至少需要 {WALLET_PASSPHRASE_MIN} 个字符")
     try:
         Wallet.init(args.dir, insecure_dev=args.insecure_dev)
     except WalletError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 
-ENV = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "cli test passphrase", "CERTFREE_WALLET_PASSPHRASE": "wallet"}
+ENV = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "cli test passphrase", "CERTFREE_WALLET_PASSPHRASE": "wallet passphrase"}
 CERTFREE = str(Path(sys.executable).with_name("certfree"))
 
 
@@ -199,3 +199,10 @@ def test_a_mistake_on_the_command_line_is_a_message_not_a_traceback(workdir: Pat
     out = run(*(a.format(keys=workdir / "keys", d=workdir) for a in args))
     assert out.returncode == 2 and out.stderr.startswith("certfree: error:") and "Traceback" not in out.stderr, out.stderr
     assert not (workdir / "no-such.db").exists()  # audit verify reads only: it makes no empty database
+
+
+def test_wallet_init_refuses_a_short_passphrase(tmp_path: Path) -> None:
+    res = subprocess.run([CERTFREE, "wallet", "init", "--dir", str(tmp_path / "w")], capture_output=True, text=True,
+                         env={**ENV, "CERTFREE_WALLET_PASSPHRASE": "7"}, timeout=120)
+    assert res.returncode == 2 and "at least 8 characters" in res.stderr and "至少需要 8 个字符" in res.stderr
+    assert not (tmp_path / "w" / "device.key.pem").exists()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
+import stat
 import json
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -327,3 +330,17 @@ def test_a_month_on_the_qr_page_gets_new_views_that_desks_accept(app: Flask, cli
     with pytest.raises(VerificationFailed) as caught:
         _verifier(app).verify(stale["text"], "hotel", now=clock["now"])
     assert "expired" in caught.value.codes
+
+
+def test_the_service_database_is_readable_by_its_owner_alone(tmp_path: Path, service_keys: Path) -> None:
+    from service_fixtures import make_app
+
+    old_umask = os.umask(0o022)
+    try:
+        app = make_app(tmp_path, service_keys)  # migrates a new SQLite file
+        enrol(app, "alice")  # writes: the -wal and -shm files exist now
+    finally:
+        os.umask(old_umask)
+    files = sorted(tmp_path.glob("certfree.db*"))
+    assert [f.name for f in files][:1] == ["certfree.db"] and len(files) >= 2
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,24 @@ def _url(url_or_path: str | Path) -> str:
 def make_engine(url_or_path: str | Path = DEFAULT_URL, **kwargs: Any) -> Engine:
     url = _url(url_or_path)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(url[len("sqlite:///"):]))
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file ``path`` readable by its owner alone (600), in a folder made
+    700 if it is new, before SQLite would create it with the usual 644: the service's
+    database holds residents' credentials, a desk's register their names and ID numbers.
+    SQLite gives the -wal and -shm files the database file's mode. An existing file or
+    folder keeps the mode it has."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

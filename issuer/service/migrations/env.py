@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import create_engine
 
-from issuer.db import Base
+from issuer.db import Base, make_engine
 from issuer.service import models  # noqa: F401  (registers the models on Base.metadata)
 
 config = context.config
@@ -34,7 +33,7 @@ def run_online() -> None:
             context.run_migrations()
         return
     url = os.environ.get("CERTFREE_DATABASE_URL") or config.get_main_option("sqlalchemy.url") or ""
-    engine = create_engine(url)
+    engine = make_engine(url)  # a new SQLite file is made 600, as the service makes it
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
