@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -140,6 +141,36 @@ def cmd_wallet_init(args: argparse.Namespace) -> int:
     except WalletError as exc:
         raise UsageError(str(exc)) from None
     print(f"wallet created in {args.dir}")
+    return EXIT_OK
+
+
+def cmd_renew_views(args: argparse.Namespace) -> int:
+    """New views for the licences in --wallet whose views end within VIEW_RENEW_DAYS (all of
+    them with --all): the issuer re-signs them from the credential the holder hands back."""
+    from issuer.credential import VIEW_RENEW_DAYS
+    from issuer.records import RecordError, refresh_views
+    from keys import KeyDir, KeyStoreError
+    from wallet import Wallet
+    from wallet.store import views_end_within
+
+    keys = KeyDir(args.keys)
+    wallet = Wallet(args.wallet)
+    at = parse_time(args.now)
+    now = int(time.time()) if at is None else at
+    renewed = 0
+    with open_db(args.db, create=False) as session:
+        for held in wallet.licences():
+            if not held.views or not (args.all or views_end_within(held.views.values(), now, VIEW_RENEW_DAYS * 86400)):
+                continue
+            try:
+                views = refresh_views(session, keys, held.credential, now=now)
+            except (RecordError, KeyStoreError) as exc:
+                print(f"{held.licence_type} {held.jti}: no new views / 未更新: {exc}", file=sys.stderr)
+                continue
+            wallet.store(held.licence_type, held.jti, held.credential, views)
+            print(f"{held.licence_type} {held.jti}: {len(views)} new view(s) / 已更新 {len(views)} 个场景视图")
+            renewed += 1
+    print(f"{renewed} licence(s) got new views / 共 {renewed} 个证照的视图已更新")
     return EXIT_OK
 
 
@@ -813,6 +844,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="issue as of this ISO time (tests)")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("renew-views", help="re-sign a wallet's views (they live 30 days) from its credentials")
+    p.add_argument("--keys", required=True)
+    p.add_argument("--wallet", required=True)
+    p.add_argument("--all", action="store_true", help="every licence, not only those whose views end within 7 days")
+    p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--now", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_renew_views)
 
     p = sub.add_parser("qr", help="render a credential (JWS file) or QR text file as a QR image")
     p.add_argument("file")

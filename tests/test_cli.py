@@ -206,3 +206,30 @@ def test_wallet_init_refuses_a_short_passphrase(tmp_path: Path) -> None:
                          env={**ENV, "CERTFREE_WALLET_PASSPHRASE": "7"}, timeout=120)
     assert res.returncode == 2 and "at least 8 characters" in res.stderr and "至少需要 8 个字符" in res.stderr
     assert not (tmp_path / "w" / "device.key.pem").exists()
+
+
+def test_renew_views_gives_a_wallet_new_views_its_desk_accepts(tmp_path: Path) -> None:
+    d = tmp_path
+    env = {**ENV, "CERTFREE_DATABASE_URL": f"sqlite:///{d / 'issuer.db'}"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    def ago(days: int) -> str:
+        return dt.datetime.fromtimestamp(time.time() - days * 86400, dt.timezone.utc).isoformat()
+
+    assert cli("keys", "init", "--dir", str(d / "keys"), "--now", ago(365)).returncode == 0
+    assert cli("wallet", "init", "--dir", str(d / "wallet")).returncode == 0
+    (d / "id.json").write_text(cli("example", "id_card").stdout)
+    month_ago = ago(35)
+    assert cli("issue", "id_card", "--keys", str(d / "keys"), "--claims", str(d / "id.json"), "--wallet", str(d / "wallet"),
+               "--now", month_ago).returncode == 0
+    expired = cli("present", "--wallet", str(d / "wallet"), "--scenario", "hotel")
+    assert expired.returncode == 2 and "expired" in expired.stderr
+    renewed = cli("renew-views", "--keys", str(d / "keys"), "--wallet", str(d / "wallet"))
+    assert renewed.returncode == 0 and "1 licence(s) got new views" in renewed.stdout, renewed.stderr
+    text = cli("present", "--wallet", str(d / "wallet"), "--scenario", "hotel").stdout.strip().splitlines()[-1]
+    checked = cli("verify", "--text", text, "--keys", str(d / "keys"), "--scenario", "hotel", "--json")
+    assert checked.returncode == 0 and json.loads(checked.stdout)["type"] == "id_card"
+    again = cli("renew-views", "--keys", str(d / "keys"), "--wallet", str(d / "wallet"))
+    assert "0 licence(s) got new views" in again.stdout  # fresh views are left as they are

@@ -59,8 +59,8 @@ def choose(
         return min(usable, key=lambda s: (rank.get(s.licence_type, len(rank)), -issued_at(s)))
     if held:
         raise WalletError(f"the wallet's views for scenario {scenario!r} have expired or are not valid yet: "
-                          "ask the issuer for new ones",
-                          f"钱包中用于场景 {scenario!r} 的凭证视图已过期或尚未生效，请向签发机关申请更新")
+                          "ask the issuer for new ones (certfree renew-views)",
+                          f"钱包中用于场景 {scenario!r} 的凭证视图已过期或尚未生效，请向签发机关申请更新（certfree renew-views）")
     wanted = f"a {licence_type} view" if licence_type else "a view"
     raise WalletError(f"the wallet holds no licence with {wanted} for scenario {scenario!r}",
                       f"钱包中没有可用于场景 {scenario!r} 的证照")

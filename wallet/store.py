@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -137,3 +137,10 @@ def claims_of(jws: str) -> dict[str, Any]:
 def issued_at(stored: StoredLicence) -> int:
     """When the stored credential was signed (its ``iat``)."""
     return int(claims_of(stored.credential)["iat"])
+
+
+def views_end_within(views: Iterable[str], now: int, seconds: int) -> bool:
+    """Whether the first of ``views`` (JWS) to end does so within ``seconds`` of ``now``
+    (or is already over): the wallet's cue to ask for new ones."""
+    ends = [int(claims_of(v)["exp"]) for v in views]
+    return bool(ends) and min(ends) - now <= seconds

@@ -24,7 +24,7 @@ from issuer.credential import VIEW_RENEW_DAYS
 from issuer.db import utc
 from issuer.records import RecordError, refresh_views
 from keys import KeyDir, public_jwk, thumbprint
-from wallet.store import claims_of
+from wallet.store import views_end_within
 
 from .models import (
     DeskClerk,
@@ -203,8 +203,7 @@ def renew_views(session: Session, keys: KeyDir, row: WalletCredential, *, now: i
     ``VIEW_RENEW_DAYS`` left, or already over); True if it got them. A licence that cannot
     have new ones (revoked, expired) keeps its old views, which the desk then refuses
     with the reason."""
-    ends = [int(claims_of(v.jws)["exp"]) for v in row.views]
-    if not ends or min(ends) - now > VIEW_RENEW_DAYS * 86400:
+    if not views_end_within([v.jws for v in row.views], now, VIEW_RENEW_DAYS * 86400):
         return False
     try:
         views = refresh_views(session, keys, row.credential, now=now)
