@@ -10,7 +10,9 @@ import argparse
 import datetime as dt
 import json
 import logging
+import sqlite3
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -49,6 +51,38 @@ def parse_time(text: str | None, option: str = "--now") -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA)
     return int(moment.timestamp())
+
+
+# What a database error means for the person at the desk, found by a word in the driver's
+# message; the message itself is never shown (it may hold the values being written).
+_DB_REASONS = (
+    (("locked", "busy"), "被其他程序占用", "in use by another program"),
+    (("not a database", "malformed"), "不是数据库文件或已损坏", "not a database file, or damaged"),
+    (("readonly", "read-only"), "只读", "read-only"),
+    (("unable to open",), "无法打开", "cannot be opened"),
+    (("disk", "full"), "磁盘已满或出错", "disk full or failing"),
+)
+
+
+def db_reason(exc: BaseException) -> tuple[str, str]:
+    """(Chinese, English) reason for a database error (sqlite3 or SQLAlchemy), without its text."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    for words, zh, en in _DB_REASONS:
+        if any(word in text for word in words):
+            return zh, en
+    return "数据库错误", f"database error ({type(exc).__name__})"
+
+
+def shown_db(value: str) -> str:
+    """A database file or URL as it may be printed: a URL without its password."""
+    if "://" not in value:
+        return value
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(value).render_as_string(hide_password=True)
+    except Exception:
+        return "(the database URL)"
 
 
 # ---- keys -------------------------------------------------------------------------------
@@ -184,9 +218,17 @@ def load_verifier(keys_dir: str, replay_db: str | None = None, status_dir: str |
     trust = load_trust_list(token, root)
     if replay_db and not Path(replay_db).resolve().parent.is_dir():
         raise UsageError(f"--replay-db: no folder {Path(replay_db).parent}")
-    cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
+    try:
+        cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
+    except sqlite3.Error as exc:
+        raise replay_db_error(replay_db or "", exc) from None
     status = load_status_lists(Path(status_dir), trust) if status_dir else None
     return Verifier(trust, replay_cache=cache, status=status)
+
+
+def replay_db_error(path: str, exc: BaseException) -> UsageError:
+    zh, en = db_reason(exc)
+    return UsageError(f"--replay-db {path}: 已扫码记录库无法使用（{zh}）/ the replay database cannot be used ({en})")
 
 
 def render_result(result: Any) -> str:
@@ -236,18 +278,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
         verifier = load_verifier(args.keys, args.replay_db, args.status)
     except VerificationFailed as exc:
         return _report([exc], [], args)
-    _print_trust_age(verifier, now, args)
-    if args.matter:
-        return _verify_matter(verifier, args, inputs, now, clerk)
-    results, failures = [], []
-    for item in inputs:
-        try:
-            results.append(verifier.verify(item, scenario=args.scenario, now=now))
-        except VerificationFailed as exc:
-            failures.append(exc)
-    if args.register and results:
-        _record(args, results, clerk, now)
+    with open_register(args.register) as register:  # before anything is verified: a bad register never spends a code
+        _print_trust_age(verifier, now, args)
+        if args.matter:
+            return _verify_matter(verifier, args, inputs, now, clerk, register)
+        results, failures = [], []
+        for item in inputs:
+            try:
+                results.append(_verify_one(verifier, item, args, now))
+            except VerificationFailed as exc:
+                failures.append(exc)
+        if register is not None and results:
+            _record(register, args, results, clerk, now)
     return _report(failures, results, args)
+
+
+def _verify_one(verifier: Any, item: Any, args: argparse.Namespace, now: int | None) -> Any:
+    try:
+        return verifier.verify(item, scenario=args.scenario, now=now)
+    except sqlite3.Error as exc:  # the replay database, locked or failing
+        raise replay_db_error(args.replay_db or "", exc) from None
 
 
 def _clerk_entries(args: argparse.Namespace) -> dict[str, str]:
@@ -274,26 +324,62 @@ def _clerk_entries(args: argparse.Namespace) -> dict[str, str]:
     return clerk
 
 
-def _record(args: argparse.Namespace, results: list[Any], clerk: dict[str, str], now: int | None) -> None:
+def register_unavailable(path: str, exc: BaseException, *, verified: bool) -> UsageError:
+    """The coded, bilingual message for a register that cannot be opened or written."""
+    zh, en = db_reason(exc)
+    where = shown_db(path)
+    if verified:
+        after_zh, after_en = "核验已通过，但未登记", "the licence was verified but NOT recorded"
+    else:
+        after_zh, after_en = "未核验，二维码仍可使用", "nothing was verified; the code is still good"
+    return UsageError(f"register_unavailable: 登记簿 {where} 无法打开或写入（{zh}），{after_zh} / "
+                      f"the register {where} cannot be opened or written ({en}); {after_en}")
+
+
+@contextmanager
+def open_register(path: str | None) -> Any:
+    """The desk's register (None without --register), opened and checked."""
+    if not path:
+        yield None
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scenarios.register import Register
+
+    try:
+        register = Register(path)
+    except SQLAlchemyError as exc:
+        raise register_unavailable(path, exc, verified=False) from None
+    with register:
+        yield register
+
+
+def _record(register: Any, args: argparse.Namespace, results: list[Any], clerk: dict[str, str], now: int | None) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from scenarios import get_policy
-    from scenarios.register import Register, RegisterError
+    from scenarios.register import RegisterError
 
     moment = dt.datetime.fromtimestamp(now, dt.timezone.utc) if now else dt.datetime.now(dt.timezone.utc)
-    with Register(args.register) as register:
-        for result in results:
-            try:
-                register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
-            except RegisterError as exc:
-                raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
+    for result in results:
+        try:
+            register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
+        except RegisterError as exc:
+            raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
+        except SQLAlchemyError as exc:  # its text is the SQL only (hide_parameters), but say it plainly
+            raise register_unavailable(args.register, exc, verified=True) from None
 
 
 def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], now: int | None,
-                   clerk: dict[str, str]) -> int:
+                   clerk: dict[str, str], register: Any) -> int:
     from verifier import verify_matter
 
-    outcome = verify_matter(verifier, args.matter, inputs, now=now)
-    if args.register and outcome.verified:  # as without --matter: what verified is recorded, with the matter
-        _record(args, list(outcome.verified), clerk, now)
+    try:
+        outcome = verify_matter(verifier, args.matter, inputs, now=now)
+    except sqlite3.Error as exc:
+        raise replay_db_error(args.replay_db or "", exc) from None
+    if register is not None and outcome.verified:  # as without --matter: what verified is recorded, with the matter
+        _record(register, args, list(outcome.verified), clerk, now)
     if args.json:
         print(json.dumps({
             "ok": outcome.done,
@@ -348,9 +434,6 @@ def db_url(value: str | None) -> str:
     import os
 
     return value or os.environ.get(DB_ENV) or "instance/certfree.db"
-
-
-from contextlib import contextmanager  # noqa: E402
 
 
 @contextmanager

@@ -199,3 +199,51 @@ def test_a_mistake_on_the_command_line_is_a_message_not_a_traceback(workdir: Pat
     out = run(*(a.format(keys=workdir / "keys", d=workdir) for a in args))
     assert out.returncode == 2 and out.stderr.startswith("certfree: error:") and "Traceback" not in out.stderr, out.stderr
     assert not (workdir / "no-such.db").exists()  # audit verify reads only: it makes no empty database
+
+
+def _hotel_code(workdir: Path) -> str:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "hotel", "--type", "id_card")
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
+def _personal_data(workdir: Path) -> list[str]:
+    claims = json.loads((workdir / "id.json").read_text())
+    return [claims["name"], claims["id_number"], claims["address"]]
+
+
+def test_a_register_that_cannot_be_written_is_a_coded_message_without_personal_data(workdir: Path) -> None:
+    import sqlite3
+
+    from scenarios.register import Register
+
+    Register(workdir / "refusing.db").close()
+    db = sqlite3.connect(workdir / "refusing.db")  # every INSERT fails, as on a locked file or a full disk
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON register_entries BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    db.commit()
+    db.close()
+    out = run("verify", "--text", _hotel_code(workdir), "--keys", str(workdir / "keys"), "--scenario", "hotel",
+              "--register", str(workdir / "refusing.db"), "--clerk", "room=0807")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.startswith("certfree: error: register_unavailable:") and "Traceback" not in out.stderr
+    assert "登记簿" in out.stderr and "register" in out.stderr and "refusing.db" in out.stderr
+    assert "未登记" in out.stderr and "NOT recorded" in out.stderr
+    for value in _personal_data(workdir):
+        assert value not in out.stderr and value not in out.stdout
+
+
+def test_a_bad_register_or_replay_database_never_spends_the_code(workdir: Path) -> None:
+    """The register and the replay database are opened before the code is verified: a
+    wrong path is a usage error, and the same code is accepted once the path is right."""
+    (workdir / "not-a-db.db").write_bytes(b"this is not a database file, just some text" * 20)
+    text = _hotel_code(workdir)
+    common = ["verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--clerk", "room=0807"]
+    bad_register = run(*common, "--replay-db", str(workdir / "spend.db"), "--register", str(workdir / "not-a-db.db"))
+    assert bad_register.returncode == 2, bad_register.stdout + bad_register.stderr
+    assert bad_register.stderr.startswith("certfree: error: register_unavailable:") and "Traceback" not in bad_register.stderr
+    assert "二维码仍可使用" in bad_register.stderr and "still good" in bad_register.stderr
+    bad_replay = run(*common, "--replay-db", str(workdir / "not-a-db.db"), "--register", str(workdir / "spend-reg.db"))
+    assert bad_replay.returncode == 2 and bad_replay.stderr.startswith("certfree: error: --replay-db"), bad_replay.stderr
+    assert "Traceback" not in bad_replay.stderr and "已扫码记录库" in bad_replay.stderr
+    good = run(*common, "--replay-db", str(workdir / "spend.db"), "--register", str(workdir / "spend-reg.db"))
+    assert good.returncode == 0, good.stdout + good.stderr
