@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3  # 1 is only ever "not valid"
 
 
 def pad(text: str, width: int) -> str:
@@ -169,12 +169,26 @@ def cmd_wallet_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def check_qr_out(path: str) -> None:
+    """A QR image is written as PNG or SVG only: say so before anything is made."""
+    if Path(path).suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out {path}: use a .png or .svg file / 请使用 .png 或 .svg 文件")
+
+
+def read_text_file(path: str) -> str:
+    """A credential or QR text file named on the command line (not an image)."""
+    try:
+        return Path(path).read_text("ascii").strip()
+    except ValueError:
+        raise UsageError(f"{path}: not a text file holding a credential or QR text (an image? use --image) / "
+                         "不是存有凭证或二维码文本的文本文件（图片请用 --image）") from None
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     from keys.envelope import encode_credential
     from wallet import write
 
-    if Path(args.out).suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"--out {args.out}: use a .png or .svg file / 请使用 .png 或 .svg 文件")
+    check_qr_out(args.out)
     try:
         text = Path(args.file).read_text("ascii").strip()
         qr_text = encode_credential(text) if text.startswith("eyJ") else text
@@ -189,6 +203,8 @@ def cmd_qr(args: argparse.Namespace) -> int:
 def cmd_present(args: argparse.Namespace) -> int:
     from wallet import Wallet, WalletError, present, version, write
 
+    if args.out:
+        check_qr_out(args.out)
     try:
         from scenarios import get_policy
 
@@ -260,11 +276,16 @@ def render_failure(exc: Any) -> str:
 def cmd_verify(args: argparse.Namespace) -> int:
     from verifier import VerificationFailed
 
+    for image in args.image or []:  # a mistyped name is a usage error, not a "malformed" licence
+        if not Path(image).is_file():
+            raise UsageError(f"--image {image}: no such file / 没有这个文件")
+    if args.status and not Path(args.status).is_dir():
+        raise UsageError(f"--status {args.status}: no such folder / 没有这个文件夹")
     inputs: list[Any] = [Path(p) for p in args.image or []] + list(args.text or [])
     if args.file:
-        inputs.append(Path(args.file).read_text("ascii").strip())
+        inputs.append(read_text_file(args.file))
     if not inputs:
-        raise UsageError("give --image PNG, --text TEXT or a FILE")
+        raise UsageError("give --image PNG, --text TEXT or a FILE / 请给出 --image 图片、--text 文本或文件")
     now = parse_time(args.now)
     if args.matter:
         from scenarios import UnknownMatterError, get_matter
@@ -442,12 +463,25 @@ def open_db(value: str | None, *, create: bool = True) -> Any:
     ``create`` is false); the caller commits."""
     from issuer.db import Base, make_engine, session_factory
 
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     url = db_url(value)
     if not create and "://" not in url and not Path(url).is_file():  # SQLite would make an empty one
-        raise UsageError(f"--db: no database at {url}")
-    engine = make_engine(url)
+        raise UsageError(f"--db: no database at {url} / 没有这个数据库")
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError):  # an unknown scheme, or its driver is not installed
+        raise UsageError(f"--db / ${DB_ENV}: unsupported database URL {shown_db(url)}; use a SQLite file path, "
+                         "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB / 不支持的数据库地址，"
+                         "请使用 SQLite 文件路径、sqlite:///文件 或 postgresql+psycopg://用户:口令@主机/库名") from None
     if create:
-        Base.metadata.create_all(engine)
+        try:
+            Base.metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            zh, en = db_reason(exc)
+            raise UsageError(f"--db {shown_db(url)}: the issuer database cannot be used ({en}) / "
+                             f"签发机关数据库无法使用（{zh}）") from None
     try:
         with session_factory(engine)() as session:
             yield session
@@ -555,7 +589,6 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     wallet licence *.json files, new ones written to --out DIR as wallet licence JSON)."""
     from issuer.records import RecordError, licences_for_kid, reissue_credential
     from keys import KeyDir, KeyStoreError, atomic_write
-    from keys.jose import split_compact
 
     if not args.wallet and not args.source:
         raise UsageError("give --wallet W or --from DIR (with --out DIR)")
@@ -570,21 +603,14 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
         wallet = Wallet(args.wallet)
         held += [(s.credential, wallet) for s in wallet.licences()]
     if args.source:
-        for path in sorted(Path(args.source).iterdir()):
-            if path.suffix == ".jws":
-                held.append((path.read_text("ascii").strip(), None))
-            elif path.suffix == ".json":
-                data = json.loads(path.read_text("utf-8"))
-                if isinstance(data, dict) and "credential" in data:
-                    held.append((data["credential"], None))
+        held += [(credential, None) for credential in _handed_back(Path(args.source))]
     now = parse_time(args.now)
     done = 0
     try:
         with open_db(args.db) as session:
             recorded = {r.id for r in licences_for_kid(session, args.kid)}
             for credential, target in held:
-                payload = json.loads(split_compact(credential)[1])
-                if payload.get("jti") not in recorded:
+                if _licence_id(credential) not in recorded:
                     continue
                 out = reissue_credential(session, keys, credential, kid=args.kid, now=now)
                 new = out.issued
@@ -602,6 +628,38 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     print(f"{done} licence(s) re-issued; {len(recorded)} recorded for {args.kid} not handed back"
           + ("; run `certfree status publish`" if done else ""))
     return EXIT_OK
+
+
+def _handed_back(folder: Path) -> list[str]:
+    """The credentials in a --from folder: *.jws files and wallet licence *.json files."""
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".jws", ".json"):
+            continue
+        try:
+            if path.suffix == ".jws":
+                credential: Any = path.read_text("ascii").strip()
+            else:
+                data = json.loads(path.read_text("utf-8"))
+                credential = data.get("credential") if isinstance(data, dict) else None
+            if not isinstance(credential, str) or _licence_id(credential) is None:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--from: {path}: not a credential (.jws) or a wallet licence file (.json) / "
+                             "不是凭证（.jws）或钱包证照文件（.json）") from None
+        out.append(credential)
+    return out
+
+
+def _licence_id(credential: str) -> str | None:
+    """The licence id (jti) of a compact JWS, unverified; ValueError if it is not one."""
+    from keys.jose import split_compact
+
+    payload = json.loads(split_compact(credential)[1])
+    if not isinstance(payload, dict):
+        raise ValueError("not a JWS payload")
+    jti = payload.get("jti")
+    return jti if isinstance(jti, str) else None
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -945,16 +1003,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"certfree: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a file or folder named on the command line is missing or unreadable
-        print(f"certfree: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"certfree: error: {where}{exc.strerror or type(exc).__name__} / 文件或文件夹无法读写", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from keys import KeyStoreError
         from wallet import WalletError
 
-        if not isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
-            raise
-        print(f"certfree: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        if isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
+            print(f"certfree: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, (sqlite3.Error, SQLAlchemyError)):  # a locked, full or damaged database
+            zh, en = db_reason(exc)
+            print(f"certfree: error: a database cannot be used ({en}) / 数据库无法使用（{zh}）", file=sys.stderr)
+            return EXIT_USAGE
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> int:
+    """Last resort: a bug, not a user mistake. The exception's text may hold personal data,
+    so only its type and where it was raised are printed."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    print(f"certfree: 内部错误 / internal error: {type(exc).__name__}{where}; "
+          "请将此行报告给技术支持 / please report this line", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
