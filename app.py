@@ -289,11 +289,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     now = parse_time(args.now)
     if args.matter:
         from scenarios import UnknownMatterError, get_matter
+        from verifier import UnknownMatter
 
         try:
             get_matter(args.matter)
-        except UnknownMatterError as exc:
-            raise UsageError(f"--matter: {exc}") from None
+        except UnknownMatterError:
+            raise UsageError(f"--matter {args.matter}: {UnknownMatter.code}: "
+                             f"{UnknownMatter.message_zh} / {UnknownMatter.message}") from None
     clerk = _clerk_entries(args) if args.register else {}
     try:
         verifier = load_verifier(args.keys, args.replay_db, args.status)
