@@ -581,7 +581,7 @@ def cmd_keys_compromise(args: argparse.Namespace) -> int:
           "credentials it signed at or after that time are refused")
     if replacement is not None:
         print(f"new active key {replacement.kid} for {replacement.authority}")
-    print(f"published a new trust list; re-issue with: certfree keys reissue --dir {args.dir} --kid {key.kid} --wallet W")
+    print(f"published a new trust list; re-issue with: certfree keys reissue --dir {args.dir} --kid={key.kid} --wallet W")
     return EXIT_OK
 
 
