@@ -78,11 +78,12 @@ def shown_db(value: str) -> str:
     if "://" not in value:
         return value
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(value).render_as_string(hide_password=True)
-    except Exception:
-        return "(the database URL)"
+    except (ArgumentError, ValueError):
+        return "(the database URL / 数据库地址)"
 
 
 # ---- keys -------------------------------------------------------------------------------
@@ -399,8 +400,8 @@ def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], n
 
     try:
         outcome = verify_matter(verifier, args.matter, inputs, now=now)
-    except sqlite3.Error as exc:
-        raise replay_db_error(args.replay_db or "", exc) from None
+    except sqlite3.Error as error:
+        raise replay_db_error(args.replay_db or "", error) from None
     if register is not None and outcome.verified:  # as without --matter: what verified is recorded, with the matter
         _record(register, args, list(outcome.verified), clerk, now)
     if args.json:
