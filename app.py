@@ -10,13 +10,15 @@ import argparse
 import datetime as dt
 import json
 import logging
+import sqlite3
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3  # 1 is only ever "not valid"
 
 
 def pad(text: str, width: int) -> str:
@@ -50,6 +52,39 @@ def parse_time(text: str | None, option: str = "--now") -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA)
     return int(moment.timestamp())
+
+
+# What a database error means for the person at the desk, found by a word in the driver's
+# message; the message itself is never shown (it may hold the values being written).
+_DB_REASONS = (
+    (("locked", "busy"), "被其他程序占用", "in use by another program"),
+    (("not a database", "malformed"), "不是数据库文件或已损坏", "not a database file, or damaged"),
+    (("readonly", "read-only"), "只读", "read-only"),
+    (("unable to open",), "无法打开", "cannot be opened"),
+    (("disk", "full"), "磁盘已满或出错", "disk full or failing"),
+)
+
+
+def db_reason(exc: BaseException) -> tuple[str, str]:
+    """(Chinese, English) reason for a database error (sqlite3 or SQLAlchemy), without its text."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    for words, zh, en in _DB_REASONS:
+        if any(word in text for word in words):
+            return zh, en
+    return "数据库错误", f"database error ({type(exc).__name__})"
+
+
+def shown_db(value: str) -> str:
+    """A database file or URL as it may be printed: a URL without its password."""
+    if "://" not in value:
+        return value
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(value).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(the database URL / 数据库地址)"
 
 
 # ---- keys -------------------------------------------------------------------------------
@@ -174,12 +209,26 @@ def cmd_renew_views(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def check_qr_out(path: str) -> None:
+    """A QR image is written as PNG or SVG only: say so before anything is made."""
+    if Path(path).suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out {path}: use a .png or .svg file / 请使用 .png 或 .svg 文件")
+
+
+def read_text_file(path: str) -> str:
+    """A credential or QR text file named on the command line (not an image)."""
+    try:
+        return Path(path).read_text("ascii").strip()
+    except ValueError:
+        raise UsageError(f"{path}: not a text file holding a credential or QR text (an image? use --image) / "
+                         "不是存有凭证或二维码文本的文本文件（图片请用 --image）") from None
+
+
 def cmd_qr(args: argparse.Namespace) -> int:
     from keys.envelope import encode_credential
     from wallet import write
 
-    if Path(args.out).suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"--out {args.out}: use a .png or .svg file / 请使用 .png 或 .svg 文件")
+    check_qr_out(args.out)
     try:
         text = Path(args.file).read_text("ascii").strip()
         qr_text = encode_credential(text) if text.startswith("eyJ") else text
@@ -194,6 +243,8 @@ def cmd_qr(args: argparse.Namespace) -> int:
 def cmd_present(args: argparse.Namespace) -> int:
     from wallet import Wallet, WalletError, present, version, write
 
+    if args.out:
+        check_qr_out(args.out)
     try:
         from scenarios import get_policy
 
@@ -223,9 +274,17 @@ def load_verifier(keys_dir: str, replay_db: str | None = None, status_dir: str |
     trust = load_trust_list(token, root)
     if replay_db and not Path(replay_db).resolve().parent.is_dir():
         raise UsageError(f"--replay-db: no folder {Path(replay_db).parent}")
-    cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
+    try:
+        cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
+    except sqlite3.Error as exc:
+        raise replay_db_error(replay_db or "", exc) from None
     status = load_status_lists(Path(status_dir), trust) if status_dir else None
     return Verifier(trust, replay_cache=cache, status=status)
+
+
+def replay_db_error(path: str, exc: BaseException) -> UsageError:
+    zh, en = db_reason(exc)
+    return UsageError(f"--replay-db {path}: 已扫码记录库无法使用（{zh}）/ the replay database cannot be used ({en})")
 
 
 def render_result(result: Any) -> str:
@@ -257,36 +316,51 @@ def render_failure(exc: Any) -> str:
 def cmd_verify(args: argparse.Namespace) -> int:
     from verifier import VerificationFailed
 
+    for image in args.image or []:  # a mistyped name is a usage error, not a "malformed" licence
+        if not Path(image).is_file():
+            raise UsageError(f"--image {image}: no such file / 没有这个文件")
+    if args.status and not Path(args.status).is_dir():
+        raise UsageError(f"--status {args.status}: no such folder / 没有这个文件夹")
     inputs: list[Any] = [Path(p) for p in args.image or []] + list(args.text or [])
     if args.file:
-        inputs.append(Path(args.file).read_text("ascii").strip())
+        inputs.append(read_text_file(args.file))
     if not inputs:
-        raise UsageError("give --image PNG, --text TEXT or a FILE")
+        raise UsageError("give --image PNG, --text TEXT or a FILE / 请给出 --image 图片、--text 文本或文件")
     now = parse_time(args.now)
     if args.matter:
         from scenarios import UnknownMatterError, get_matter
+        from verifier import UnknownMatter
 
         try:
             get_matter(args.matter)
-        except UnknownMatterError as exc:
-            raise UsageError(f"--matter: {exc}") from None
+        except UnknownMatterError:
+            raise UsageError(f"--matter {args.matter}: {UnknownMatter.code}: "
+                             f"{UnknownMatter.message_zh} / {UnknownMatter.message}") from None
     clerk = _clerk_entries(args) if args.register else {}
     try:
         verifier = load_verifier(args.keys, args.replay_db, args.status)
     except VerificationFailed as exc:
         return _report([exc], [], args)
-    _print_trust_age(verifier, now, args)
-    if args.matter:
-        return _verify_matter(verifier, args, inputs, now, clerk)
-    results, failures = [], []
-    for item in inputs:
-        try:
-            results.append(verifier.verify(item, scenario=args.scenario, now=now))
-        except VerificationFailed as exc:
-            failures.append(exc)
-    if args.register and results:
-        _record(args, results, clerk, now)
+    with open_register(args.register) as register:  # before anything is verified: a bad register never spends a code
+        _print_trust_age(verifier, now, args)
+        if args.matter:
+            return _verify_matter(verifier, args, inputs, now, clerk, register)
+        results, failures = [], []
+        for item in inputs:
+            try:
+                results.append(_verify_one(verifier, item, args, now))
+            except VerificationFailed as exc:
+                failures.append(exc)
+        if register is not None and results:
+            _record(register, args, results, clerk, now)
     return _report(failures, results, args)
+
+
+def _verify_one(verifier: Any, item: Any, args: argparse.Namespace, now: int | None) -> Any:
+    try:
+        return verifier.verify(item, scenario=args.scenario, now=now)
+    except sqlite3.Error as exc:  # the replay database, locked or failing
+        raise replay_db_error(args.replay_db or "", exc) from None
 
 
 def _clerk_entries(args: argparse.Namespace) -> dict[str, str]:
@@ -313,26 +387,62 @@ def _clerk_entries(args: argparse.Namespace) -> dict[str, str]:
     return clerk
 
 
-def _record(args: argparse.Namespace, results: list[Any], clerk: dict[str, str], now: int | None) -> None:
+def register_unavailable(path: str, exc: BaseException, *, verified: bool) -> UsageError:
+    """The coded, bilingual message for a register that cannot be opened or written."""
+    zh, en = db_reason(exc)
+    where = shown_db(path)
+    if verified:
+        after_zh, after_en = "核验已通过，但未登记", "the licence was verified but NOT recorded"
+    else:
+        after_zh, after_en = "未核验，二维码仍可使用", "nothing was verified; the code is still good"
+    return UsageError(f"register_unavailable: 登记簿 {where} 无法打开或写入（{zh}），{after_zh} / "
+                      f"the register {where} cannot be opened or written ({en}); {after_en}")
+
+
+@contextmanager
+def open_register(path: str | None) -> Any:
+    """The desk's register (None without --register), opened and checked."""
+    if not path:
+        yield None
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scenarios.register import Register
+
+    try:
+        register = Register(path)
+    except SQLAlchemyError as exc:
+        raise register_unavailable(path, exc, verified=False) from None
+    with register:
+        yield register
+
+
+def _record(register: Any, args: argparse.Namespace, results: list[Any], clerk: dict[str, str], now: int | None) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from scenarios import get_policy
-    from scenarios.register import Register, RegisterError
+    from scenarios.register import RegisterError
 
     moment = dt.datetime.fromtimestamp(now, dt.timezone.utc) if now else dt.datetime.now(dt.timezone.utc)
-    with Register(args.register) as register:
-        for result in results:
-            try:
-                register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
-            except RegisterError as exc:
-                raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
+    for result in results:
+        try:
+            register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
+        except RegisterError as exc:
+            raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
+        except SQLAlchemyError as exc:  # its text is the SQL only (hide_parameters), but say it plainly
+            raise register_unavailable(args.register, exc, verified=True) from None
 
 
 def _verify_matter(verifier: Any, args: argparse.Namespace, inputs: list[Any], now: int | None,
-                   clerk: dict[str, str]) -> int:
+                   clerk: dict[str, str], register: Any) -> int:
     from verifier import verify_matter
 
-    outcome = verify_matter(verifier, args.matter, inputs, now=now)
-    if args.register and outcome.verified:  # as without --matter: what verified is recorded, with the matter
-        _record(args, list(outcome.verified), clerk, now)
+    try:
+        outcome = verify_matter(verifier, args.matter, inputs, now=now)
+    except sqlite3.Error as error:
+        raise replay_db_error(args.replay_db or "", error) from None
+    if register is not None and outcome.verified:  # as without --matter: what verified is recorded, with the matter
+        _record(register, args, list(outcome.verified), clerk, now)
     if args.json:
         print(json.dumps({
             "ok": outcome.done,
@@ -389,21 +499,31 @@ def db_url(value: str | None) -> str:
     return value or os.environ.get(DB_ENV) or "instance/certfree.db"
 
 
-from contextlib import contextmanager  # noqa: E402
-
-
 @contextmanager
 def open_db(value: str | None, *, create: bool = True) -> Any:
     """A session on the issuer database (its tables created if missing, unless
     ``create`` is false); the caller commits."""
     from issuer.db import Base, make_engine, session_factory
 
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     url = db_url(value)
     if not create and "://" not in url and not Path(url).is_file():  # SQLite would make an empty one
-        raise UsageError(f"--db: no database at {url}")
-    engine = make_engine(url)
+        raise UsageError(f"--db: no database at {url} / 没有这个数据库")
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError):  # an unknown scheme, or its driver is not installed
+        raise UsageError(f"--db / ${DB_ENV}: unsupported database URL {shown_db(url)}; use a SQLite file path, "
+                         "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB / 不支持的数据库地址，"
+                         "请使用 SQLite 文件路径、sqlite:///文件 或 postgresql+psycopg://用户:口令@主机/库名") from None
     if create:
-        Base.metadata.create_all(engine)
+        try:
+            Base.metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            zh, en = db_reason(exc)
+            raise UsageError(f"--db {shown_db(url)}: the issuer database cannot be used ({en}) / "
+                             f"签发机关数据库无法使用（{zh}）") from None
     try:
         with session_factory(engine)() as session:
             yield session
@@ -501,7 +621,7 @@ def cmd_keys_compromise(args: argparse.Namespace) -> int:
           "credentials it signed at or after that time are refused")
     if replacement is not None:
         print(f"new active key {replacement.kid} for {replacement.authority}")
-    print(f"published a new trust list; re-issue with: certfree keys reissue --dir {args.dir} --kid {key.kid} --wallet W")
+    print(f"published a new trust list; re-issue with: certfree keys reissue --dir {args.dir} --kid={key.kid} --wallet W")
     return EXIT_OK
 
 
@@ -511,7 +631,6 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     wallet licence *.json files, new ones written to --out DIR as wallet licence JSON)."""
     from issuer.records import RecordError, licences_for_kid, reissue_credential
     from keys import KeyDir, KeyStoreError, atomic_write
-    from keys.jose import split_compact
 
     if not args.wallet and not args.source:
         raise UsageError("give --wallet W or --from DIR (with --out DIR)")
@@ -526,21 +645,14 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
         wallet = Wallet(args.wallet)
         held += [(s.credential, wallet) for s in wallet.licences()]
     if args.source:
-        for path in sorted(Path(args.source).iterdir()):
-            if path.suffix == ".jws":
-                held.append((path.read_text("ascii").strip(), None))
-            elif path.suffix == ".json":
-                data = json.loads(path.read_text("utf-8"))
-                if isinstance(data, dict) and "credential" in data:
-                    held.append((data["credential"], None))
+        held += [(credential, None) for credential in _handed_back(Path(args.source))]
     now = parse_time(args.now)
     done = 0
     try:
         with open_db(args.db) as session:
             recorded = {r.id for r in licences_for_kid(session, args.kid)}
             for credential, target in held:
-                payload = json.loads(split_compact(credential)[1])
-                if payload.get("jti") not in recorded:
+                if _licence_id(credential) not in recorded:
                     continue
                 out = reissue_credential(session, keys, credential, kid=args.kid, now=now)
                 new = out.issued
@@ -558,6 +670,38 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     print(f"{done} licence(s) re-issued; {len(recorded)} recorded for {args.kid} not handed back"
           + ("; run `certfree status publish`" if done else ""))
     return EXIT_OK
+
+
+def _handed_back(folder: Path) -> list[str]:
+    """The credentials in a --from folder: *.jws files and wallet licence *.json files."""
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".jws", ".json"):
+            continue
+        try:
+            if path.suffix == ".jws":
+                credential: Any = path.read_text("ascii").strip()
+            else:
+                data = json.loads(path.read_text("utf-8"))
+                credential = data.get("credential") if isinstance(data, dict) else None
+            if not isinstance(credential, str) or _licence_id(credential) is None:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--from: {path}: not a credential (.jws) or a wallet licence file (.json) / "
+                             "不是凭证（.jws）或钱包证照文件（.json）") from None
+        out.append(credential)
+    return out
+
+
+def _licence_id(credential: str) -> str | None:
+    """The licence id (jti) of a compact JWS, unverified; ValueError if it is not one."""
+    from keys.jose import split_compact
+
+    payload = json.loads(split_compact(credential)[1])
+    if not isinstance(payload, dict):
+        raise ValueError("not a JWS payload")
+    jti = payload.get("jti")
+    return jti if isinstance(jti, str) else None
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -909,16 +1053,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"certfree: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a file or folder named on the command line is missing or unreadable
-        print(f"certfree: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"certfree: error: {where}{exc.strerror or type(exc).__name__} / 文件或文件夹无法读写", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from keys import KeyStoreError
         from wallet import WalletError
 
-        if not isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
-            raise
-        print(f"certfree: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        if isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
+            print(f"certfree: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, (sqlite3.Error, SQLAlchemyError)):  # a locked, full or damaged database
+            zh, en = db_reason(exc)
+            print(f"certfree: error: a database cannot be used ({en}) / 数据库无法使用（{zh}）", file=sys.stderr)
+            return EXIT_USAGE
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> int:
+    """Last resort: a bug, not a user mistake. The exception's text may hold personal data,
+    so only its type and where it was raised are printed."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    print(f"certfree: 内部错误 / internal error: {type(exc).__name__}{where}; "
+          "请将此行报告给技术支持 / please report this line", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -200,7 +200,9 @@ class Register:
 
     def __init__(self, url_or_path: str | Path):
         url = _url(url_or_path)
-        self._engine: Engine = create_engine(url)
+        # The rows hold names, ID numbers and addresses: a failed INSERT must not put
+        # them into an exception message, a traceback or a log line.
+        self._engine: Engine = create_engine(url, hide_parameters=True)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _on_sqlite_connect)
         Base.metadata.create_all(self._engine)

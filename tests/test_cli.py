@@ -233,3 +233,109 @@ def test_renew_views_gives_a_wallet_new_views_its_desk_accepts(tmp_path: Path) -
     assert checked.returncode == 0 and json.loads(checked.stdout)["type"] == "id_card"
     again = cli("renew-views", "--keys", str(d / "keys"), "--wallet", str(d / "wallet"))
     assert "0 licence(s) got new views" in again.stdout  # fresh views are left as they are
+
+
+def _hotel_code(workdir: Path) -> str:
+    res = run("present", "--wallet", str(workdir / "wallet"), "--scenario", "hotel", "--type", "id_card")
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
+def _personal_data(workdir: Path) -> list[str]:
+    claims = json.loads((workdir / "id.json").read_text())
+    return [claims["name"], claims["id_number"], claims["address"]]
+
+
+def test_a_register_that_cannot_be_written_is_a_coded_message_without_personal_data(workdir: Path) -> None:
+    import sqlite3
+
+    from scenarios.register import Register
+
+    Register(workdir / "refusing.db").close()
+    db = sqlite3.connect(workdir / "refusing.db")  # every INSERT fails, as on a locked file or a full disk
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON register_entries BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    db.commit()
+    db.close()
+    out = run("verify", "--text", _hotel_code(workdir), "--keys", str(workdir / "keys"), "--scenario", "hotel",
+              "--register", str(workdir / "refusing.db"), "--clerk", "room=0807")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.startswith("certfree: error: register_unavailable:") and "Traceback" not in out.stderr
+    assert "登记簿" in out.stderr and "register" in out.stderr and "refusing.db" in out.stderr
+    assert "未登记" in out.stderr and "NOT recorded" in out.stderr
+    for value in _personal_data(workdir):
+        assert value not in out.stderr and value not in out.stdout
+
+
+def test_a_bad_register_or_replay_database_never_spends_the_code(workdir: Path) -> None:
+    """The register and the replay database are opened before the code is verified: a
+    wrong path is a usage error, and the same code is accepted once the path is right."""
+    (workdir / "not-a-db.db").write_bytes(b"this is not a database file, just some text" * 20)
+    text = _hotel_code(workdir)
+    common = ["verify", "--text", text, "--keys", str(workdir / "keys"), "--scenario", "hotel", "--clerk", "room=0807"]
+    bad_register = run(*common, "--replay-db", str(workdir / "spend.db"), "--register", str(workdir / "not-a-db.db"))
+    assert bad_register.returncode == 2, bad_register.stdout + bad_register.stderr
+    assert bad_register.stderr.startswith("certfree: error: register_unavailable:") and "Traceback" not in bad_register.stderr
+    assert "二维码仍可使用" in bad_register.stderr and "still good" in bad_register.stderr
+    bad_replay = run(*common, "--replay-db", str(workdir / "not-a-db.db"), "--register", str(workdir / "spend-reg.db"))
+    assert bad_replay.returncode == 2 and bad_replay.stderr.startswith("certfree: error: --replay-db"), bad_replay.stderr
+    assert "Traceback" not in bad_replay.stderr and "已扫码记录库" in bad_replay.stderr
+    good = run(*common, "--replay-db", str(workdir / "spend.db"), "--register", str(workdir / "spend-reg.db"))
+    assert good.returncode == 0, good.stdout + good.stderr
+
+
+@pytest.fixture(scope="module")
+def bad_files(workdir: Path) -> Path:
+    """Files a tired operator may name by mistake: a PNG where text is expected, a folder of
+    handed-back licences holding a binary .jws and a .json that is no licence."""
+    d = workdir / "bad-files"
+    d.mkdir()
+    (d / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (d / "binary").mkdir()
+    (d / "binary" / "a.jws").write_bytes(b"\xff\xfe\x00not text")
+    (d / "notjson").mkdir()
+    (d / "notjson" / "a.json").write_text('{"credential": "not.a.jws"}')
+    return d
+
+
+@pytest.mark.parametrize("args", [
+    ("verify", "{b}/photo.png", "--keys", "{keys}"),
+    ("present", "--wallet", "{d}/wallet", "--scenario", "hotel", "--out", "{d}/x.jpg"),
+    ("verify", "--keys", "{keys}", "--text", "x", "--replay-db", "{d}"),
+    ("verify", "--keys", "{keys}", "--text", "x", "--replay-db", "{b}/photo.png"),
+    ("keys", "reissue", "--dir", "{keys}", "--kid=abc", "--from", "{b}/binary", "--out", "{b}/out", "--db", "{d}/issuer.db"),
+    ("keys", "reissue", "--dir", "{keys}", "--kid=abc", "--from", "{b}/notjson", "--out", "{b}/out", "--db", "{d}/issuer.db"),
+    ("status", "list", "--db", "postgres://clerk:s3cret-pw@localhost/certfree"),
+    ("status", "list", "--db", "{b}/photo.png"),
+    ("verify", "--keys", "{keys}", "--image", "{d}/no-such-image.png"),
+    ("verify", "--keys", "{keys}", "--text", "x", "--status", "{d}/no-such-status"),
+])
+def test_a_wrong_file_or_url_is_a_bilingual_usage_error_never_a_rejection(
+        workdir: Path, bad_files: Path, args: tuple[str, ...]) -> None:
+    """Exit 1 means only "not valid": a file or URL mistake is exit 2 with a message in both
+    languages, never a traceback (and never a database password)."""
+    out = run(*(a.format(keys=workdir / "keys", d=workdir, b=bad_files) for a in args))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.startswith("certfree: error:") and "Traceback" not in out.stderr, out.stderr
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in out.stderr), out.stderr
+    assert "s3cret-pw" not in out.stderr
+
+
+def test_an_unsupported_database_url_says_which_forms_work(workdir: Path) -> None:
+    out = subprocess.run([CERTFREE, "status", "list"], capture_output=True, text=True, timeout=120,
+                         env={**ENV, "CERTFREE_DATABASE_URL": "postgres://clerk:s3cret-pw@localhost/certfree"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "sqlite:///" in out.stderr and "postgresql+psycopg://" in out.stderr and "s3cret-pw" not in out.stderr
+
+
+def test_an_unexpected_error_is_an_internal_error_exit_3_without_its_text(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import app
+
+    def broken(args: object) -> int:
+        raise RuntimeError("李华 110101199003070038")  # an exception's text may hold personal data
+
+    monkeypatch.setattr(app, "cmd_example", broken)
+    assert app.main(["example", "id_card"]) == 3
+    err = capsys.readouterr().err
+    assert "内部错误 / internal error: RuntimeError" in err
+    assert "李华" not in err and "110101199003070038" not in err and "Traceback" not in err

@@ -215,3 +215,13 @@ def test_age_is_counted_in_whole_years_on_the_date_in_china() -> None:
     # 2026-11-24 16:00 UTC is already 2026-11-25 00:00 in China
     midnight = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.timezone.utc).timestamp()
     assert china_date(midnight - 1) == dt.date(2026, 11, 24) and china_date(midnight) == dt.date(2026, 11, 25)
+
+
+def test_an_unknown_window_matter_is_a_coded_failure_and_spends_no_code(holder: Wallet, verifier: Verifier, scan: Scan) -> None:
+    png = scan(fresh(holder, "window", "id_card"))
+    with pytest.raises(VerificationFailed) as info:
+        verify_matter(verifier, "birth_registraton", [png])  # mistyped
+    assert info.value.codes == ["unknown_matter"]
+    [failure] = info.value.failures
+    assert failure.field == "matter" and failure.message_zh == "未知的办理事项"
+    assert verify_matter(verifier, "birth_registration", [png]).verified  # the code was not scanned

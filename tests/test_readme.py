@@ -38,3 +38,24 @@ def test_worked_example(tmp_path: Path) -> None:
         last = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         assert last.returncode == expected, f"{command}\n{last.stdout}\n{last.stderr}"
     assert last is not None and "办结条件齐全 / complete" in last.stdout
+
+
+def failure_table() -> dict[str, tuple[str, str]]:
+    """The README's failure-code table: code -> (English, Chinese)."""
+    text = README.read_text("utf-8")
+    table = text[text.index("### Failure codes"):]
+    table = table[: table.index("\n## ")]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
+    return rows
+
+
+def test_failure_code_table_is_the_verifier_s_own_text() -> None:
+    """Every failure the verifier can report is in the table, word for word in both
+    languages, and the table names no code the verifier does not have."""
+    from verifier import ALL_ERRORS
+
+    assert failure_table() == {cls.code: (cls.message, cls.message_zh) for cls in ALL_ERRORS}

@@ -266,3 +266,22 @@ def test_only_claims_disclosed_for_the_type_are_kept(db: Path) -> None:
         (row,) = reg.rows("window")
     assert row["fields"] == {"name": "张三", "id_number": "110101199001021234"}
     assert row["matter"] == "id_card_renewal"
+
+
+def test_a_failed_write_never_shows_the_resident_s_data(db: Path) -> None:
+    """A write that fails (a locked file, a full disk, a read-only mount) raises a
+    database error whose message holds the SQL, never the row's name, ID number or address."""
+    import sqlalchemy.exc
+
+    with Register(db) as reg:
+        reg.record(get_policy("hotel"), "id_card", ID_CARD_CLAIMS, {"room": "1208"}, recorded_at=WHEN)
+        refuse = sqlite3.connect(db)
+        refuse.execute("CREATE TRIGGER refuse BEFORE INSERT ON register_entries BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        refuse.commit()
+        refuse.close()
+        with pytest.raises(sqlalchemy.exc.SQLAlchemyError) as info:
+            reg.record(get_policy("hotel"), "id_card", ID_CARD_CLAIMS, {"room": "1209"}, recorded_at=WHEN)
+    shown = str(info.value)
+    assert "register_entries" in shown  # the statement is still there for the engineer
+    for value in ("张三", "110101199001021234", "某某胡同"):
+        assert value not in shown

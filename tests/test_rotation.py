@@ -124,6 +124,8 @@ def test_cli_compromise_then_reissue_into_wallet(keys: KeyDir, tmp_path: Path, s
     when = dt.datetime.fromtimestamp(NOW - 6 * 86400, CHINA).isoformat()
     res = run("keys", "compromise", "--dir", str(keys.path), f"--kid={kid}", "--since", when, "--now", dt.datetime.fromtimestamp(NOW - HOUR, CHINA).isoformat())
     assert res.returncode == 0, res.stderr
+    # the follow-up it prints works as written for every kid, one starting with '-' too
+    assert f"certfree keys reissue --dir {keys.path} --kid={kid} --wallet W" in res.stdout
     keys = KeyDir(keys.path, passphrase=PASS)
     verifier = verifier_for(keys)
     with pytest.raises(VerificationFailed) as exc:

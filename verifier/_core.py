@@ -120,7 +120,8 @@ class Verifier:
         *,
         now: float | None = None,
     ) -> VerifiedLicence:
-        """Verify a QR text, a compact JWS, or a QR image (bytes, path or PIL image).
+        """Verify a QR text or a compact JWS (a ``str``, never a file name), or a QR image
+        (bytes, a ``pathlib.Path`` or a PIL image).
 
         With ``scenario`` the input must be a live presentation; the scenario's policy is
         applied and only the claims it discloses are returned. Raises

@@ -247,6 +247,14 @@ class UnknownScenario(VerificationError):
     message_zh = "未知的核验场景"
 
 
+class UnknownMatter(VerificationError):
+    """The window matter id is not one of the matters catalogue's (``verify_matter``)."""
+
+    code = "unknown_matter"
+    message = "unknown window matter"
+    message_zh = "未知的办理事项"
+
+
 class Revoked(VerificationError):
     """The issuer has revoked the licence (lost, replaced, cancelled)."""
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Iterable
 
 from PIL import Image
-from scenarios.matters import MatterCheck, get_matter, check_matter
+from scenarios.matters import MatterCheck, UnknownMatterError, get_matter, check_matter
 
 from ._core import Verifier, VerifiedLicence
-from ._errors import VerificationFailed
+from ._errors import UnknownMatter, VerificationFailed
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,15 @@ def verify_matter(
     *,
     now: float | None = None,
 ) -> MatterResult:
-    """Verify every presentation at the ``window`` scenario and check them against the matter."""
-    matter = get_matter(matter_id)
+    """Verify every presentation at the ``window`` scenario and check them against the matter.
+
+    An unknown ``matter_id`` raises :class:`VerificationFailed` with ``unknown_matter``
+    (as an unknown scenario does with ``unknown_scenario``), before anything is verified.
+    """
+    try:
+        matter = get_matter(matter_id)
+    except UnknownMatterError:
+        raise VerificationFailed([UnknownMatter(field="matter")]) from None
     verified: list[VerifiedLicence] = []
     rejected: list[VerificationFailed] = []
     for item in presentations:
