@@ -2,7 +2,7 @@
 the signed trust list, and the crash-safe file writes and JOSE helpers the other parts share."""
 
 from .authorities import AUTHORITIES, Authority, authority_for
-from .files import atomic_write
+from .files import atomic_write, private_file
 from .jose import (
     ALGORITHM,
     canonical_json,
@@ -34,4 +34,5 @@ __all__ = [
     "thumbprint",
     # files
     "atomic_write",
+    "private_file",
 ]

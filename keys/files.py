@@ -63,3 +63,16 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bytes:
     finally:
         os.unlink(tmp)
     return path.read_bytes()
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file ``path`` readable by its owner alone (600), in a folder made
+    700 if it is new, before SQLite would create it with the usual 644: the service's
+    database holds residents' credentials, a desk's register their names and ID numbers.
+    SQLite gives the -wal and -shm files the database file's mode. An existing file or
+    folder keeps the mode it has."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass

@@ -32,6 +32,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from keys import private_file
+
 from .licences import licence_title_en, licence_title_zh
 from .policy import ClerkField, Policy, PolicyError, get_policy
 
@@ -100,8 +102,10 @@ class RegisterEntry(Base):
 def _url(url_or_path: str | Path) -> URL:
     if isinstance(url_or_path, str) and "://" in url_or_path:
         return make_url(url_or_path)
+    if str(url_or_path) == ":memory:":
+        return URL.create("sqlite", database=":memory:")
     path = Path(url_or_path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # names, ID numbers, addresses: the owner's alone (600)
     return URL.create("sqlite", database=str(path))
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
+import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -285,3 +287,14 @@ def test_a_failed_write_never_shows_the_resident_s_data(db: Path) -> None:
     assert "register_entries" in shown  # the statement is still there for the engineer
     for value in ("张三", "110101199001021234", "某某胡同"):
         assert value not in shown
+
+
+def test_a_new_register_file_is_the_desk_owner_s_alone(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        with Register(tmp_path / "desk" / "hotel.db") as reg:
+            reg.engine.connect().close()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "desk").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "desk" / "hotel.db").stat().st_mode) == 0o600

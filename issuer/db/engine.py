@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from keys import private_file
 
 DEFAULT_URL = "sqlite:///instance/certfree.db"
 
@@ -27,19 +28,6 @@ def make_engine(url_or_path: str | Path = DEFAULT_URL, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def private_file(path: Path) -> None:
-    """Create the SQLite file ``path`` readable by its owner alone (600), in a folder made
-    700 if it is new, before SQLite would create it with the usual 644: the service's
-    database holds residents' credentials, a desk's register their names and ID numbers.
-    SQLite gives the -wal and -shm files the database file's mode. An existing file or
-    folder keeps the mode it has."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
