@@ -154,12 +154,13 @@ def harvested_secrets(folder: Path = TESTS) -> dict[str, str]:
 
 def secrets() -> dict[str, str]:
     """label -> value: the named secrets of the suite and the demo, then the harvested ones."""
-    from conftest import PASSPHRASE
+    from conftest import PASSPHRASE, WALLET_PASSPHRASE
     from issuer.service.demo import DEMO_PASSWORD, DESK_PASSWORD
     from service_fixtures import KEY_PASSPHRASE, PASSWORD
 
     named = {
         "key passphrase (conftest)": PASSPHRASE.decode(),
+        "wallet passphrase (conftest)": WALLET_PASSPHRASE.decode(),
         "service key passphrase": KEY_PASSPHRASE,
         "resident password (service tests)": PASSWORD,
         "demo resident password": DEMO_PASSWORD,

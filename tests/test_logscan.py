@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 import logscan
-from conftest import NOW, PASSPHRASE
+from conftest import NOW, PASSPHRASE, WALLET_PASSPHRASE
 from issuer import LICENCE_TYPES, example, issue
 from issuer.schemas import id_check_digit, minor_example
+from issuer.service.demo import DEMO_PASSWORD, DESK_PASSWORD
 from keys import KeyDir
 from logscan import LOG_FILE, PERSONAL_FIELDS, NOT_PERSONAL_FIELDS, line_hits, scan
 from scenarios import get_policy
@@ -53,11 +54,19 @@ def test_the_example_claim_sets_are_caught_whole() -> None:
         assert line_hits(json.dumps(claims))
 
 
-@pytest.mark.parametrize("secret", [PASSPHRASE.decode(), KEY_PASSPHRASE, PASSWORD, "certfree-demo", "certfree-desk",
-                                    "wallet pass", "cli test passphrase", "a desk password"])
-def test_test_passwords_and_passphrases_are_caught(secret: str) -> None:
-    assert line_hits(f"INFO x: login with password={secret}")
+SECRETS = sorted(logscan.secrets().items())
+
+
+@pytest.mark.parametrize(("label", "secret"), SECRETS, ids=[label for label, _ in SECRETS])
+def test_test_passwords_and_passphrases_are_caught(label: str, secret: str) -> None:
+    assert line_hits(f"INFO x: login with password={secret}") == [label]
     assert line_hits(f"DEBUG x: form {urllib.parse.urlencode({'password': secret})}")
+    assert line_hits(f"DEBUG x: {json.dumps({'passphrase': secret})}")
+
+
+def test_the_named_test_secrets_are_imported_not_copied() -> None:
+    found = set(logscan.secrets().values())
+    assert {PASSPHRASE.decode(), WALLET_PASSPHRASE.decode(), KEY_PASSPHRASE, PASSWORD, DEMO_PASSWORD, DESK_PASSWORD} <= found
 
 
 def test_passphrases_are_found_in_the_test_sources() -> None:
