@@ -20,6 +20,7 @@ pytest_plugins = ["logscan"]  # fails the run if any log line holds a secret
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOW = int(dt.datetime(2026, 11, 24, 10, 0, tzinfo=CHINA).timestamp())
 PASSPHRASE = b"correct horse battery staple"
+WALLET_PASSPHRASE = b"wallet pass"
 LICENCE_TYPES = (
     "id_card",
     "household_book",
@@ -64,7 +65,7 @@ def verifier(keydir: KeyDir, clock: FixedClock) -> Verifier:
 @pytest.fixture(scope="session")
 def holder(tmp_path_factory: pytest.TempPathFactory, keydir: KeyDir) -> Wallet:
     """A wallet holding all six licences of the demo resident, issued at NOW."""
-    w = Wallet.init(tmp_path_factory.mktemp("wallet"), passphrase=b"wallet pass")
+    w = Wallet.init(tmp_path_factory.mktemp("wallet"), passphrase=WALLET_PASSPHRASE)
     for licence_type in LICENCE_TYPES:
         issued = issue(keydir, licence_type, example(licence_type), holder_jwk=w.device_jwk(), now=NOW - 3600)
         w.store(licence_type, issued.jti, issued.credential, issued.views)

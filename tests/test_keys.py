@@ -66,10 +66,11 @@ def test_init_refuses_without_passphrase_or_flag(tmp_path: Path, monkeypatch: py
 
 
 def test_passphrase_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CERTFREE_KEY_PASSPHRASE", "from the environment")
+    passphrase = "environment test passphrase"  # distinctive: the log scan looks for it
+    monkeypatch.setenv("CERTFREE_KEY_PASSPHRASE", passphrase)
     KeyDir.init(tmp_path / "k")
     pem = (tmp_path / "k" / "root.key.pem").read_bytes()
-    assert load_pem_private_key(pem, password=b"from the environment") is not None
+    assert load_pem_private_key(pem, password=passphrase.encode()) is not None
 
 
 def test_insecure_dev_says_so_loudly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
