@@ -97,10 +97,6 @@ def desk_result(prod_app: Flask) -> tuple[FlaskClient, str]:
     return desk, re.search(r'name="token" value="([^"]+)"', html).group(1)
 
 
-@pytest.mark.xfail(strict=True, raises=logscan.PersonalDataLogged, reason=(
-    "known leak (review finding 1): scenarios/register.py:203 create_engine(url) without "
-    "hide_parameters=True, so a failed register INSERT is logged by Flask's log_exception "
-    "with the resident's name, ID number and address in [parameters: ...]"))
 def test_desk_register_500_logs_no_personal_data(desk_result: tuple[FlaskClient, str], held_log: logscan.HeldLog) -> None:
     desk, token = desk_result
     response = desk.post("/desk/register", data={"csrf_token": csrf(desk, "/desk/"), "token": token, "room": "0807"})
