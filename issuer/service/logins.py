@@ -30,7 +30,7 @@ def start_session(session_key: str, account: Resident | DeskClerk) -> None:
 
 def end_sessions(session_key: str, model: Account) -> None:
     """Log out: this browser's session and every other session cookie of the account."""
-    account = _current(model, session_key)  # a dead cookie (copied, then logged out) ends nothing
+    account = current(model, session_key)  # a dead cookie (copied, then logged out) ends nothing
     if account is not None:
         s = db_session()
         s.execute(update(model).where(model.id == account.id).values(session_epoch=model.session_epoch + 1))
@@ -39,7 +39,7 @@ def end_sessions(session_key: str, model: Account) -> None:
         session.pop(key, None)
 
 
-def _current(model: Account, session_key: str) -> Resident | DeskClerk | None:
+def current(model: Account, session_key: str) -> Resident | DeskClerk | None:
     account_id = session.get(session_key)
     if not account_id:
         return None
@@ -59,7 +59,7 @@ def login_required(model: Account, session_key: str, login_endpoint: str, *, rem
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            account = _current(model, session_key)
+            account = current(model, session_key)
             if account is None:
                 return redirect(url_for(login_endpoint, next=request.path) if remember_path else url_for(login_endpoint))
             g.account = account
