@@ -353,3 +353,17 @@ def test_error_pages_are_coded_and_bilingual(tmp_path, service_keys) -> None:  #
     assert "a bug" not in answers["internal_error"].get_data(as_text=True)
     missing = client.get("/status/no-such.json")
     assert missing.status_code == 404 and missing.json["error"] == "not_found" and missing.json["message_zh"]
+
+
+def test_qr_json_answers_401_once_the_log_in_has_ended(client: FlaskClient, alice: dict[str, str]) -> None:
+    """The QR page's script fetches qr.json: after a log-out (here, or in another tab) it gets
+    a coded 401 it can act on, not a redirect to an HTML page it cannot read."""
+    login(client, "alice")
+    base = f"/wallet/licences/{alice['id_card']}/internet_cafe"
+    assert client.get(f"{base}/qr.json").status_code == 200
+    client.post("/wallet/logout", data={"csrf_token": csrf(client, "/wallet/")})
+    ended = client.get(f"{base}/qr.json")
+    assert ended.status_code == 401 and ended.mimetype == "application/json"
+    assert ended.json["error"] == "login_required" and ended.json["message_zh"] == "请重新登录"
+    assert ended.json["login"] == "/wallet/login"
+    assert client.get(f"{base}/qr").status_code == 302  # the page itself still goes to the log-in page
