@@ -247,6 +247,7 @@ def test_api_errors_are_json_with_a_code_and_chinese_without_english_words(app: 
     ):
         assert (response.status_code, response.mimetype) == (status, "application/json")
         assert response.json["error"] == code and response.json["message_zh"]
+        assert status != 405 or "POST" in response.headers["Allow"]
     bad_state = client.get("/api/v1/licences?state=nonsense", headers=auth(token))
     assert bad_state.status_code == 400 and bad_state.json["field"] == "state" and bad_state.json["error"] == "unknown_state"
     resident = enrol(app, "gina")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
 
@@ -72,7 +72,11 @@ def answer(status: int, code: str, **extra: Any) -> Any:
 def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     code = "form_expired" if isinstance(exc, FormExpired) else STATUS_CODES.get(status, "bad_request")
-    return answer(status, code)
+    response = make_response(answer(status, code))
+    for name, value in exc.get_headers():
+        if name == "Allow":  # a 405 says which methods are allowed
+            response.headers[name] = value
+    return response
 
 
 def init_app(app: Flask) -> None:
