@@ -40,6 +40,7 @@ def end_sessions(session_key: str, model: Account) -> None:
 
 
 def current(model: Account, session_key: str) -> Resident | DeskClerk | None:
+    """The account this browser's session is logged in as, or None (no log-in, or it ended)."""
     account_id = session.get(session_key)
     if not account_id:
         return None
