@@ -147,3 +147,25 @@ def test_qr_page_renews_after_the_freshness_window(browser: Any, live: dict[str,
         verifier.verify(first_text, scenario="internet_cafe", now=first_at + SHORT_FRESHNESS + skew + 1)
     assert any("stale" in code for code in stale.value.codes)
     page.close()
+
+
+def test_qr_page_asks_to_log_in_again_once_the_session_has_ended(browser: Any, live: dict[str, Any]) -> None:
+    """A log-out in another tab ends the QR page's session: at its next renewal the page
+    stops, hides the stale code and says so, with a link to the log-in page."""
+    context = browser.new_context(viewport={"width": 800, "height": 1100})
+    page = context.new_page()
+    _open_cafe_qr(page, live["url"])
+    assert page.is_hidden("#qr-ended")
+    other = context.new_page()  # another tab: its log-out ends every session of the demo resident (so this test runs last)
+    other.goto(f"{live['url']}/wallet/")
+    other.click("header form button[type=submit]")
+    other.wait_for_url(re.compile(r".*/wallet/login$"))
+    page.wait_for_selector("#qr-ended", state="visible", timeout=(SHORT_FRESHNESS + 5) * 1000)
+    assert "请重新登录 / please log in again" in page.inner_text("#qr-ended")
+    assert "/wallet/login" in (page.get_attribute("#qr-ended a", "href") or "")
+    assert page.is_hidden("#qr-image")
+    fetches: list[str] = []
+    page.on("request", lambda request: fetches.append(request.url) if "qr.json" in request.url else None)
+    page.wait_for_timeout(3000)
+    assert fetches == []  # it stopped asking
+    context.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 
-ENV = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "cli test passphrase", "CERTFREE_WALLET_PASSPHRASE": "wallet passphrase"}
+ENV = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "cli test passphrase", "CERTFREE_WALLET_PASSPHRASE": "cli wallet secret 7"}
 CERTFREE = str(Path(sys.executable).with_name("certfree"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
 from typing import Any
 
@@ -233,3 +234,26 @@ def test_an_api_body_over_64_kb_is_refused_before_it_is_parsed(app: Flask, clien
     assert len(answer.get_data()) < 1024 and answer.json["message_zh"] == "请求体超过 64 KB"
     fine = issue_via_api(client, operators["household_registration"], resident, "id_card", "too-large-0002")
     assert fine.status_code == 201
+
+
+def test_api_errors_are_json_with_a_code_and_chinese_without_english_words(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    """Unknown paths and wrong methods under /api/ answer JSON, not HTML; an unknown state
+    filter is a 400 naming the field; the Chinese state-conflict message is all Chinese."""
+    token = operators["police_station"]
+    for response, status, code in (
+        (client.get("/api/v1/licence", headers=auth(token)), 404, "not_found"),
+        (client.get("/api/v1/licences/x/revoke", headers=auth(token)), 405, "method_not_allowed"),
+        (client.put("/api/v1/licences", json={}, headers=auth(token)), 405, "method_not_allowed"),
+    ):
+        assert (response.status_code, response.mimetype) == (status, "application/json")
+        assert response.json["error"] == code and response.json["message_zh"]
+        assert status != 405 or "POST" in response.headers["Allow"]
+    bad_state = client.get("/api/v1/licences?state=nonsense", headers=auth(token))
+    assert bad_state.status_code == 400 and bad_state.json["field"] == "state" and bad_state.json["error"] == "unknown_state"
+    resident = enrol(app, "gina")
+    licence_id = issue_via_api(client, token, resident, "ebike_registration", "conflict-key-1").json["id"]
+    assert client.post(f"/api/v1/licences/{licence_id}/revoke", json={}, headers=auth(token)).status_code == 200
+    conflict = client.post(f"/api/v1/licences/{licence_id}/suspend", json={}, headers=auth(token))
+    assert conflict.status_code == 409 and conflict.json["field"] == "state"
+    assert conflict.json["message_zh"] == "证照当前状态为已注销，不能暂停"
+    assert not re.search(r"[A-Za-z]", conflict.json["message_zh"])

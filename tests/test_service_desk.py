@@ -187,3 +187,117 @@ def test_the_desk_takes_the_new_trust_list_after_a_compromise(tmp_path: Path) ->
     cli.compromise(kid, int(time.time()) - 60)
     time.sleep(1.1)  # KeyDir.REFRESH_SECONDS: the service notices the changed registry
     at_the_desk("trust-key-0002")
+
+
+def _own_app(root: Path, **extra: object) -> tuple[Flask, str, str]:
+    """An app on its own keys and database, with an operator token and a resident ("olga")
+    holding an ID card: (app, token, licence id)."""
+    import time
+
+    from issuer.service import db, issuing
+    from keys import KeyDir
+    from service_fixtures import KEY_PASSPHRASE, make_app
+
+    KeyDir.init(root / "keys", passphrase=KEY_PASSPHRASE.encode(), now=int(time.time()) - 86400)
+    app = make_app(root, root / "keys", **extra)
+    with app.app_context(), db.sessions(app)() as session:
+        _operator, token = issuing.create_operator(session, "op", "household_registration", now=time.time())
+        session.commit()
+    resident = enrol(app, "olga")
+    add_clerk(app)
+    licence = issue_via_api(app.test_client(), token, resident, "id_card", "own-key-0001").json["id"]
+    return app, token, licence
+
+
+def _hotel_text(app: Flask, licence: str) -> str:
+    wallet = app.test_client()
+    login(wallet, "olga")
+    return str(wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"])
+
+
+def test_a_refused_trust_list_is_a_coded_bilingual_desk_page_not_a_500(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The desk's keys folder restored from an older backup: the verifier refuses the older
+    trust list (trust_list_rollback). The clerk sees that code and what to do, not a 500."""
+    import shutil
+    import time
+
+    from issuer import example
+    from keys import KeyDir
+    from service_fixtures import KEY_PASSPHRASE
+
+    app, _token, licence = _own_app(tmp_path / "own")
+    desk = app.test_client()
+    desk_login(desk)
+    keys = tmp_path / "own" / "keys"
+    shutil.copy(keys / "trust_list.jws", tmp_path / "trust_list.old.jws")
+    KeyDir(keys, passphrase=KEY_PASSPHRASE.encode()).rotate("police_station")  # trust list seq 2
+    time.sleep(1.1)  # KeyDir.REFRESH_SECONDS: the service notices the changed folder
+    assert "通过 / accepted" in _verify(desk, scenario="hotel", text=_hotel_text(app, licence))[1]
+    shutil.copy(tmp_path / "trust_list.old.jws", keys / "trust_list.jws")
+    time.sleep(1.1)
+    status, html = _verify(desk, scenario="hotel", text=_hotel_text(app, licence))
+    assert status == 503
+    assert 'data-code="desk_unavailable"' in html and "核验台暂时无法核验" in html
+    assert re.search(r'<li data-code="(trust_list_rollback|trust_list_invalid|status_list_invalid)">', html)
+    assert "通过 / accepted" not in html and "未通过 / rejected" not in html  # not the resident's code's fault
+    logged = caplog.text
+    assert "desk cannot check codes" in logged
+    for value in example("id_card").values():
+        assert str(value) not in logged
+
+
+def test_desk_refusals_are_coded_and_say_what_to_do(app: Flask, client: FlaskClient) -> None:
+    """A big photo, a stale form, nothing uploaded, a register form after 10 minutes: each
+    comes back on the desk page with its code, Chinese first, and a fresh CSRF token."""
+    import time
+
+    from issuer.service import desk
+
+    big = io.BytesIO(b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1))
+    status, html = _verify(client, scenario="hotel", image=(big, "photo.jpg"))
+    assert status == 413 and 'data-code="image_too_large"' in html and "图片超过12 MB" in html
+    stale = client.post("/desk/verify", data={"csrf_token": "from an old tab", "scenario": "hotel", "text": "x"})
+    html = stale.get_data(as_text=True)
+    assert stale.status_code == 400 and 'data-code="form_expired"' in html and "表单已过期，请重试" in html
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert _verify(client, scenario="hotel", text="x", csrf_token=fresh)[0] == 200  # the fresh token works
+    status, html = _verify(client, scenario="hotel")
+    assert status == 400 and 'data-code="no_input"' in html and "请上传二维码图片或粘贴二维码文本" in html
+    with app.test_request_context():
+        old = desk._result_token("hotel", "id_card", {"name": "x"}, None, time.time() - desk.RESULT_MAX_AGE - 60)
+    late = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": old, "room": "0807"})
+    html = late.get_data(as_text=True)
+    assert late.status_code == 400 and 'data-code="result_expired"' in html
+    assert "核验结果已超过10分钟，请重新扫码核验 / the check is over 10 minutes old: scan the code again" in html
+    forged = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": old + "x", "room": "1"})
+    assert forged.status_code == 400 and 'data-code="result_invalid"' in forged.get_data(as_text=True)
+
+
+def test_a_register_database_error_is_503_and_logs_no_personal_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The register's INSERT fails (here: its table is gone) with exceptions handled as in
+    production: a coded bilingual 503 with the form again, and nothing of the resident logged
+    (the SQL error's text holds the row's values)."""
+    import sqlite3
+
+    from issuer import example
+
+    app, _token, licence = _own_app(tmp_path / "own", TESTING=False)
+    desk = app.test_client()
+    desk_login(desk)
+    status, html = _verify(desk, scenario="hotel", text=_hotel_text(app, licence))
+    assert status == 200 and "通过 / accepted" in html
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    with app.app_context():
+        from issuer.service import context
+
+        context.desk_register()  # the register's tables exist ...
+    with sqlite3.connect(app.config["DESK_REGISTER"]) as conn:
+        conn.execute("DROP TABLE register_entries")  # ... and then its table is gone
+    failed = desk.post("/desk/register", data={"csrf_token": csrf(desk, "/desk/"), "token": token, "room": "0807"})
+    html = failed.get_data(as_text=True)
+    assert failed.status_code == 503 and 'data-code="register_unavailable"' in html
+    assert "登记簿暂时无法写入，请稍后重试" in html and 'id="register-form"' in html  # the clerk can retry
+    logged = caplog.text
+    assert "desk register unavailable" in logged
+    for value in example("id_card").values():
+        assert str(value) not in logged

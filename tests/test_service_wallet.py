@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import os
-import stat
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -344,3 +344,64 @@ def test_the_service_database_is_readable_by_its_owner_alone(tmp_path: Path, ser
     files = sorted(tmp_path.glob("certfree.db*"))
     assert [f.name for f in files][:1] == ["certfree.db"] and len(files) >= 2
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+
+
+# ---- error answers ---------------------------------------------------------------------------
+
+
+def test_a_stale_form_comes_back_with_a_fresh_token_and_says_so(client: FlaskClient, alice: dict[str, str]) -> None:
+    """Logged out in another tab, then logging in from the first one: not a dead-end English
+    400 but the form again, in both languages, with a token that works."""
+    client.get("/wallet/login")
+    stale = client.post("/wallet/login", data={"username": "alice", "password": PASSWORD, "csrf_token": "from an old tab"})
+    html = stale.get_data(as_text=True)
+    assert stale.status_code == 400 and 'data-code="form_expired"' in html
+    assert "表单已过期，请重试 / the form expired, please try again" in html and 'name="password"' in html
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    again = client.post("/wallet/login", data={"username": "alice", "password": PASSWORD, "csrf_token": fresh})
+    assert again.status_code == 302
+    enrol_page = client.post("/wallet/enrol", data={"username": "zoe", "password": PASSWORD, "csrf_token": "old"})
+    assert enrol_page.status_code == 400 and "表单已过期" in enrol_page.get_data(as_text=True)
+    assert 'name="username"' in enrol_page.get_data(as_text=True)
+
+
+def test_error_pages_are_coded_and_bilingual(tmp_path, service_keys) -> None:  # type: ignore[no-untyped-def]
+    """404, 405, 413 and 500 (exceptions handled as in production): a small page with a code
+    and Chinese first; JSON with the API's shape for a ``*.json`` path."""
+    from service_fixtures import make_app
+
+    prod = make_app(tmp_path / "prod", service_keys, TESTING=False, MAX_CONTENT_LENGTH=1024)
+
+    def boom() -> str:
+        raise RuntimeError("a bug")
+
+    prod.add_url_rule("/wallet/boom", view_func=boom)
+    client = prod.test_client()
+    answers = {
+        "not_found": client.get("/wallet/no-such-page"),
+        "method_not_allowed": client.get("/wallet/logout"),
+        "too_large": client.post("/wallet/login", data={"username": "x" * 2048}),
+        "internal_error": client.get("/wallet/boom"),
+    }
+    for code, response in answers.items():
+        html = response.get_data(as_text=True)
+        assert response.mimetype == "text/html" and f'data-code="{code}"' in html, (code, html[:200])
+        assert re.search(r"[\u4e00-\u9fff]+[^/]* / ", html), code  # Chinese, then English
+    assert [r.status_code for r in answers.values()] == [404, 405, 413, 500]
+    assert "a bug" not in answers["internal_error"].get_data(as_text=True)
+    missing = client.get("/status/no-such.json")
+    assert missing.status_code == 404 and missing.json["error"] == "not_found" and missing.json["message_zh"]
+
+
+def test_qr_json_answers_401_once_the_log_in_has_ended(client: FlaskClient, alice: dict[str, str]) -> None:
+    """The QR page's script fetches qr.json: after a log-out (here, or in another tab) it gets
+    a coded 401 it can act on, not a redirect to an HTML page it cannot read."""
+    login(client, "alice")
+    base = f"/wallet/licences/{alice['id_card']}/internet_cafe"
+    assert client.get(f"{base}/qr.json").status_code == 200
+    client.post("/wallet/logout", data={"csrf_token": csrf(client, "/wallet/")})
+    ended = client.get(f"{base}/qr.json")
+    assert ended.status_code == 401 and ended.mimetype == "application/json"
+    assert ended.json["error"] == "login_required" and ended.json["message_zh"] == "请重新登录"
+    assert ended.json["login"] == "/wallet/login"
+    assert client.get(f"{base}/qr").status_code == 302  # the page itself still goes to the log-in page

@@ -16,7 +16,7 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config defaults, then instance ``config.py`` or ``CERTFREE_*``
     environment, then ``test_config``; then the database and the blueprints."""
-    from . import api, config, db, desk, public, wallet_pages
+    from . import api, config, db, desk, errors, public, wallet_pages
     from .security import csrf_token
 
     app = Flask(__name__, instance_path=_instance_path(test_config), instance_relative_config=True)
@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(wallet_pages.bp)
     app.register_blueprint(desk.bp)
+    errors.init_app(app)
     app.after_request(_security_headers)
     return app
 

@@ -15,21 +15,22 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer import LICENCE_TYPES, ClaimsInvalid, records
 
-from . import context, issuing
+from . import context, errors, issuing
 from .db import db_session
 from .models import Resident
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 TRANSITIONS = {"revoke": {"valid", "suspended"}, "suspend": {"valid"}, "reinstate": {"suspended"}}
+STATES = ("valid", "revoked", "suspended")
+STATES_ZH = {"valid": "有效", "revoked": "已注销", "suspended": "已暂停"}
+ACTIONS_ZH = {"revoke": "注销", "suspend": "暂停", "reinstate": "恢复"}
 _REASON = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,128}$")
 
 
 def error(status: int, code: str, message: str, message_zh: str, **extra: Any) -> Any:
-    body = {"error": code, "message": message, "message_zh": message_zh, **extra}
-    response = jsonify(body)
-    response.status_code = status
+    response = errors.json_error(status, code, message, message_zh, **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="certfree-issuer"'
     return response
@@ -140,6 +141,9 @@ def _issued(record: Any, *, replayed: bool) -> Any:
 def list_licences() -> Any:
     licence_type = request.args.get("licence_type") or None
     state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        return error(400, "unknown_state", f"state must be one of {', '.join(STATES)}",
+                     "state 须为 valid（有效）、revoked（已注销）或 suspended（已暂停）", field="state")
     session = db_session()
     records = issuing.list_for(session, g.operator, licence_type, state)
     issuing.audit(session, f"operator:{g.operator.id}", "licence.list", None, now=context.now())
@@ -178,7 +182,7 @@ def change_status(licence_id: str, action: str) -> Any:
     except records.StateConflict as conflict:  # checked in the UPDATE itself: no race
         session.rollback()
         return error(409, "state", f"cannot {action} a licence that is {conflict.state}",
-                     f"证照当前状态为{conflict.state}，不能执行{action}", field="state")
+                     f"证照当前状态为{STATES_ZH.get(conflict.state, '未知')}，不能{ACTIONS_ZH[action]}", field="state")
     session.commit()
     return jsonify(issuing.record_json(record))
 

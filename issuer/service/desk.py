@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from typing import Any
 
-
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import SQLAlchemyError
 
 from issuer import LICENCE_TYPES
 from issuer.views import DERIVED_LABELS
@@ -20,15 +21,22 @@ from scenarios import load_matters
 from scenarios.register import RegisterError
 from verifier import MalformedInput, VerificationFailed, verify_matter
 
-from . import context, logins
+from . import context, errors, logins
 from .models import DeskClerk
 from .config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
 from .security import check_csrf
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
+log = logging.getLogger(__name__)
 RESULT_MAX_AGE = 10 * 60  # a verified result may be registered within 10 minutes, once
-ALREADY_RECORDED = ("该核验结果已登记，如需再登记请重新核验 / "
-                    "This result is already in the register; verify the code again to record it again")
+
+
+class DeskUnavailable(Exception):
+    """The desk's own trust list or status lists were refused: no code can be checked."""
+
+    def __init__(self, failed: VerificationFailed) -> None:
+        super().__init__(", ".join(failed.codes))
+        self.failures = failed.failures
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -39,8 +47,42 @@ def _labels(licence_type: str) -> dict[str, tuple[str, str]]:
     return {**DERIVED_LABELS, **LICENCE_TYPES[licence_type].labels}
 
 
-def _form(**extra: Any) -> str:
-    return render_template("desk.html", policies=context.policies(), matters=load_matters(), **extra)
+def _form(error: str | None = None, **extra: Any) -> str:
+    """The desk page; ``error`` is a code from :data:`errors.MESSAGES`, shown in both languages."""
+    return render_template("desk.html", policies=context.policies(), matters=load_matters(),
+                           error=errors.MESSAGES[error] if error else None, **extra)
+
+
+def _verifier() -> Any:
+    try:
+        return context.desk_verifier()
+    except VerificationFailed as exc:
+        raise DeskUnavailable(exc) from None
+
+
+@bp.errorhandler(DeskUnavailable)
+def desk_unavailable(exc: DeskUnavailable) -> Any:
+    log.error("desk cannot check codes: %s", exc)  # the verifier's codes only
+    return _form(scenario="hotel", error="desk_unavailable", desk_failures=exc.failures), 503
+
+
+def _refused(code: str, status: int) -> Any:
+    """A refused form, answered on the page it came from (with a fresh CSRF token)."""
+    if request.endpoint == "desk.login":
+        return render_template("login.html", page_error=errors.MESSAGES[code], **LOGIN_PAGE), status
+    if logins.current(DeskClerk, "desk_clerk_id") is None:
+        return errors.answer(status, code)
+    return _form(scenario="hotel", error=code), status
+
+
+@bp.errorhandler(errors.FormExpired)
+def form_expired(_exc: errors.FormExpired) -> Any:
+    return _refused("form_expired", 400)
+
+
+@bp.errorhandler(413)
+def too_large(_exc: Any) -> Any:
+    return _refused("image_too_large", 413)
 
 
 # The desk page is for logged-in clerks only: it shows personal data and writes the register.
@@ -87,16 +129,16 @@ def verify() -> Any:
     scenario = request.form.get("scenario", "")
     matter = request.form.get("matter") or None
     if scenario not in context.policies():
-        return _form(scenario="hotel", error="scenario"), 400
-    verifier = context.desk_verifier()
+        return _form(scenario="hotel", error="unknown_scenario"), 400
+    verifier = _verifier()
     try:
         item = _input()
         if item is None:
-            return _form(scenario=scenario, error="input"), 400
+            return _form(scenario=scenario, error="no_input"), 400
         check = None
         if scenario == "window" and matter:
             if matter not in load_matters():
-                return _form(scenario=scenario, error="matter"), 400
+                return _form(scenario=scenario, error="unknown_matter"), 400
             outcome = verify_matter(verifier, matter, [item])
             if outcome.rejected:
                 raise outcome.rejected[0]
@@ -130,16 +172,20 @@ def register() -> Any:
     check_csrf()
     try:
         data = _serializer().loads(request.form.get("token", ""), max_age=RESULT_MAX_AGE)
+    except SignatureExpired:
+        return _form(scenario="hotel", error="result_expired"), 400
     except BadSignature:
-        return _form(scenario="hotel", error="token"), 400
+        return _form(scenario="hotel", error="result_invalid"), 400
     now = context.now()
-    if not isinstance(data.get("n"), str) or not isinstance(data.get("v"), (int, float)) or now - data["v"] > RESULT_MAX_AGE:
-        return _form(scenario="hotel", error="token"), 400
+    if not isinstance(data.get("n"), str) or not isinstance(data.get("v"), (int, float)):
+        return _form(scenario="hotel", error="result_invalid"), 400
+    if now - data["v"] > RESULT_MAX_AGE:
+        return _form(scenario=data.get("s", "hotel"), error="result_expired"), 400
     # One register entry per verified result: the nonce is spent first, in the desk's
     # replay cache (shared by the workers), so a second submit, or a double click, finds it.
     spent = hashlib.sha256(b"certfree-desk-register\0" + data["n"].encode()).digest()
-    if context.desk_verifier().replay_cache.check_and_add(spent, now + RESULT_MAX_AGE + 1, now):
-        return _form(scenario=data["s"], error="already_recorded", error_text=ALREADY_RECORDED), 409
+    if _verifier().replay_cache.check_and_add(spent, now + RESULT_MAX_AGE + 1, now):
+        return _form(scenario=data["s"], error="already_recorded"), 409
     policy = context.policies()[data["s"]]
     clerk = {f.name: request.form.get(f.name, "") for f in policy.clerk_fields if request.form.get(f.name, "")}
     moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
@@ -148,4 +194,9 @@ def register() -> Any:
     except RegisterError as exc:  # the form again, with a fresh one-time token for the same result
         token = _result_token(data["s"], data["t"], data["c"], data["m"], data["v"])
         return _accepted(data["s"], data["m"], data["t"], data["c"], token, register_error=exc), 400
+    except SQLAlchemyError as exc:  # locked, full, read-only: the clerk may retry with the same result
+        # Only the error's class: its text holds the SQL parameters, i.e. the resident's data.
+        log.error("desk register unavailable: %s", type(exc).__name__)
+        token = _result_token(data["s"], data["t"], data["c"], data["m"], data["v"])
+        return _accepted(data["s"], data["m"], data["t"], data["c"], token, error="register_unavailable"), 503
     return _form(scenario=data["s"], recorded=row)

@@ -9,7 +9,7 @@ from typing import Any, Callable, cast
 from flask import Response, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import update
 
-from . import context, residents
+from . import context, errors, residents
 from .db import db_session
 from .models import DeskClerk, Resident
 from .security import check_csrf
@@ -30,7 +30,7 @@ def start_session(session_key: str, account: Resident | DeskClerk) -> None:
 
 def end_sessions(session_key: str, model: Account) -> None:
     """Log out: this browser's session and every other session cookie of the account."""
-    account = _current(model, session_key)  # a dead cookie (copied, then logged out) ends nothing
+    account = current(model, session_key)  # a dead cookie (copied, then logged out) ends nothing
     if account is not None:
         s = db_session()
         s.execute(update(model).where(model.id == account.id).values(session_epoch=model.session_epoch + 1))
@@ -39,7 +39,8 @@ def end_sessions(session_key: str, model: Account) -> None:
         session.pop(key, None)
 
 
-def _current(model: Account, session_key: str) -> Resident | DeskClerk | None:
+def current(model: Account, session_key: str) -> Resident | DeskClerk | None:
+    """The account this browser's session is logged in as, or None (no log-in, or it ended)."""
     account_id = session.get(session_key)
     if not account_id:
         return None
@@ -54,13 +55,18 @@ def _current(model: Account, session_key: str) -> Resident | DeskClerk | None:
 
 def login_required(model: Account, session_key: str, login_endpoint: str, *, remember_path: bool = False) -> Callable[..., Any]:
     """A view guard: the logged-in account is ``g.account``; anyone else goes to the log-in
-    page (with ``next`` set to where they were going if ``remember_path``)."""
+    page (with ``next`` set to where they were going if ``remember_path``). A ``*.json``
+    endpoint answers 401 ``login_required`` with the log-in page's URL instead, so that a
+    script (the QR page's) can tell the resident to log in again."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            account = _current(model, session_key)
+            account = current(model, session_key)
             if account is None:
+                if errors.wants_json():
+                    m = errors.MESSAGES["login_required"]
+                    return errors.json_error(401, m.code, m.en, m.zh, login=url_for(login_endpoint))
                 return redirect(url_for(login_endpoint, next=request.path) if remember_path else url_for(login_endpoint))
             g.account = account
             return view(*args, **kwargs)

@@ -11,9 +11,11 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import abort, current_app, request, session
+from flask import current_app, request, session
 
 from keys.files import create_once
+
+from .errors import FormExpired
 
 _hasher = PasswordHasher()  # argon2id, memory-hard (64 MiB, t=3 by default)
 # A fixed hash to verify against when the user does not exist (same cost, no user oracle).
@@ -64,11 +66,12 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    """Abort 400 unless the form's ``csrf_token`` matches the session's."""
+    """Raise :class:`FormExpired` (400) unless the form's ``csrf_token`` matches the
+    session's; the page the form came from answers it with a fresh token."""
     sent = request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(str(sent).encode(), str(expected).encode()):
-        abort(400, description="CSRF token missing or wrong")
+        raise FormExpired()
 
 
 # ---- cloud-wallet device keys ---------------------------------------------------------

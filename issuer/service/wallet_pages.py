@@ -31,7 +31,7 @@ from issuer.db import unix
 from wallet import png_bytes, present_view, svg_bytes, version
 from wallet.qr import SCALE as QR_FILE_SCALE
 
-from . import context, logins, residents
+from . import context, errors, logins, residents
 from .db import db_session
 from .models import Resident
 from .security import check_csrf
@@ -51,6 +51,17 @@ LOGIN_PAGE = {"heading": "居民登录 Resident log-in", "enrol": True}
 # password).
 _SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9_.-]*"
 _NEXT = re.compile(rf"/wallet/(?:{_SEGMENT}/)*(?:{_SEGMENT})?")
+
+
+@bp.errorhandler(errors.FormExpired)
+def form_expired(_exc: errors.FormExpired) -> Any:
+    """A stale log-in or enrol form comes back with a fresh CSRF token and says so."""
+    expired = errors.MESSAGES["form_expired"]
+    if request.endpoint == "wallet.login":
+        return render_template("login.html", page_error=expired, **LOGIN_PAGE), 400
+    if request.endpoint == "wallet.enrol":
+        return render_template("enrol.html", page_error=expired), 400
+    return errors.answer(400, "form_expired")
 
 
 @bp.route("/wallet/enrol", methods=["GET", "POST"])

@@ -1,4 +1,6 @@
 // The QR page: count down the freshness window and fetch a new presentation before it ends.
+// Once the window has passed without a new code, the code is greyed out; once the log-in
+// has ended (qr.json answers 401), renewing stops and the page asks the resident to log in.
 (function () {
   "use strict";
   var box = document.getElementById("qr");
@@ -6,10 +8,13 @@
   var img = document.getElementById("qr-image");
   var countdown = document.getElementById("countdown");
   var qrVersion = document.getElementById("qr-version");
+  var ended = document.getElementById("qr-ended");
   var url = box.dataset.jsonUrl;
   var state = {};
   var offset = 0; // server time minus browser time, in seconds
   var busy = false;
+  var stopped = false;
+  var timer = null;
 
   function serverNow() { return Date.now() / 1000 + offset; }
 
@@ -22,19 +27,33 @@
     if (data.version && qrVersion) { qrVersion.textContent = String(data.version); }
   }
 
+  function loggedOut() {
+    stopped = true;
+    clearInterval(timer);
+    box.classList.add("stale");
+    img.hidden = true; // a code that no desk will accept is not shown
+    countdown.textContent = "0";
+    if (ended) { ended.hidden = false; } // "请重新登录 / please log in again", with the link
+  }
+
   function renew() {
-    if (busy) { return; }
+    if (busy || stopped) { return; }
     busy = true;
-    fetch(url, { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(apply)
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 401 || r.redirected) { loggedOut(); return; } // the log-in has ended
+        if (!r.ok) { throw new Error(r.status); }
+        return r.json().then(apply);
+      })
       .catch(function () { state.renewAt = serverNow() + 2; }) // retry shortly
       .then(function () { busy = false; });
   }
 
   function tick() {
+    if (stopped) { return; }
     var now = serverNow();
     countdown.textContent = String(Math.max(0, Math.ceil(state.freshUntil - now)));
+    box.classList.toggle("stale", now >= state.freshUntil); // a desk would refuse this code
     if (now >= state.renewAt) { renew(); }
   }
 
@@ -45,5 +64,5 @@
     presented_at: Number(box.dataset.presentedAt)
   });
   tick();
-  setInterval(tick, 250);
+  timer = setInterval(tick, 250);
 })();

@@ -1,0 +1,87 @@
+"""Error answers for the pages and the JSON endpoints: every one has a stable code and says,
+in Chinese first and then in English, what went wrong and what to do. JSON answers have the
+API's shape, ``{"error": code, "message", "message_zh"}``; pages get a small bilingual page.
+No answer and no log line here holds a request's data."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from flask import Flask, jsonify, make_response, render_template, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+
+class Message(NamedTuple):
+    code: str
+    zh: str
+    en: str
+
+
+_MESSAGES = [
+    Message("bad_request", "请求有误，请返回后重试", "the request is not valid: go back and try again"),
+    Message("form_expired", "表单已过期，请重试", "the form expired, please try again"),
+    Message("not_found", "页面不存在", "no such page"),
+    Message("method_not_allowed", "此处不支持该请求方法", "this method is not allowed here"),
+    Message("too_large", "上传的内容过大", "the upload is too large"),
+    Message("internal_error", "服务器内部错误，请稍后重试", "internal error: try again later"),
+    Message("login_required", "请重新登录", "please log in again"),
+    # the desk page
+    Message("no_input", "请上传二维码图片或粘贴二维码文本", "upload a photo of the QR code or paste its text"),
+    Message("image_too_large", "图片超过12 MB，请只拍二维码或截图后重新上传",
+            "the image is over 12 MB: photograph or screenshot just the code and upload it again"),
+    Message("unknown_scenario", "请选择列表中的核验场景", "choose a scenario from the list"),
+    Message("unknown_matter", "请选择列表中的办理事项", "choose a matter from the list"),
+    Message("result_expired", "核验结果已超过10分钟，请重新扫码核验",
+            "the check is over 10 minutes old: scan the code again"),
+    Message("result_invalid", "登记表无效，请重新扫码核验", "the register form is not valid: scan the code again"),
+    Message("already_recorded", "该核验结果已登记，如需再登记请重新核验",
+            "this result is already in the register; verify the code again to record it again"),
+    Message("register_unavailable", "登记簿暂时无法写入，请稍后重试",
+            "the register cannot be written now; try again later"),
+    Message("desk_unavailable", "核验台暂时无法核验：信任列表或状态列表未能加载，请联系管理员",
+            "the desk cannot check codes now: its trust list or status lists were refused; call the administrator"),
+]
+MESSAGES = {m.code: m for m in _MESSAGES}
+STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 500: "internal_error"}
+
+
+class FormExpired(BadRequest):
+    """A form posted without the session's CSRF token (an old tab, a log-in elsewhere)."""
+
+    description = "form_expired"
+
+
+def json_error(status: int, code: str, message: str, message_zh: str, **extra: Any) -> Any:
+    response = jsonify({"error": code, "message": message, "message_zh": message_zh, **extra})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.endswith(".json")
+
+
+def answer(status: int, code: str, **extra: Any) -> Any:
+    """The coded, bilingual answer: JSON for the API and ``*.json``, else a small page."""
+    m = MESSAGES[code]
+    if wants_json():
+        return json_error(status, code, m.en, m.zh, **extra)
+    return render_template("error.html", page_error=m), status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    code = "form_expired" if isinstance(exc, FormExpired) else STATUS_CODES.get(status, "bad_request")
+    response = make_response(answer(status, code))
+    for name, value in exc.get_headers():
+        if name == "Allow":  # a 405 says which methods are allowed
+            response.headers[name] = value
+    return response
+
+
+def init_app(app: Flask) -> None:
+    for status in STATUS_CODES:
+        app.register_error_handler(status, _http_error)
+
+
+__all__ = ["Message", "MESSAGES", "FormExpired", "json_error", "wants_json", "answer", "init_app"]
