@@ -120,3 +120,10 @@ def test_qr_command_refuses_a_file_that_is_no_credential_with_a_usage_error(tmp_
     assert "Traceback" not in res.stderr
     assert "not a certfree credential" in res.stderr and "不是 certfree 凭证" in res.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_licence_id_cannot_name_a_file_outside_the_wallet(tmp_path: Path) -> None:
+    w = _wallet(tmp_path)
+    with pytest.raises(WalletError):
+        w.store("id_card", "../../escape", "eyJ.x.y", {})
+    assert not (tmp_path / "escape.json").exists() and not list(tmp_path.glob("**/*escape*"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,6 +30,7 @@ from scenarios import licence_title_zh
 log = logging.getLogger("certfree.wallet")
 
 WALLET_PASSPHRASE_ENV = "CERTFREE_WALLET_PASSPHRASE"
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # licence types and ids (base64url)
 
 
 class WalletError(Exception):
@@ -103,6 +105,8 @@ class Wallet:
         """Keep a licence (its own file, written atomically, mode 600). ``replaces``: the id
         of a licence this one takes the place of (a re-issue); its file goes once the new
         one is written, so a crash in between leaves both, never neither."""
+        if not (_NAME.fullmatch(licence_type) and _NAME.fullmatch(jti)):  # they name the file
+            raise WalletError(f"not a licence type and id: {licence_type!r}, {jti!r}", "证照类型或编号无效")
         record = {"licence_type": licence_type, "jti": jti, "credential": credential, "views": dict(views)}
         path = self.path / "licences" / f"{licence_type}-{jti}.json"
         atomic_write(path, json.dumps(record, indent=2).encode(), mode=0o600)
