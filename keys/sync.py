@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -43,7 +44,33 @@ DEFAULT_TIMEOUT = 15.0
 
 
 class SyncError(Exception):
-    """The source could not be read, or what it served did not verify. Nothing was written."""
+    """The source could not be read, or what it served is not a trust list and status lists.
+    Nothing was written. ``code`` is stable: ``source_unreachable``, ``source_too_large``
+    or ``source_malformed``; the message is in English and in Chinese."""
+
+    MESSAGES_ZH = {
+        "source_unreachable": "无法读取同步来源",
+        "source_too_large": "同步来源的文件过大",
+        "source_malformed": "同步来源的文件格式不对",
+    }
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.message_zh = self.MESSAGES_ZH[code]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message_zh} / {self.message}"
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong with a fetch, in a few words (an HTTP status, the OS's reason)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__
 
 
 @dataclass
@@ -66,7 +93,7 @@ def _fetch(source: str | Path, rel: str, limit: int, timeout: float, alternative
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http/https only)
                 data = response.read(limit + 1)
         except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts, a cut-off reply
-            raise SyncError(f"cannot fetch {url}: {exc!r}") from None
+            raise SyncError("source_unreachable", f"cannot fetch {url}: {_reason(exc)}") from None
     else:
         folder = Path(source)
         for name in (rel, *alternatives):
@@ -74,14 +101,14 @@ def _fetch(source: str | Path, rel: str, limit: int, timeout: float, alternative
             if path.is_file():
                 break
         else:
-            raise SyncError(f"{folder / rel} not found")
+            raise SyncError("source_unreachable", f"{folder / rel} not found")
         try:
             with open(path, "rb") as fh:
                 data = fh.read(limit + 1)
         except OSError as exc:
-            raise SyncError(f"cannot read {path}: {exc}") from None
+            raise SyncError("source_unreachable", f"cannot read {path}: {_reason(exc)}") from None
     if len(data) > limit:
-        raise SyncError(f"{rel} is larger than {limit} bytes")
+        raise SyncError("source_too_large", f"{rel} is larger than {limit} bytes")
     return data
 
 
@@ -91,15 +118,15 @@ def _list_ids(raw: bytes) -> list[str]:
     try:
         index: Any = json.loads(raw)
     except (ValueError, RecursionError):
-        raise SyncError("status/index.json is not JSON") from None
+        raise SyncError("source_malformed", "status/index.json is not JSON") from None
     items = index.get("lists") if isinstance(index, dict) else index
     if not isinstance(items, list):
-        raise SyncError("status/index.json has no list of ids")
+        raise SyncError("source_malformed", "status/index.json has no list of ids")
     ids = []
     for item in items:
         list_id = item.get("id") if isinstance(item, dict) else item
         if not isinstance(list_id, str) or not LIST_ID.fullmatch(list_id):
-            raise SyncError(f"bad status list id in index: {list_id!r}")
+            raise SyncError("source_malformed", f"bad status list id in index: {list_id!r}")
         ids.append(list_id)
     return sorted(set(ids))
 
@@ -125,7 +152,7 @@ def sync(
     try:
         trust_text = trust_raw.decode("ascii").strip()
     except UnicodeDecodeError:
-        raise SyncError("trust list is not ASCII") from None
+        raise SyncError("source_malformed", "trust list is not ASCII") from None
     held = None
     cached_trust = dest / "trust_list.jws"
     if cached_trust.is_file():
@@ -144,10 +171,10 @@ def sync(
         try:
             token = raw.decode("ascii").strip()
         except UnicodeDecodeError:
-            raise SyncError(f"status/{list_id}.jws is not ASCII") from None
+            raise SyncError("source_malformed", f"status/{list_id}.jws is not ASCII") from None
         new = parse_status_list(token, trust)
         if new.list_id != list_id:
-            raise SyncError(f"status/{list_id}.jws holds list {new.list_id}")
+            raise SyncError("source_malformed", f"status/{list_id}.jws holds list {new.list_id}")
         cached = dest / "status" / f"{list_id}.jws"
         if cached.is_file():
             try:

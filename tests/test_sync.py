@@ -7,6 +7,7 @@ import http.server
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -236,3 +237,17 @@ def test_a_reply_cut_off_mid_chunk_is_a_sync_error(tmp_path: Path) -> None:
             sync(f"http://127.0.0.1:{server.getsockname()[1]}", tmp_path / "cache", {"kty": "OKP", "crv": "Ed25519", "x": "A" * 43})
     finally:
         server.close()
+
+
+def test_an_unreachable_source_is_a_coded_bilingual_error_without_a_python_repr(tmp_path: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    server.close()  # nothing listens there now: the connection is refused
+    with pytest.raises(SyncError) as caught:
+        sync(f"http://127.0.0.1:{port}", tmp_path / "cache", {"kty": "OKP", "crv": "Ed25519", "x": "A" * 43})
+    text = str(caught.value)
+    assert caught.value.code == "source_unreachable"
+    assert "无法读取同步来源" in text and "Connection refused" in text
+    assert "URLError(" not in text and "ConnectionRefusedError(" not in text
+    assert not (tmp_path / "cache").exists()
