@@ -428,7 +428,7 @@ def _record(register: Any, args: argparse.Namespace, results: list[Any], clerk: 
         try:
             register.record(get_policy(args.scenario), result.licence_type, result.claims, clerk, recorded_at=moment, matter=args.matter)
         except RegisterError as exc:
-            raise UsageError(f"not recorded in the register / 未登记: {exc.field}: {exc.message_en} / {exc.message_zh}") from None
+            raise UsageError(f"not recorded in the register / 未登记: {exc.code} [{exc.field}]: {exc.message_zh} / {exc.message_en}") from None
         except SQLAlchemyError as exc:  # its text is the SQL only (hide_parameters), but say it plainly
             raise register_unavailable(args.register, exc, verified=True) from None
 

@@ -47,14 +47,16 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class RegisterError(ValueError):
-    """A record was refused.  ``field`` names the offending field; the message
-    is given in English (``message_en``) and Chinese (``message_zh``)."""
+    """A record was refused.  ``code`` is stable (``required``, ``too_long``,
+    ``not_integer``...), ``field`` names the offending field; the message is given in
+    English (``message_en``) and Chinese (``message_zh``)."""
 
-    def __init__(self, field: str, message_en: str, message_zh: str):
+    def __init__(self, code: str, field: str, message_en: str, message_zh: str):
+        self.code = code
         self.field = field
         self.message_en = message_en
         self.message_zh = message_zh
-        super().__init__(f"{field}: {message_en} / {message_zh}")
+        super().__init__(f"{code} [{field}]: {message_en} / {message_zh}")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,6 +131,7 @@ def _json_value(field: str, value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [_json_value(field, v) for v in value]
     raise RegisterError(
+        "unsupported_value",
         field,
         f"claim {field!r} has an unsupported value type {type(value).__name__}",
         f"证照项“{field}”的取值类型不受支持",
@@ -143,6 +146,7 @@ def _clerk_value(f: ClerkField, raw: object) -> str | None:
         text = raw
     else:
         raise RegisterError(
+            "not_text",
             f.name, f"{f.label_en} must be text", f"“{f.label_zh}”必须是文字"
         )
     if f.kind in ("integer", "decimal"):
@@ -152,6 +156,7 @@ def _clerk_value(f: ClerkField, raw: object) -> str | None:
     if not text:
         if f.required:
             raise RegisterError(
+                "required",
                 f.name,
                 f"required field {f.label_en} is missing",
                 f"必填项“{f.label_zh}”未填写",
@@ -159,22 +164,26 @@ def _clerk_value(f: ClerkField, raw: object) -> str | None:
         return None
     if any(unicodedata.category(ch) == "Cc" for ch in text):
         raise RegisterError(
+            "control_characters",
             f.name,
             f"{f.label_en} contains control characters",
             f"“{f.label_zh}”含有控制字符",
         )
     if len(text) > f.max_length:
         raise RegisterError(
+            "too_long",
             f.name,
             f"{f.label_en} is longer than {f.max_length} characters",
             f"“{f.label_zh}”不能超过{f.max_length}个字符",
         )
     if f.kind == "integer" and not _INTEGER_RE.fullmatch(text):
         raise RegisterError(
+            "not_integer",
             f.name, f"{f.label_en} must be a whole number", f"“{f.label_zh}”必须是整数"
         )
     if f.kind == "decimal" and not _DECIMAL_RE.fullmatch(text):
         raise RegisterError(
+            "not_number",
             f.name, f"{f.label_en} must be a number", f"“{f.label_zh}”必须是数字"
         )
     return text
@@ -238,12 +247,14 @@ class Register:
         """
         if licence_type not in policy.accepts:
             raise RegisterError(
+                "type_not_accepted",
                 "licence_type",
                 f"{policy.name} does not accept a {licence_title_en(licence_type)}",
                 f"{policy.title_zh}不接受{licence_title_zh(licence_type)}",
             )
         if not isinstance(recorded_at, datetime) or recorded_at.utcoffset() is None:
             raise RegisterError(
+                "bad_time",
                 "recorded_at",
                 "recorded_at must be a timezone-aware datetime",
                 "登记时间必须带时区",
@@ -251,6 +262,7 @@ class Register:
         if matter is not None:
             if not isinstance(matter, str) or not matter.strip() or len(matter) > MAX_MATTER_LENGTH:
                 raise RegisterError(
+                    "bad_matter",
                     "matter",
                     f"matter must be a non-empty text of at most {MAX_MATTER_LENGTH} characters",
                     f"办理事项必须是不超过{MAX_MATTER_LENGTH}个字符的文字",
@@ -261,6 +273,7 @@ class Register:
         for key in clerk:
             if key not in known:
                 raise RegisterError(
+                    "unknown_field",
                     str(key), f"unknown clerk field {key!r}", f"未知的登记项“{key}”"
                 )
 

@@ -141,7 +141,7 @@ def test_missing_required_clerk_field_is_refused(db: Path) -> None:
     with Register(db) as reg:
         with pytest.raises(RegisterError) as info:
             reg.record(get_policy("hotel"), "id_card", ID_CARD_CLAIMS, {}, recorded_at=WHEN)
-        assert info.value.field == "room"
+        assert (info.value.code, info.value.field) == ("required", "room")
         assert "room" in str(info.value) and "房间号" in str(info.value)
         with pytest.raises(RegisterError) as info:
             reg.record(get_policy("hotel"), "id_card", ID_CARD_CLAIMS, {"room": "   "}, recorded_at=WHEN)
@@ -156,6 +156,7 @@ def test_non_numeric_litres_is_refused(db: Path, litres: str) -> None:
         with pytest.raises(RegisterError) as info:
             reg.record(fuel, "id_card", ID_CARD_CLAIMS, {"litres": litres, "purpose": "发电机"}, recorded_at=WHEN)
         assert info.value.field == "litres"
+        assert info.value.code == ("required" if litres == "" else "not_number")
         assert "购买数量" in info.value.message_zh
         assert "litres" in str(info.value)
         assert reg.rows("fuel_purchase") == []
@@ -176,16 +177,16 @@ def test_other_clerk_errors(db: Path, tmp_path: Path) -> None:
     with Register(db) as reg:
         with pytest.raises(RegisterError) as info:  # unknown clerk key
             reg.record(hotel, "id_card", ID_CARD_CLAIMS, {"room": "1", "phone": "123"}, recorded_at=WHEN)
-        assert info.value.field == "phone"
+        assert (info.value.code, info.value.field) == ("unknown_field", "phone")
         with pytest.raises(RegisterError) as info:  # too long
             reg.record(hotel, "id_card", ID_CARD_CLAIMS, {"room": "1" * 17}, recorded_at=WHEN)
-        assert info.value.field == "room" and "16" in info.value.message_zh
+        assert (info.value.code, info.value.field) == ("too_long", "room") and "16" in info.value.message_zh
         with pytest.raises(RegisterError) as info:  # type not accepted
             reg.record(hotel, "driving_license", ID_CARD_CLAIMS, {"room": "1"}, recorded_at=WHEN)
-        assert info.value.field == "licence_type" and "驾驶证" in info.value.message_zh
+        assert (info.value.code, info.value.field) == ("type_not_accepted", "licence_type") and "驾驶证" in info.value.message_zh
         with pytest.raises(RegisterError) as info:  # naive time
             reg.record(hotel, "id_card", ID_CARD_CLAIMS, {"room": "1"}, recorded_at=datetime(2025, 1, 1))
-        assert info.value.field == "recorded_at"
+        assert (info.value.code, info.value.field) == ("bad_time", "recorded_at")
         assert reg.rows() == []
 
     # an integer clerk field, from a policy written for the test

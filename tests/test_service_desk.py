@@ -66,7 +66,7 @@ def test_upload_accepted_then_register(app: Flask, client: FlaskClient, cafe_qr:
     assert "出生日期" not in html  # the café never sees the birth date
     token = re.search(r'name="token" value="([^"]+)"', html).group(1)
     missing = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": token})
-    assert missing.status_code == 400 and "terminal" in missing.get_data(as_text=True)
+    assert missing.status_code == 400 and "<code>required</code> [terminal]" in missing.get_data(as_text=True)
     # the form comes back with a fresh one-time token for the same result
     again = re.search(r'name="token" value="([^"]+)"', missing.get_data(as_text=True)).group(1)
     assert again != token
