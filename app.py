@@ -309,7 +309,8 @@ def render_failure(exc: Any) -> str:
     lines = ["未通过 / REJECTED"]
     for failure in exc.failures:
         field = f" [{failure.field}]" if failure.field else ""
-        lines.append(f"  x {failure.code}{field}: {failure.message_zh} / {failure.message}")
+        detail = f" ({failure.detail})" if failure.detail else ""  # what exactly, for the engineer
+        lines.append(f"  x {failure.code}{field}: {failure.message_zh} / {failure.message}{detail}")
     return "\n".join(lines)
 
 

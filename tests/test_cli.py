@@ -339,3 +339,13 @@ def test_an_unexpected_error_is_an_internal_error_exit_3_without_its_text(
     err = capsys.readouterr().err
     assert "内部错误 / internal error: RuntimeError" in err
     assert "李华" not in err and "110101199003070038" not in err and "Traceback" not in err
+
+
+def test_a_rejection_says_what_exactly_failed(tmp_path: Path, workdir: Path) -> None:
+    picture = tmp_path / "code.tiff"  # a format the desk does not read
+    from PIL import Image
+
+    Image.new("1", (40, 40), 1).save(picture)
+    res = run("verify", "--image", str(picture), "--keys", str(workdir / "keys"))
+    assert res.returncode == 1
+    assert "x malformed: 二维码或凭证格式错误 / the QR code or credential is malformed (not a readable image)" in res.stdout
