@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from keys import AUTHORITIES, KeyDir, KeyStoreError, thumbprint
-from keys.jose import b64url_decode, b64url_encode, public_jwk
+from keys.jose import TYP_TRUST_LIST, b64url_decode, b64url_encode, public_jwk
+from verifier import VerificationFailed, load_trust_list
 
 
 def test_rfc8037_thumbprint_known_answer() -> None:
@@ -123,3 +127,92 @@ def test_sign_compact_is_byte_identical_to_pyjwt_and_pyjwt_verifies_it() -> None
         theirs = PyJWS(algorithms=["EdDSA"]).encode(canonical_json(claims), key, algorithm="EdDSA", headers=headers)
         assert ours == theirs
         assert jwt.api_jws.decode(ours, key.public_key(), algorithms=["EdDSA"]) == canonical_json(claims)
+
+
+# ---- the verifier refuses a root-signed trust list that breaks its rules ------------------------
+#
+# Each list below is the genuine one with one thing changed, then really signed with the root
+# key. TrustListInvalid carries no detail, so each case is paired with a control: the same list
+# re-signed without the change (or with a neighbouring, allowed value) loads.
+
+
+def _root_signed(keydir: KeyDir, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    from keys.jose import canonical_json, compact, signing_input
+
+    root = keydir.private_key("root")
+    base = {"alg": "EdDSA", "kid": thumbprint(keydir.root_public_jwk()), "typ": TYP_TRUST_LIST}
+    header_bytes = json.dumps(header if header is not None else base, separators=(",", ":"), sort_keys=True).encode()
+    payload = canonical_json(claims)
+    return compact(header_bytes, payload, root.sign(signing_input(header_bytes, payload)))
+
+
+def _genuine_claims(keydir: KeyDir) -> dict[str, Any]:
+    return json.loads(b64url_decode(keydir.trust_list().split(".")[1]))
+
+
+def _trust_codes(keydir: KeyDir, token: str) -> list[str]:
+    try:
+        load_trust_list(token, keydir.root_public_jwk())
+    except VerificationFailed as exc:
+        return exc.codes
+    return []
+
+
+def test_a_trust_list_kid_must_be_its_keys_thumbprint(keydir: KeyDir) -> None:
+    claims = _genuine_claims(keydir)
+    assert _trust_codes(keydir, _root_signed(keydir, claims)) == []  # re-signed as is: loads
+    rogue = public_jwk(Ed25519PrivateKey.generate().public_key())
+    # a trusted kid over another key (a rogue key slipped in under a known kid)
+    swapped = copy.deepcopy(claims)
+    swapped["keys"][0]["jwk"] = rogue
+    # a key under a kid that is another key's thumbprint (not in the list)
+    misnamed = copy.deepcopy(claims)
+    misnamed["keys"][0]["kid"] = thumbprint(rogue)
+    # the two kids of two listed keys exchanged
+    exchanged = copy.deepcopy(claims)
+    first, second = exchanged["keys"][0], exchanged["keys"][1]
+    first["kid"], second["kid"] = second["kid"], first["kid"]
+    for bad in (swapped, misnamed, exchanged):
+        assert _trust_codes(keydir, _root_signed(keydir, bad)) == ["trust_list_invalid"]
+
+
+@pytest.mark.parametrize("state", ["revoked", "bogus", "", "Active", None])
+def test_a_trust_list_key_state_must_be_known(keydir: KeyDir, state: Any) -> None:
+    claims = _genuine_claims(keydir)
+    claims["keys"][0]["state"] = state
+    assert _trust_codes(keydir, _root_signed(keydir, claims)) == ["trust_list_invalid"]
+    for known in ("active", "retired", "compromised"):
+        claims["keys"][0]["state"] = known
+        assert _trust_codes(keydir, _root_signed(keydir, claims)) == []
+
+
+@pytest.mark.parametrize("crit", [["exp"], ["b64"], []])
+def test_a_trust_list_header_with_crit_is_refused(keydir: KeyDir, crit: list[str]) -> None:
+    claims = _genuine_claims(keydir)
+    header = {"alg": "EdDSA", "kid": thumbprint(keydir.root_public_jwk()), "typ": TYP_TRUST_LIST}
+    assert _trust_codes(keydir, _root_signed(keydir, claims, header)) == []
+    assert _trust_codes(keydir, _root_signed(keydir, claims, {**header, "crit": crit})) == ["trust_list_invalid"]
+
+
+def test_a_trust_list_over_256_kib_is_refused_unread(keydir: KeyDir) -> None:
+    """The cap counts the text as handed over: 262,144 characters load, one more does not."""
+    claims = _genuine_claims(keydir)
+    limit = 256 * 1024
+
+    def padded(n: int) -> str:
+        return _root_signed(keydir, claims | {"pad": "x" * n})  # an extra claim, ignored
+
+    def longest_up_to(total: int) -> str:
+        n = (total - len(padded(0))) * 3 // 4 + 2  # base64url: 4 characters per 3 bytes
+        while len(padded(n)) > total:
+            n -= 1
+        return padded(n)
+
+    # base64url never ends a part at 4k+1 characters: a final newline (as on disk) fills in
+    at_limit = longest_up_to(limit)
+    at_limit += "\n" * (limit - len(at_limit))
+    over = longest_up_to(limit + 2)
+    assert len(at_limit) == limit and limit < len(over) <= limit + 2 and "\n" not in over
+    assert load_trust_list(at_limit, keydir.root_public_jwk()).seq == claims["seq"]
+    assert _trust_codes(keydir, at_limit + "\n") == ["trust_list_invalid"]
+    assert _trust_codes(keydir, over) == ["trust_list_invalid"]

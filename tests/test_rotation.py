@@ -18,8 +18,9 @@ from issuer.db import Base, LicenceRecord, make_engine, session_factory
 from issuer.records import issue_licence, list_licences
 from keys import KeyDir, KeyStoreError
 from keys.envelope import encode_credential
-from keys.jose import TYP_CREDENTIAL, sign_compact, split_compact
-from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_trust_list
+from issuer.status_list import status_list_claims
+from keys.jose import TYP_CREDENTIAL, TYP_STATUS_LIST, sign_compact, split_compact
+from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_status_lists, load_trust_list, parse_status_list
 from verifier.testing import FixedClock
 from wallet import Wallet, present_view
 
@@ -274,3 +275,53 @@ def test_a_running_service_stops_signing_with_a_key_compromised_from_the_command
     after = issue(service, "id_card", example("id_card"), now=NOW - 60)
     assert kid_of(after.credential) == replacement.kid
     assert _refused(keys, after.credential) == [] and _refused(keys, before.credential) == []
+
+
+# ---- status lists are signed by keys too: the same key states apply ---------------------------
+
+
+def _status_list(keys: KeyDir, kid: str, authority: str, entries: list[tuple[int, int]], iat: int) -> str:
+    """A status list signed with ``kid``'s private key (as a thief holding it would sign one)."""
+    return sign_compact(status_list_claims("LIST01", authority, 1024, entries, iat), keys.private_key(kid), kid=kid, typ=TYP_STATUS_LIST)
+
+
+def _list_refusal(keys: KeyDir, token: str) -> list[tuple[str, str | None]]:
+    try:
+        parse_status_list(token, load_trust_list(keys.trust_list(), keys.root_public_jwk()))
+    except VerificationFailed as exc:
+        return [(f.code, f.detail) for f in exc.failures]
+    return []
+
+
+def test_a_status_list_signed_with_a_compromised_key_after_the_compromise_is_refused(keys: KeyDir) -> None:
+    """The thief of a key signs a newer list that clears a revoked licence: it is refused from
+    ``compromised_since`` on (the boundary included), so the genuine revoking list stands."""
+    kid = keys.key_for_authority("traffic_police", NOW)[0].kid
+    since = NOW - 10 * HOUR
+    _, replacement = keys.compromise(kid, since, now=NOW - 9 * HOUR)
+    assert replacement is not None
+    compromised = "signed after the key was reported compromised"
+    assert _list_refusal(keys, _status_list(keys, kid, "traffic_police", [], since - 1)) == []  # signed before: good
+    assert _list_refusal(keys, _status_list(keys, kid, "traffic_police", [], since)) == [("status_list_invalid", compromised)]
+    genuine = _status_list(keys, replacement.kid, "traffic_police", [(5, 1)], NOW - 2 * HOUR)
+    stolen = _status_list(keys, kid, "traffic_police", [], NOW - HOUR)  # newer, clears entry 5
+    assert _list_refusal(keys, stolen) == [("status_list_invalid", compromised)]
+    trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
+    assert load_status_lists([genuine], trust).lookup("LIST01", 5) == 1
+    for tokens in ([genuine, stolen], [stolen, genuine]):
+        with pytest.raises(VerificationFailed) as exc:
+            load_status_lists(tokens, trust)
+        assert exc.value.codes == ["status_list_invalid"]
+
+
+def test_a_status_list_signed_with_a_retired_key_after_retirement_is_refused(keys: KeyDir) -> None:
+    old = keys.key_for_authority("household_registration", NOW)[0].kid
+    retired_at = NOW - 2 * HOUR
+    new, _ = keys.rotate("household_registration", now=retired_at)
+    assert keys.issuer_key(old).state == "retired"
+    assert _list_refusal(keys, _status_list(keys, old, "household_registration", [], retired_at)) == []  # up to retirement
+    assert _list_refusal(keys, _status_list(keys, new.kid, "household_registration", [], retired_at + 1)) == []
+    for iat in (retired_at + 1, NOW - HOUR):
+        assert _list_refusal(keys, _status_list(keys, old, "household_registration", [(5, 0)], iat)) == [
+            ("status_list_invalid", "signed after the key was retired")
+        ]

@@ -486,3 +486,145 @@ def test_new_views_only_for_the_credential_as_issued(db: Any, keydir: KeyDir, re
         refresh_views(db, keydir, forged, now=NOW)
     with pytest.raises(RecordError, match="expired"):
         refresh_views(db, keydir, issued.credential, now=NOW + 400 * 86400)
+
+
+# ---- which list is consulted, and what a list may hold --------------------------------------
+
+
+def _status_ref(jws: str) -> tuple[str, int]:
+    ref = json.loads(split_compact(jws)[1])["status"]
+    return ref["lst"], ref["idx"]
+
+
+def _list_for(keydir: KeyDir, authority: str, list_id: str, entries: list[tuple[int, int]], iat: int, size: int = 1024) -> str:
+    """A status list of ``authority`` signed by its active key, covering every entry given."""
+    size = max([size, *(((idx >> 2) + 1) << 2 for idx, _ in entries)])
+    entry, key = keydir.key_for_authority(authority, iat)
+    return _token_signed_by(key, entry.kid, status_list_claims(list_id, authority, size, entries, iat))
+
+
+def _verifier_with(keydir: KeyDir, tokens: list[str]) -> Verifier:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    return Verifier(trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache(), status=load_status_lists(tokens, trust))
+
+
+def _present(issued: Any, wallet: Wallet, scenario: str) -> str:
+    return present_view(issued.views[scenario], wallet.device_key(), licence_type=issued.licence_type, scenario=scenario, now=NOW).text
+
+
+def test_a_list_of_another_authority_under_the_licences_list_id_is_not_consulted(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    """An id card (household registration) refers to list L. A traffic-police list that
+    happens to be called L says nothing about it: the status is unknown, refused at the
+    fuel counter, a warning at a hotel; that list can neither clear nor revoke it."""
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    db.commit()
+    list_id, idx = _status_ref(issued.views["fuel_purchase"])
+    hotel_id, hotel_idx = _status_ref(issued.views["hotel"])
+    # the owner's own list is consulted (so the reference and the list id are right)
+    own = _list_for(keydir, "household_registration", list_id, [(idx, 1)], NOW - 60)
+    with pytest.raises(VerificationFailed) as exc:
+        _verifier_with(keydir, [own]).verify(_present(issued, resident, "fuel_purchase"), scenario="fuel_purchase", now=NOW)
+    assert codes(exc) == ["revoked"]
+    # another authority's all-valid list under the same id does not clear the licence
+    clearing = _list_for(keydir, "traffic_police", list_id, [(idx, 0)], NOW - 60)  # covers idx
+    with pytest.raises(VerificationFailed) as exc:
+        _verifier_with(keydir, [clearing]).verify(_present(issued, resident, "fuel_purchase"), scenario="fuel_purchase", now=NOW)
+    assert codes(exc) == ["status_unknown"]
+    assert exc.value.failures[0].detail == "no status list held for this licence"
+    # nor does another authority's list revoke it: at a hotel the status is only unknown
+    assert hotel_id == list_id  # one open list per authority
+    revoking = _list_for(keydir, "traffic_police", list_id, [(hotel_idx, 1)], NOW - 60)
+    result = _verifier_with(keydir, [revoking]).verify(_present(issued, resident, "hotel"), scenario="hotel", now=NOW)
+    assert [(w.code, w.detail) for w in result.warnings] == [("status_unknown", "no status list held for this licence")]
+
+
+def test_of_two_lists_with_one_id_the_newer_is_kept_in_either_order(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    """The list before the revoke and the list after it, given in both orders (a folder
+    sorted by name, two syncs): the licence is revoked either way."""
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    db.commit()
+    [before] = status_list_tokens(db, keydir, now=NOW - 120).values()
+    set_status(db, issued.jti, "revoked", reason="lost", now=NOW - 90)
+    db.commit()
+    [after] = status_list_tokens(db, keydir, now=NOW - 60).values()
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    for tokens in ([before, after], [after, before]):
+        store = load_status_lists(tokens, trust)
+        assert [lst.issued_at for lst in store.lists.values()] == [NOW - 60]
+        with pytest.raises(VerificationFailed) as exc:
+            _verifier_with(keydir, tokens).verify(_present(issued, resident, "hotel"), scenario="hotel", now=NOW)
+        assert codes(exc) == ["revoked"]
+
+
+def test_a_list_id_claimed_by_two_authorities_is_refused_in_either_order(keydir: KeyDir) -> None:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    household = _list_for(keydir, "household_registration", "SHARED", [], NOW - 120)
+    traffic = _list_for(keydir, "traffic_police", "SHARED", [(4, 1)], NOW - 60)
+    for tokens in ([household, traffic], [traffic, household]):
+        with pytest.raises(VerificationFailed) as exc:
+            load_status_lists(tokens, trust)
+        assert codes(exc) == ["status_list_invalid"]
+        assert exc.value.failures[0].detail == "list id SHARED claimed by two authorities"
+    # each alone is a good list
+    assert load_status_lists([household], trust).lists["SHARED"].authority == "household_registration"
+    assert load_status_lists([traffic], trust).lists["SHARED"].authority == "traffic_police"
+
+
+def test_undefined_status_value_3_is_status_list_invalid(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    """2 bits hold 0 valid, 1 revoked, 2 suspended; 3 means nothing and is not "valid"."""
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
+    db.commit()
+    list_id, idx = _status_ref(issued.credential)
+    hotel_id, hotel_idx = _status_ref(issued.views["hotel"])
+    assert hotel_id == list_id
+    token = _list_for(keydir, "household_registration", list_id, [(idx, 3), (hotel_idx, 3)], NOW - 60)
+    verifier = _verifier_with(keydir, [token])
+    for scenario, text in ((None, issued.credential), ("hotel", _present(issued, resident, "hotel"))):
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(text, scenario=scenario, now=NOW)
+        assert codes(exc) == ["status_list_invalid"]
+        assert exc.value.failures[0].detail == "undefined status value 3"
+    # value 0 at those entries is valid (the refusal is the value's)
+    good = _list_for(keydir, "household_registration", list_id, [(idx, 0), (hotel_idx, 0)], NOW - 60)
+    assert _verifier_with(keydir, [good]).verify(issued.credential, now=NOW).warnings == ()
+
+
+def test_zlib_stream_with_trailing_data_or_cut_short_is_refused(keydir: KeyDir) -> None:
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    entry, key = keydir.key_for_authority("traffic_police", NOW)
+    stream = zlib.compress(bytes(256))
+
+    def with_lst(raw: bytes) -> str:
+        claims = {"iss": "traffic_police", "sub": "ZLIB", "iat": NOW, "status_list": {"bits": 2, "lst": b64url_encode(raw)}}
+        return _token_signed_by(key, entry.kid, claims)
+
+    assert parse_status_list(with_lst(stream), trust).size == 1024
+    for raw in (stream + b"\x00", stream + stream, stream[:-1]):
+        with pytest.raises(VerificationFailed) as exc:
+            parse_status_list(with_lst(raw), trust)
+        assert codes(exc) == ["status_list_invalid"]
+        assert exc.value.failures[0].detail == "truncated zlib stream or trailing data"
+
+
+@pytest.mark.parametrize(("scenario", "max_age"), [("fuel_purchase", 6 * HOUR), (None, 24 * HOUR)])
+def test_a_list_exactly_max_age_old_is_current_one_second_more_is_not(
+    db: Any, keydir: KeyDir, resident: Wallet, scenario: str | None, max_age: int
+) -> None:
+    issued = issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - 30 * HOUR)
+    db.commit()
+
+    def check(list_age: int) -> Any:
+        [token] = status_list_tokens(db, keydir, now=NOW - list_age).values()
+        text = _present(issued, resident, scenario) if scenario else issued.credential
+        return _verifier_with(keydir, [token]).verify(text, scenario=scenario, now=NOW)
+
+    assert check(max_age).warnings == ()
+    if scenario == "fuel_purchase":  # status_unknown = "refuse"
+        with pytest.raises(VerificationFailed) as exc:
+            check(max_age + 1)
+        assert codes(exc) == ["status_unknown"]
+        unknown = exc.value.failures[0]
+    else:  # the bare check warns
+        [unknown] = check(max_age + 1).warnings
+        assert unknown.code == "status_unknown"
+    assert unknown.detail == f"status list is {max_age + 1} s old (limit {max_age} s)"
