@@ -82,8 +82,10 @@ def load_trust_list(
     root_key = root if isinstance(root, Ed25519PublicKey) else _parse_root(root)
     try:
         store = _load(token, root_key)
-    except (ValueError, KeyError, TypeError, InvalidSignature):
-        raise VerificationFailed([TrustListInvalid()]) from None
+    except (ValueError, KeyError, TypeError, InvalidSignature) as exc:
+        # _load's own refusals say which check failed; anything else is a malformed list
+        detail = str(exc) if type(exc) is ValueError else "malformed trust list"
+        raise VerificationFailed([TrustListInvalid(detail=detail)]) from None
     if held is not None and store.seq < held.seq:
         raise VerificationFailed([TrustListRollback(detail=f"seq {store.seq} < held {held.seq}")])
     return store
