@@ -291,3 +291,57 @@ def test_a_minors_view_issued_in_the_week_of_the_birthday_is_not_born_expired(ke
     view = issue(keydir, "id_card", minor_example(), holder_jwk=holder, now=issued_at).views["internet_cafe"]
     exp = json.loads(b64url_decode(view.split(".")[1]))["exp"]
     assert issued_at < exp <= issued_at + 86400
+
+
+def test_an_id_card_whose_iss_names_another_authority_is_not_authorised(keydir: KeyDir, verifier: Verifier, scan: Callable[[str], bytes]) -> None:
+    """The household registration key may sign ID cards, but only as the household
+    registration authority: the same key claiming to be the police station is refused."""
+    for iss in ("police_station", "traffic_police"):
+        token = _signed_by(keydir, "household_registration", _claims("id_card", iss))
+        for text in (token, scan(encode_credential(token))):
+            with pytest.raises(VerificationFailed) as exc:
+                verifier.verify(text)
+            assert codes(exc) == ["key_not_authorised"]
+    honest = _signed_by(keydir, "household_registration", _claims("id_card", "household_registration"))
+    assert verifier.verify(scan(encode_credential(honest))).authority == "household_registration"
+
+
+def test_the_issuing_keys_validity_period_is_half_open(keydir: KeyDir, verifier: Verifier, scan: Callable[[str], bytes]) -> None:
+    """A credential must be signed while its key is valid, not_before <= iat < not_after
+    (verified at the moment of signing, so that no other check can refuse it)."""
+    entry, private_key = keydir.signing_key("id_card", NOW)
+
+    def signed_at(iat: int) -> bytes:
+        return scan(encode_credential(sign_compact(_claims("id_card", "household_registration", iat=iat), private_key, kid=entry.kid, typ=TYP_CREDENTIAL)))
+
+    for iat in (entry.not_before, entry.not_after - 1):
+        assert verifier.verify(signed_at(iat), now=iat).issued_at == iat
+    for iat in (entry.not_before - 1, entry.not_after):
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(signed_at(iat), now=iat)
+        assert codes(exc) == ["key_not_valid"], iat
+
+
+def test_expiry_is_exact_to_the_second_with_the_clock_skew(keydir: KeyDir, verifier: Verifier) -> None:
+    from verifier._core import DEFAULT_SKEW
+
+    issued = issue(keydir, "id_card", example("id_card"), now=NOW - 60)
+    assert verifier.verify(issued.credential, now=issued.expires_at + DEFAULT_SKEW - 1)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(issued.credential, now=issued.expires_at + DEFAULT_SKEW)
+    assert codes(exc) == ["expired"]
+
+
+def test_a_credential_signed_in_the_future_is_not_yet_valid_whatever_its_nbf(keydir: KeyDir, verifier: Verifier) -> None:
+    """nbf before iat does not make a credential valid before it was signed: iat in the
+    future (beyond the clock skew) is not yet valid too. Exactly at the skew it passes."""
+    from verifier._core import DEFAULT_SKEW
+
+    entry, private_key = keydir.signing_key("id_card", NOW)
+    claims = {**_claims("id_card", "household_registration", iat=NOW), "nbf": NOW - 86400}
+    token = sign_compact(claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL)
+    for text in (token, encode_credential(token)):
+        assert verifier.verify(text, now=NOW - DEFAULT_SKEW).issued_at == NOW
+        with pytest.raises(VerificationFailed) as exc:
+            verifier.verify(text, now=NOW - DEFAULT_SKEW - 1)
+        assert codes(exc) == ["not_yet_valid"]

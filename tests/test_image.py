@@ -99,3 +99,48 @@ def test_a_pil_image_over_the_pixel_cap_is_refused_before_it_is_read() -> None:
     with pytest.raises(VerificationFailed) as err:
         decode_qr_image(Image.new("1", (side, side), 1))
     assert [(type(f), f.detail) for f in err.value.failures] == [(MalformedInput, "image too large")]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG with an IHDR and an IEND chunk: its size is known, it holds no pixels. (Pillow
+    needs the chunk after IHDR to identify the file; without it the file is unreadable
+    before its size is ever looked at.)"""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+DOCUMENTED_MAX_PIXELS = 40_000_000  # a 40-megapixel camera photo; more is refused unread
+DOCUMENTED_MAX_BYTES = 12 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("size", "detail"), [
+    ((8000, 5000), "not a readable image"),  # exactly at the cap: opened, and found to hold no pixels
+    ((8000, 5001), "image too large"),       # one row more: refused from the header alone
+    ((5001, 8000), "image too large"),
+])
+def test_the_pixel_cap_is_exact(size: tuple[int, int], detail: str) -> None:
+    with pytest.raises(VerificationFailed) as err:
+        decode_qr_image(_png_header(*size))
+    assert [(type(f), f.detail) for f in err.value.failures] == [(MalformedInput, detail)]
+    assert (size[0] * size[1] > DOCUMENTED_MAX_PIXELS) == (detail == "image too large")
+
+
+def test_the_file_size_cap_is_exact(tmp_path) -> None:
+    """A real QR PNG padded (after IEND, which readers ignore) to exactly the cap is read;
+    one byte more is refused before Pillow sees it, as bytes and as a file."""
+    png = png_bytes(TEXT)
+    at_cap = png + b"\0" * (DOCUMENTED_MAX_BYTES - len(png))
+    over = at_cap + b"\0"
+    (tmp_path / "at_cap.png").write_bytes(at_cap)
+    (tmp_path / "over.png").write_bytes(over)
+    assert decode_qr_image(at_cap) == TEXT
+    assert decode_qr_image(tmp_path / "at_cap.png") == TEXT
+    for source in (over, tmp_path / "over.png"):
+        with pytest.raises(VerificationFailed) as err:
+            decode_qr_image(source)
+        assert [(type(f), f.detail) for f in err.value.failures] == [(MalformedInput, "image file too large")]

@@ -225,3 +225,86 @@ def test_an_unknown_window_matter_is_a_coded_failure_and_spends_no_code(holder: 
     [failure] = info.value.failures
     assert failure.field == "matter" and failure.message_zh == "未知的办理事项"
     assert verify_matter(verifier, "birth_registration", [png]).verified  # the code was not scanned
+
+
+@pytest.mark.parametrize("cache", ["memory", "sqlite"])
+def test_a_replay_in_the_last_fresh_second_is_still_a_replay(
+    cache: str, keydir: KeyDir, holder: Wallet, tmp_path: Path, scan: Scan
+) -> None:
+    """The cache must remember a proof for as long as the verifier would take it as fresh
+    (freshness + skew), not just for the freshness window: scanned at NOW + 1, the same code
+    at NOW + freshness + skew (its last fresh second) is a replay, not accepted again."""
+    from verifier import MemoryReplayCache, load_trust_list
+
+    policy = get_policy("hotel")
+    last_fresh = NOW + policy.freshness_seconds + policy.clock_skew_seconds
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    replay = MemoryReplayCache() if cache == "memory" else SqliteReplayCache(tmp_path / "replay.db")
+    desk = Verifier(trust, clock=FixedClock(NOW + 1), replay_cache=replay)
+    png = scan(fresh(holder, "hotel", at=NOW))
+    assert desk.verify(png, scenario="hotel").presented_at == NOW
+    with pytest.raises(VerificationFailed) as exc:
+        desk.verify(png, scenario="hotel", now=last_fresh)
+    assert exc.value.codes == ["replayed"]
+    with pytest.raises(VerificationFailed) as exc:  # one second later it is stale, whatever the cache holds
+        desk.verify(png, scenario="hotel", now=last_fresh + 1)
+    assert exc.value.codes == ["presentation_stale"]
+
+
+def test_pruning_the_memory_cache_keeps_codes_that_are_still_fresh(keydir: KeyDir, holder: Wallet, scan: Scan) -> None:
+    """The memory cache prunes at most once a minute; a prune must drop only expired
+    entries. A code scanned at NOW, then another code at NOW + 61 (which prunes), then the
+    first code again at NOW + 62 (still fresh): a replay."""
+    from verifier import MemoryReplayCache, load_trust_list
+
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    desk = Verifier(trust, clock=FixedClock(NOW), replay_cache=MemoryReplayCache())
+    first = scan(fresh(holder, "hotel", at=NOW))
+    desk.verify(first, scenario="hotel", now=NOW)
+    desk.verify(scan(fresh(holder, "hotel", at=NOW + 61)), scenario="hotel", now=NOW + 61)
+    with pytest.raises(VerificationFailed) as exc:
+        desk.verify(first, scenario="hotel", now=NOW + 62)
+    assert exc.value.codes == ["replayed"]
+
+
+def test_memory_replay_cache_prune_drops_only_expired_entries() -> None:
+    from verifier import MemoryReplayCache
+
+    cache = MemoryReplayCache()
+    assert cache.check_and_add(b"k1", NOW + 90, NOW) is False
+    assert cache.check_and_add(b"old", NOW + 10, NOW) is False
+    assert cache.check_and_add(b"k2", NOW + 151, NOW + 61) is False  # the first call after a minute prunes
+    assert len(cache) == 2  # "old" (expired at NOW + 10) is gone, k1 and k2 are kept
+    assert cache.check_and_add(b"k1", NOW + 152, NOW + 62) is True
+    assert cache.check_and_add(b"k1", NOW + 200, NOW + 90) is False  # at its expiry it is forgotten
+
+
+def test_a_code_from_the_future_is_accepted_up_to_the_clock_skew(holder: Wallet, verifier: Verifier, scan: Scan) -> None:
+    skew = get_policy("hotel").clock_skew_seconds
+    assert verifier.verify(scan(fresh(holder, "hotel", at=NOW + skew)), scenario="hotel").presented_at == NOW + skew
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(scan(fresh(holder, "hotel", at=NOW + skew + 1)), scenario="hotel")
+    assert exc.value.codes == ["presentation_from_future"]
+
+
+@pytest.mark.parametrize("value", [1, "true", None, [True]], ids=["int_1", "text_true", "null", "list"])
+def test_age_over_18_must_be_exactly_true(value: object, keydir: KeyDir, holder: Wallet, verifier: Verifier, scan: Scan) -> None:
+    """A view signed by the real issuer key whose age_over_18 is truthy but not ``true``
+    (as a buggy or lenient issuer might write it) is under age at the internet café."""
+    import json
+
+    from keys.jose import TYP_VIEW, sign_compact, split_compact
+
+    view = holder.licence("id_card").views["internet_cafe"]
+    header, payload, _ = split_compact(view)
+    kid = json.loads(header)["kid"]
+    claims = {**json.loads(payload), "age_over_18": value}
+    resigned = sign_compact(claims, keydir.private_key(kid), kid=kid, typ=TYP_VIEW)
+    text = present_view(resigned, holder.device_key(), licence_type="id_card", scenario="internet_cafe", now=NOW).text
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(scan(text), scenario="internet_cafe")
+    assert exc.value.codes == ["under_age"] and exc.value.failures[0].field == "age_over_18"
+    # the same view with true, re-signed the same way, is accepted
+    honest = sign_compact({**claims, "age_over_18": True}, keydir.private_key(kid), kid=kid, typ=TYP_VIEW)
+    text = present_view(honest, holder.device_key(), licence_type="id_card", scenario="internet_cafe", now=NOW).text
+    assert verifier.verify(scan(text), scenario="internet_cafe").claims["age_over_18"] is True

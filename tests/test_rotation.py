@@ -325,3 +325,29 @@ def test_a_status_list_signed_with_a_retired_key_after_retirement_is_refused(key
         assert _list_refusal(keys, _status_list(keys, old, "household_registration", [(5, 0)], iat)) == [
             ("status_list_invalid", "signed after the key was retired")
         ]
+
+
+def test_a_credential_signed_at_the_compromise_time_is_refused_one_second_before_is_not(
+    keys: KeyDir, tmp_path: Path, scan: Callable[[str], bytes]
+) -> None:
+    """compromised_since is the first refused second: iat == since is refused, since - 1
+    still verifies (as a credential and as a presentation of its view)."""
+    since = NOW - 2 * 86400
+    wallet = Wallet.init(tmp_path / "w", passphrase=b"w")
+    before = issue(keys, "id_card", example("id_card"), holder_jwk=wallet.device_jwk(), now=since - 1)
+    at = issue(keys, "id_card", example("id_card"), holder_jwk=wallet.device_jwk(), now=since)
+    kid = kid_of(before.credential)
+    assert kid_of(at.credential) == kid
+    keys.compromise(kid, since, now=NOW - HOUR)
+    verifier = verifier_for(keys)
+    assert verifier.trust.by_kid(kid).compromised_since == since
+    assert verifier.verify(scan(encode_credential(before.credential)), now=NOW).issued_at == since - 1
+    p = present_view(before.views["hotel"], wallet.device_key(), licence_type="id_card", scenario="hotel", now=NOW)
+    assert verifier.verify(scan(p.text), scenario="hotel", now=NOW).issued_at == since - 1
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(scan(encode_credential(at.credential)), now=NOW)
+    assert exc.value.codes == ["key_compromised"]
+    p = present_view(at.views["hotel"], wallet.device_key(), licence_type="id_card", scenario="hotel", now=NOW)
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(scan(p.text), scenario="hotel", now=NOW)
+    assert exc.value.codes == ["key_compromised"]
