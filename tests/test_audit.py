@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -76,51 +78,79 @@ def test_cli_audit_verify(app: Flask, client: FlaskClient, operators: dict[str, 
     assert "TAMPERED at entry 2" in bad.stdout
 
 
-def test_a_request_that_only_audits_does_not_clash_with_an_issue_in_flight(app: Flask, operators: dict[str, str]) -> None:
-    """On SQLite: an issue has flushed its audit entry and not yet committed (held open for
-    a second here); meanwhile a licence listing, whose only write is its own audit entry,
-    runs. It used to read the chain's head before the issue committed and clash on seq
-    (a 500); it now waits for the write lock, then appends after the issue's entry."""
+def test_a_request_that_only_audits_does_not_clash_with_an_issue_in_flight(tmp_path: Path, service_keys: Path) -> None:
+    """On SQLite (PostgreSQL locks the head row with SELECT ... FOR UPDATE, so this app is
+    SQLite's alone, not one of the ``database_url`` parameters): an issue has flushed its
+    audit entry and not yet committed; meanwhile a licence listing, whose only write is its
+    own audit entry, runs. It used to read the chain's head before the issue committed and
+    clash on seq (a 500); it now waits for the write lock, then appends after the issue's
+    entry.
+
+    No sleeps: the issue's transaction stays open (after its flush) until the listing has
+    either read the chain's head (the old, racy way) or is about to write to it (taking the
+    lock); only then does the issue go on to commit."""
     import threading
-    import time
 
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
+    from issuer.service import issuing
     from issuer.service.models import AuditEntry
-    from service_fixtures import auth
+    from service_fixtures import auth, make_app
 
-    if not app.config["DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("SQLite's case: PostgreSQL locks the head row with SELECT ... FOR UPDATE")
-    resident = enrol(app, "frank")
-    token = operators["household_registration"]
-    holding = threading.local()
-    flushed = threading.Event()
-
-    def hold_the_transaction(session: Session, _context: object) -> None:
-        if getattr(holding, "on", False) and any(isinstance(o, AuditEntry) for o in session.new):
-            flushed.set()
-            time.sleep(1.0)
-
-    event.listen(Session, "after_flush", hold_the_transaction)
-    answers: dict[str, int] = {}
-
-    def issue() -> None:
-        holding.on = True
-        answers["issue"] = issue_via_api(app.test_client(), token, resident, "id_card", "in-flight-0001").status_code
-
-    def listing() -> None:
-        flushed.wait(10)
-        answers["list"] = app.test_client().get("/api/v1/licences", headers=auth(token)).status_code
-
+    app = make_app(tmp_path, service_keys, f"sqlite:///{tmp_path / 'certfree.db'}")
+    engine = db.engine(app)
     try:
-        threads = [threading.Thread(target=issue), threading.Thread(target=listing)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with app.app_context(), db.sessions(app)() as session:
+            _op, token = issuing.create_operator(session, "op-audit", "household_registration", now=time.time())
+            session.commit()
+        resident = enrol(app, "frank")
+        roles = threading.local()
+        flushed, listing_at_head = threading.Event(), threading.Event()
+        waited: dict[str, bool] = {}
+
+        def hold_the_transaction(session: Session, _context: object) -> None:
+            if getattr(roles, "name", "") == "issue" and any(isinstance(o, AuditEntry) for o in session.new):
+                flushed.set()
+                waited["issue"] = listing_at_head.wait(60)  # the listing reads, or is about to lock, the head
+
+        def before_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # a write to the head takes SQLite's write lock: it blocks until the issue commits
+            if getattr(roles, "name", "") == "list" and "audit_head" in statement and not statement.lstrip().upper().startswith("SELECT"):
+                listing_at_head.set()
+
+        def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # a read of the head does not block: it has read the head as it is before the issue's commit
+            if getattr(roles, "name", "") == "list" and "audit_head" in statement and statement.lstrip().upper().startswith("SELECT"):
+                listing_at_head.set()
+
+        event.listen(Session, "after_flush", hold_the_transaction)
+        event.listen(engine, "before_cursor_execute", before_execute)
+        event.listen(engine, "after_cursor_execute", after_execute)
+        answers: dict[str, int] = {}
+
+        def issue() -> None:
+            roles.name = "issue"
+            answers["issue"] = issue_via_api(app.test_client(), token, resident, "id_card", "in-flight-0001").status_code
+
+        def listing() -> None:
+            waited["flushed"] = flushed.wait(60)
+            roles.name = "list"
+            answers["list"] = app.test_client().get("/api/v1/licences", headers=auth(token)).status_code
+
+        try:
+            threads = [threading.Thread(target=issue), threading.Thread(target=listing)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            event.remove(Session, "after_flush", hold_the_transaction)
+            event.remove(engine, "before_cursor_execute", before_execute)
+            event.remove(engine, "after_cursor_execute", after_execute)
+        assert waited == {"flushed": True, "issue": True}  # the two requests did overlap as described
+        assert answers == {"issue": 201, "list": 200}
+        ok, bad, _count = _check(app)
+        assert ok and bad is None
     finally:
-        event.remove(Session, "after_flush", hold_the_transaction)
-    assert answers == {"issue": 201, "list": 200}
-    ok, bad, _count = _check(app)
-    assert ok and bad is None
+        engine.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import time
 from typing import Any
 
 import pytest
@@ -182,11 +181,45 @@ def test_audit_log_is_append_only_and_has_no_personal_data(app: Flask, client: F
             session.flush()
 
 
-def test_every_response_has_security_headers(client: FlaskClient) -> None:
-    response = client.get("/api/v1/licences")
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Cache-Control"] == "no-store"
-    assert time.time() > 0
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy":
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+}
+
+
+def test_every_response_has_security_headers(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    """Pages, JSON, files, redirects and every kind of error answer carry the same headers;
+    the API's answers, whatever their status, are never cached."""
+    token = operators["household_registration"]
+    big = b"{" + b" " * (64 * 1024) + b"}"
+    responses = {
+        "page": (client.get("/wallet/login"), 200, "text/html"),
+        "redirect": (client.get("/wallet/"), 302, None),
+        "static file": (client.get("/static/certfree.css"), 200, "text/css"),
+        "public JSON": (client.get("/.well-known/jwks.json"), 200, "application/json"),
+        "API JSON": (client.get("/api/v1/licences", headers=auth(token)), 200, "application/json"),
+        "API 401": (client.get("/api/v1/licences"), 401, "application/json"),
+        "API 404": (client.get("/api/v1/licences/no-such-id", headers=auth(token)), 404, "application/json"),
+        "API 413": (client.post("/api/v1/licences", data=big, content_type="application/json",
+                                headers=auth(token, "headers-key-1")), 413, "application/json"),
+        "error page 404": (client.get("/no/such/page"), 404, "text/html"),
+        "error page 405": (client.get("/wallet/logout"), 405, "text/html"),
+        "error page 400 (stale form)": (client.post("/wallet/logout", data={"csrf_token": "stale"}), 400, "text/html"),
+        "JSON 401 (log-in expired)": (client.get("/wallet/licences/x/hotel/qr.json"), 401, "application/json"),
+    }
+    for kind, (response, status, mimetype) in responses.items():
+        assert response.status_code == status, kind
+        if mimetype:
+            assert response.mimetype == mimetype, kind
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, f"{kind}: {name}"
+        if kind.startswith("API"):
+            assert response.headers["Cache-Control"] == "no-store", kind
+    assert 'data-code="not_found"' in responses["error page 404"][0].get_data(as_text=True)
+    assert responses["API 413"][0].json["error"] == "too_large"
 
 
 def test_same_key_different_request_at_the_same_moment_is_a_conflict_not_a_500(

@@ -79,6 +79,30 @@ def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[
     assert login(client, "bob").status_code == 302  # other residents are not affected
 
 
+@pytest.mark.parametrize("account", ["resident", "clerk"])
+def test_a_right_password_clears_the_wrong_ones_before_it(app: Flask, client: FlaskClient, alice: dict[str, str], account: str) -> None:
+    """Four mistypes, a log-in, four more mistypes: the right password still works. A
+    successful log-in takes back the attempts counted against its name and address (else a
+    resident who once mistyped four times is locked out by one later slip)."""
+    from service_fixtures import add_clerk, desk_login
+
+    from sqlalchemy import select
+
+    from issuer.service.models import LoginThrottle
+
+    add_clerk(app, "clerk")
+    attempt = (lambda pw: login(client, "alice", pw)) if account == "resident" else (lambda pw: desk_login(client, "clerk", pw))
+    for _round in range(3):
+        for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+            assert attempt("wrong password").status_code == 401
+        assert attempt(PASSWORD).status_code == 302
+    from issuer.service import db
+
+    with app.app_context(), db.sessions(app)() as s:  # the address's count is gone; the name-wide one back to its mistypes
+        counts = sorted(s.scalars(select(LoginThrottle.failures)))
+    assert counts == [3 * (app.config["LOGIN_MAX_FAILURES"] - 1)]
+
+
 def test_lockout_from_one_address_does_not_lock_the_resident_out_elsewhere(app: Flask, alice: dict[str, str]) -> None:
     from issuer.service.residents import NAME_WIDE_FACTOR
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -157,25 +156,24 @@ def test_killed_sync_leaves_old_files_byte_identical(issuer: tuple[KeyDir, Any],
     before = snapshot(desk)
     keys.rotate("traffic_police", now=NOW - 90)  # so the trust list really changes
     src2 = serve_layout(keys, session, tmp_path / "src2", NOW - 60)
-    ready = tmp_path / "writing"
+    # The handshake: the subprocess's first fsync says so on stdout and blocks; the test reads
+    # that line (no polling, no clock: pytest-timeout caps a sync that never gets there).
     script = textwrap.dedent(f"""
-        import json, os, time
+        import json, os, sys, time
         from pathlib import Path
-        real_fsync = os.fsync
-        def slow_fsync(fd):
-            Path({str(ready)!r}).write_text("x")
-            time.sleep(60)
-        os.fsync = slow_fsync
+        def blocking_fsync(fd):
+            print("WRITING", flush=True)
+            time.sleep(3600)
+        os.fsync = blocking_fsync
         from keys.sync import sync
         sync({str(src2)!r}, {str(desk)!r}, json.loads(Path({str(keys.path / 'root.jwk.json')!r}).read_text()))
+        print("SYNCED WITHOUT AN FSYNC", flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=str(Path(__file__).resolve().parents[1]),
+                            stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        while not ready.exists():
-            assert proc.poll() is None, "the sync subprocess ended before writing"
-            assert time.time() < deadline
-            time.sleep(0.02)
+        said = proc.stdout.readline() if proc.stdout else ""
+        assert said == "WRITING\n", f"the sync subprocess said {said!r} (exit {proc.poll()}) instead of blocking in fsync"
         # the new trust list is fully written to its temp file and waits for fsync
         temps = list(desk.rglob(".*.tmp"))
         assert temps and temps[0].stat().st_size > 0
@@ -185,6 +183,8 @@ def test_killed_sync_leaves_old_files_byte_identical(issuer: tuple[KeyDir, Any],
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
     after = {k: v for k, v in snapshot(desk).items() if not Path(k).name.startswith(".")}
     assert after == before
     # the leftover temp file is ignored by the verifier, and the next sync succeeds

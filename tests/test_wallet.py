@@ -97,17 +97,36 @@ def test_only_expired_views_say_so_in_both_languages(tmp_path: Path, keydir: Key
     assert caught.value.message_zh == "钱包中没有驾驶证"
 
 
-def test_wallet_folder_and_qr_files_are_the_residents_alone(tmp_path: Path, keydir: KeyDir) -> None:
+def test_wallet_folder_licences_and_qr_files_are_the_residents_alone(tmp_path: Path, keydir: KeyDir) -> None:
+    """Under a usual desktop umask, nothing a wallet writes about its licences is readable by
+    anyone else: the licence files hold the full credential and every view (name, ID number,
+    address), however they were stored (new, a second of a type, a re-issue, the old layout
+    moved)."""
     old_umask = os.umask(0o022)  # a usual desktop umask: files 644, folders 755 unless set
     try:
         w = _wallet(tmp_path)
-        _ebike(keydir, w, "京AH37022", NOW - 3600)
+        first = _ebike(keydir, w, "京AH37022", NOW - 3600)
+        second = _ebike(keydir, w, "京BH67890", NOW - 3000)
+        again = issue(keydir, "ebike_registration", {**example("ebike_registration"), "plate": "京AH37022"},
+                      holder_jwk=w.device_jwk(), now=NOW - 60)
+        w.store(again.licence_type, again.jti, again.credential, again.views, replaces=first)
+        card = issue(keydir, "id_card", example("id_card"), holder_jwk=w.device_jwk(), now=NOW - 3600)
+        record = {"licence_type": "id_card", "jti": card.jti, "credential": card.credential, "views": dict(card.views)}
+        (w.path / "licences" / "id_card.json").write_text(json.dumps(record))  # as older versions wrote it (644)
+        w.store("id_card", card.jti, card.credential, card.views)  # ... moved to the new layout
         png = write(present(w, "ebike_check", now=NOW).text, tmp_path / "code.png")
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(w.path.stat().st_mode) == 0o700
     assert stat.S_IMODE((w.path / "licences").stat().st_mode) == 0o700
     assert stat.S_IMODE(png.stat().st_mode) == 0o600
+    assert stat.S_IMODE((w.path / "device.key.pem").stat().st_mode) & 0o077 == 0
+    held = sorted((w.path / "licences").glob("*.json"))
+    assert len(held) == 3 and {s.jti for s in w.licences()} == {second, again.jti, card.jti}
+    assert not (w.path / "licences" / "id_card.json").exists()
+    for path in held:
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is {stat.S_IMODE(path.stat().st_mode):o}"
+    assert not [p.name for p in (w.path / "licences").iterdir() if p.suffix != ".json"]  # no temp file left over
 
 
 @pytest.mark.parametrize("content", [b"eyJhbGciOi.truncated", b"eyJ" + "凭证".encode("utf-8"), b"\x89PNG\r\n\x1a\n\x00\x00"])
