@@ -9,7 +9,8 @@ module and border 4), and the time for zxing-cpp to decode the rendered PNG (``c
 distinct presentations of the scenario). Then, for 200
 presentations, the cost of verifying from the wallet page's PNG (1 px per module: the
 target, decode + verify <= 2 x verify) and from the 6-px file PNG, against verifying the
-text. Pinned to one core.
+text; each line names what read the PNG's pixels (``verifier._png`` for the wallet page's
+PNG, Pillow for the rest). Pinned to one core.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from PIL import Image  # noqa: E402
 
 from scenarios import load_policies  # noqa: E402
 from verifier import MemoryReplayCache, Verifier, decode_qr_image, load_trust_list  # noqa: E402
+from verifier._png import grey_pixels  # noqa: E402
 from wallet import qr as wallet_qr  # noqa: E402
 
 SCALE, BORDER = wallet_qr.SCALE, wallet_qr.BORDER
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         picture = Image.open(io.BytesIO(pngs[0]))
         ratio = best_png[label] / best_text
         judged = f"target <= 2: {'MET' if ratio <= 2 else 'MISSED'}" if i == 0 else "(reported, not the target)"
-        print(f"{label:22} {picture.size[0]} px, mode {picture.mode}: decode (PIL + zxing-cpp) {F.us(best_decode[label])}; "
+        reader = "verifier._png" if grey_pixels(pngs[0]) is not None else "Pillow"
+        print(f"{label:22} {picture.size[0]} px, mode {picture.mode}: decode ({reader} + zxing-cpp) {F.us(best_decode[label])}; "
               f"verify from PNG {F.us(best_png[label])}; ratio (decode + verify) / verify {ratio:.2f}  {judged}")
 
 

@@ -10,6 +10,7 @@ import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
 from ._errors import MalformedInput, QRNotFound, VerificationFailed
+from ._png import grey_pixels
 
 MAX_IMAGE_BYTES = 12 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
@@ -28,6 +29,10 @@ def decode_qr_image(image: ImageInput) -> str:
             raise VerificationFailed([MalformedInput(detail="image too large")])
     else:
         data = _read_capped(image)
+        rendered = grey_pixels(data)  # a wallet's own PNG, read without Pillow (see _png)
+        if rendered is not None:
+            buffer, width, height, stride = rendered  # buffer stays referenced while read
+            return _read_bilevel(zxingcpp.ImageView(buffer, width, height, zxingcpp.ImageFormat.Lum, stride))
         try:
             picture = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             width, height = picture.size
@@ -50,13 +55,18 @@ def decode_qr_image(image: ImageInput) -> str:
             picture = picture.convert("L")
         grey = picture.tobytes()
     pixels = zxingcpp.ImageView(grey, picture.width, picture.height, zxingcpp.ImageFormat.Lum)
-    if bilevel:
-        # A 1-bit image is a render (a wallet's PNG, a printed code scanned in black and
-        # white), not a camera photo: try zxing-cpp's reader for an upright code on a clean
-        # background first, about 3 x faster; if it finds nothing, the full detector runs.
-        text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR, is_pure=True, binarizer=_EXACT))
-        if text is not None:
-            return text
+    return _read_bilevel(pixels) if bilevel else _read(pixels)
+
+
+def _read_bilevel(pixels: zxingcpp.ImageView) -> str:
+    """A 1-bit image is a render (a wallet's PNG, a printed code scanned in black and
+    white), not a camera photo: try zxing-cpp's reader for an upright code on a clean
+    background first, about 3 x faster; if it finds nothing, the full detector runs."""
+    text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR, is_pure=True, binarizer=_EXACT))
+    return text if text is not None else _read(pixels)
+
+
+def _read(pixels: zxingcpp.ImageView) -> str:
     text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR))
     if text is None:
         raise VerificationFailed([QRNotFound()])
