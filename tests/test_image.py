@@ -144,3 +144,18 @@ def test_the_file_size_cap_is_exact(tmp_path) -> None:
         with pytest.raises(VerificationFailed) as err:
             decode_qr_image(source)
         assert [(type(f), f.detail) for f in err.value.failures] == [(MalformedInput, "image file too large")]
+
+
+@pytest.mark.parametrize("mode", ["1", "L"])
+def test_a_side_longer_than_zxing_reads_is_refused_as_too_large(mode: str) -> None:
+    """zxing-cpp reads no side over 65,535 pixels (it raises ValueError): such an image,
+    well under the pixel cap, is 'image too large', as a file (the wallet-shaped 1-bit PNG
+    and an 8-bit one) and as a PIL image; one pixel narrower it is read."""
+    for size, failure in (((65_535, 2), QRNotFound), ((65_536, 2), MalformedInput), ((2, 65_536), MalformedInput)):
+        image = Image.new(mode, size, 255)
+        for source in (_png(image), image):
+            with pytest.raises(VerificationFailed) as err:
+                decode_qr_image(source)
+            assert [type(f) for f in err.value.failures] == [failure], (size, type(source))
+            if failure is MalformedInput:
+                assert err.value.failures[0].detail == "image too large"

@@ -14,6 +14,7 @@ from ._png import grey_pixels
 
 MAX_IMAGE_BYTES = 12 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_SIDE = 65_535  # zxing-cpp reads no wider or taller image (it raises ValueError)
 # What a desk is handed: a wallet's PNG, a phone screenshot, a camera photo. Pillow's
 # other decoders are not reached by untrusted uploads at all.
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
@@ -25,7 +26,7 @@ def decode_qr_image(image: ImageInput) -> str:
     """Return the text of the first QR code in ``image`` or raise :class:`VerificationFailed`."""
     if isinstance(image, Image.Image):
         picture = image  # already decoded by the caller; the pixel cap below still holds
-        if picture.width * picture.height > MAX_IMAGE_PIXELS:
+        if _too_large(picture.width, picture.height):
             raise VerificationFailed([MalformedInput(detail="image too large")])
     else:
         data = _read_capped(image)
@@ -36,7 +37,7 @@ def decode_qr_image(image: ImageInput) -> str:
         try:
             picture = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             width, height = picture.size
-            if width * height > MAX_IMAGE_PIXELS:
+            if _too_large(width, height):
                 raise VerificationFailed([MalformedInput(detail="image too large")])
             picture.load()
         except VerificationFailed:
@@ -71,6 +72,10 @@ def _read(pixels: zxingcpp.ImageView) -> str:
     if text is None:
         raise VerificationFailed([QRNotFound()])
     return text
+
+
+def _too_large(width: int, height: int) -> bool:
+    return width * height > MAX_IMAGE_PIXELS or width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE
 
 
 _QR = zxingcpp.barcode_formats_from_str("QRCode")
