@@ -5,8 +5,8 @@ IDAT, IEND) whose rows are all unfiltered. For such a small file (763 bytes for 
 wallet page's internet-cafe code) Pillow's generic machinery is most of the cost of reading
 it: about 20 µs of Python to open and load 73 x 73 pixels, against 2 µs for the inflate
 itself, and the verification that follows runs about 13 µs slower after it (the CPU's
-caches and predictors are cold for the verifier's own code); docs/benchmarks.md, "QR
-codes". This module reads exactly that shape and nothing else:
+caches and predictors are cold for the verifier's own code): docs/benchmarks.md, "Two
+machines" and "QR codes". This module reads exactly that shape and nothing else:
 
 * the PNG signature, then IHDR (13 bytes: 1-bit, colour type 0, compression 0, filter
   method 0, no interlace), one or more IDAT chunks, and IEND as the last bytes of the
