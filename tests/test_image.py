@@ -8,6 +8,8 @@ case here must come out as the exact text, whichever reader got it.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import pytest
 import zxingcpp
@@ -159,3 +161,22 @@ def test_a_side_longer_than_zxing_reads_is_refused_as_too_large(mode: str) -> No
             assert [type(f) for f in err.value.failures] == [failure], (size, type(source))
             if failure is MalformedInput:
                 assert err.value.failures[0].detail == "image too large"
+
+
+def test_a_png_whose_image_data_runs_on_into_a_broken_chunk_is_malformed() -> None:
+    """Pillow's load() raises SyntaxError (not OSError) for a chunk it cannot parse after
+    the first IDAT; found by fuzzing the PNG readers. The verifier says malformed."""
+    png = png_bytes(TEXT, scale=2)
+    at = png.index(b"IDAT")
+    (length,) = struct.unpack(">I", png[at - 4:at])
+    body = png[at + 4:at + 4 + length]
+    half = len(body) // 2
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    split = png[:at - 4] + chunk(b"IDAT", body[:half]) + chunk(b"ID\0\0", body[half:]) + png[at + 8 + length:]
+    for source in (split, _open(split)):  # as bytes, and as a PIL image opened but not loaded
+        with pytest.raises(VerificationFailed) as err:
+            decode_qr_image(source)
+        assert [(type(f), f.detail) for f in err.value.failures] == [(MalformedInput, "not a readable image")]

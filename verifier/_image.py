@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 from typing import Any, Iterable, Union
 
@@ -21,13 +22,25 @@ IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 
 ImageInput = Union[bytes, Path, Image.Image]
 
+# What Pillow raises for a file it cannot read. Image.open turns its plugins' SyntaxError,
+# IndexError, TypeError and struct.error into UnidentifiedImageError, but load() does not:
+# a PNG whose image data runs on into a broken chunk raises SyntaxError there.
+_UNREADABLE = (
+    UnidentifiedImageError, OSError, ValueError, EOFError, SyntaxError, IndexError, TypeError,
+    struct.error, Image.DecompressionBombError,
+)
+
 
 def decode_qr_image(image: ImageInput) -> str:
     """Return the text of the first QR code in ``image`` or raise :class:`VerificationFailed`."""
     if isinstance(image, Image.Image):
-        picture = image  # already decoded by the caller; the pixel cap below still holds
+        picture = image  # opened by the caller; the caps hold, and it may not be loaded yet
         if _too_large(picture.width, picture.height):
             raise VerificationFailed([MalformedInput(detail="image too large")])
+        try:
+            picture.load()
+        except _UNREADABLE:
+            raise VerificationFailed([MalformedInput(detail="not a readable image")]) from None
     else:
         data = _read_capped(image)
         rendered = grey_pixels(data)  # a wallet's own PNG, read without Pillow (see _png)
@@ -42,7 +55,7 @@ def decode_qr_image(image: ImageInput) -> str:
             picture.load()
         except VerificationFailed:
             raise
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        except _UNREADABLE:
             raise VerificationFailed([MalformedInput(detail="not a readable image")]) from None
     # zxing-cpp works on luminance: 8-bit grey rather than RGB halves its time. The pixels
     # are copied out once (handing zxing-cpp the PIL image copies them twice); a 1-bit
