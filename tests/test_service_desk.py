@@ -104,6 +104,32 @@ def test_not_a_qr_image_and_empty_input(client: FlaskClient) -> None:
     assert _verify(client, scenario="nope", text="x")[0] == 400
 
 
+def test_hostile_images_are_rejected_as_malformed_not_a_server_error(client: FlaskClient) -> None:
+    """Two uploads that used to escape the verifier as Python errors (a 500 here): a PNG
+    whose image data runs on into a broken chunk (Pillow's SyntaxError) and a valid image
+    wider than zxing-cpp reads (its ValueError)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from wallet import png_bytes
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = png_bytes("CF1:" + "ABC" * 40, scale=2)
+    at = png.index(b"IDAT")
+    (length,) = struct.unpack(">I", png[at - 4:at])
+    body = png[at + 4:at + 4 + length]
+    broken = png[:at - 4] + chunk(b"IDAT", body[:10]) + chunk(b"ID\0\0", body[10:]) + png[at + 8 + length:]
+    wide = io.BytesIO()
+    Image.new("L", (70_000, 2), 255).save(wide, format="PNG")
+    for name, data, detail in (("broken.png", broken, "not a readable image"), ("wide.png", wide.getvalue(), "image too large")):
+        status, html = _verify(client, scenario="hotel", image=(io.BytesIO(data), name))
+        assert status == 200 and "未通过 / rejected" in html and "malformed" in html and detail in html, name
+
+
 def test_upload_size_is_capped(app: Flask, client: FlaskClient) -> None:
     big = io.BytesIO(b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1))
     status, _ = _verify(client, scenario="hotel", image=(big, "big.png"))
