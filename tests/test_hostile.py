@@ -24,7 +24,7 @@ from keys import KeyDir, envelope, key_id, public_jwk
 from keys.envelope import PREFIX, encode_credential
 from keys.jose import TYP_CREDENTIAL, TYP_PROOF, b64url_decode, b64url_encode, canonical_json, sign_compact
 from verifier import VerificationError, VerificationFailed, Verifier, load_trust_list
-from wallet import Wallet, present_view
+from wallet import Wallet, png_bytes, present_view
 
 CASES = sorted((Path(__file__).parent / "hostile").glob("*.json"))
 _network_attempts: list[str] = []
@@ -56,10 +56,12 @@ def _sign_raw(keydir: KeyDir, header: dict[str, Any], payload: bytes) -> str:
     return f"{h}.{p}.{b64url_encode(key.sign(f'{h}.{p}'.encode()))}"
 
 
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def _png_header(width: int, height: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
 
 
 def _presentation_with_proof(holder: Wallet, iat: int, nonce: bytes) -> str:
@@ -205,6 +207,16 @@ class Build:
             return b"\x89PNG\r\n\x1a\n" + b"\0garbage" * 100
         if case["data"] == "pixel_bomb":
             return _png_header(100_000, 100_000)
+        if case["data"] == "too_wide":  # under the pixel cap, wider than zxing-cpp reads
+            out = io.BytesIO()
+            Image.new("L", (70_000, 2), 255).save(out, format="PNG")
+            return out.getvalue()
+        if case["data"] == "broken_chunk_after_idat":  # the image data runs on into a broken chunk
+            png = png_bytes("CF1:" + "ABC" * 40, scale=2)
+            at = png.index(b"IDAT")
+            (length,) = struct.unpack(">I", png[at - 4:at])
+            body = png[at + 4:at + 4 + length]
+            return png[:at - 4] + _chunk(b"IDAT", body[:10]) + _chunk(b"ID\0\0", body[10:]) + png[at + 8 + length:]
         out = io.BytesIO()
         Image.new("L", (400, 400), 255).save(out, format="PNG")
         return out.getvalue()
