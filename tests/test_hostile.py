@@ -24,7 +24,8 @@ from keys import KeyDir, envelope, key_id, public_jwk
 from keys.envelope import PREFIX, encode_credential
 from keys.jose import TYP_CREDENTIAL, TYP_PROOF, b64url_decode, b64url_encode, canonical_json, sign_compact
 from verifier import VerificationError, VerificationFailed, Verifier, load_trust_list
-from wallet import Wallet, png_bytes, present_view
+from pngs import SIGNATURE, broken_chunk_after_idat, chunk
+from wallet import Wallet, present_view
 
 CASES = sorted((Path(__file__).parent / "hostile").glob("*.json"))
 _network_attempts: list[str] = []
@@ -56,12 +57,8 @@ def _sign_raw(keydir: KeyDir, header: dict[str, Any], payload: bytes) -> str:
     return f"{h}.{p}.{b64url_encode(key.sign(f'{h}.{p}'.encode()))}"
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
 def _png_header(width: int, height: int) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    return SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
 
 
 def _presentation_with_proof(holder: Wallet, iat: int, nonce: bytes) -> str:
@@ -212,11 +209,7 @@ class Build:
             Image.new("L", (70_000, 2), 255).save(out, format="PNG")
             return out.getvalue()
         if case["data"] == "broken_chunk_after_idat":  # the image data runs on into a broken chunk
-            png = png_bytes("CF1:" + "ABC" * 40, scale=2)
-            at = png.index(b"IDAT")
-            (length,) = struct.unpack(">I", png[at - 4:at])
-            body = png[at + 4:at + 4 + length]
-            return png[:at - 4] + _chunk(b"IDAT", body[:10]) + _chunk(b"ID\0\0", body[10:]) + png[at + 8 + length:]
+            return broken_chunk_after_idat()
         out = io.BytesIO()
         Image.new("L", (400, 400), 255).save(out, format="PNG")
         return out.getvalue()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 
 import pytest
 import zxingcpp
 from PIL import Image, ImageFilter
 
+from pngs import SIGNATURE, broken_chunk_after_idat, chunk
 from verifier import MalformedInput, QRNotFound, VerificationFailed, decode_qr_image
 from wallet import png_bytes
 from wallet.qr import SCALE, SCREEN_SCALE, make
@@ -107,13 +107,7 @@ def _png_header(width: int, height: int) -> bytes:
     """A PNG with an IHDR and an IEND chunk: its size is known, it holds no pixels. (Pillow
     needs the chunk after IHDR to identify the file; without it the file is unreadable
     before its size is ever looked at.)"""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+    return SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
 
 
 DOCUMENTED_MAX_PIXELS = 40_000_000  # a 40-megapixel camera photo; more is refused unread
@@ -166,16 +160,7 @@ def test_a_side_longer_than_zxing_reads_is_refused_as_too_large(mode: str) -> No
 def test_a_png_whose_image_data_runs_on_into_a_broken_chunk_is_malformed() -> None:
     """Pillow's load() raises SyntaxError (not OSError) for a chunk it cannot parse after
     the first IDAT; found by fuzzing the PNG readers. The verifier says malformed."""
-    png = png_bytes(TEXT, scale=2)
-    at = png.index(b"IDAT")
-    (length,) = struct.unpack(">I", png[at - 4:at])
-    body = png[at + 4:at + 4 + length]
-    half = len(body) // 2
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    split = png[:at - 4] + chunk(b"IDAT", body[:half]) + chunk(b"ID\0\0", body[half:]) + png[at + 8 + length:]
+    split = broken_chunk_after_idat(TEXT)
     for source in (split, _open(split)):  # as bytes, and as a PIL image opened but not loaded
         with pytest.raises(VerificationFailed) as err:
             decode_qr_image(source)

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from pngs import SIGNATURE, chunk
 from verifier import VerificationFailed, decode_qr_image
 from verifier._png import MAX_PIXELS, grey_pixels
 from wallet import png_bytes
 
 TEXT = "CF1:" + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:" * 8
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def pillow_grey(data: bytes) -> list[bytes]:
@@ -35,10 +35,6 @@ def fast_grey(data: bytes) -> list[bytes] | None:
         return None
     pixels, width, height, stride = read
     return [bytes(pixels[y * stride:y * stride + width]) for y in range(height)]
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def ihdr(width: int, height: int, depth: int = 1, colour: int = 0, interlace: int = 0) -> bytes:

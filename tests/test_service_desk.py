@@ -108,21 +108,10 @@ def test_hostile_images_are_rejected_as_malformed_not_a_server_error(client: Fla
     """Two uploads that used to escape the verifier as Python errors (a 500 here): a PNG
     whose image data runs on into a broken chunk (Pillow's SyntaxError) and a valid image
     wider than zxing-cpp reads (its ValueError)."""
-    import struct
-    import zlib
-
     from PIL import Image
+    from pngs import broken_chunk_after_idat
 
-    from wallet import png_bytes
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    png = png_bytes("CF1:" + "ABC" * 40, scale=2)
-    at = png.index(b"IDAT")
-    (length,) = struct.unpack(">I", png[at - 4:at])
-    body = png[at + 4:at + 4 + length]
-    broken = png[:at - 4] + chunk(b"IDAT", body[:10]) + chunk(b"ID\0\0", body[10:]) + png[at + 8 + length:]
+    broken = broken_chunk_after_idat()
     wide = io.BytesIO()
     Image.new("L", (70_000, 2), 255).save(wide, format="PNG")
     for name, data, detail in (("broken.png", broken, "not a readable image"), ("wide.png", wide.getvalue(), "image too large")):

@@ -1,0 +1,26 @@
+"""PNG files built by hand for the image tests: chunks with right CRCs, and damaged files."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from wallet import png_bytes
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body and the CRC of type and body."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def broken_chunk_after_idat(text: str = "CF1:" + "ABC" * 40) -> bytes:
+    """A wallet PNG of ``text`` whose image data is split in two, the second part under a
+    chunk type that is not one (b"ID\\0\\0"), with right CRCs: Pillow's load() meets the
+    broken chunk while it still wants image data (it raised SyntaxError there)."""
+    png = png_bytes(text, scale=2)
+    at = png.index(b"IDAT")
+    (length,) = struct.unpack(">I", png[at - 4:at])
+    body = png[at + 4:at + 4 + length]
+    return png[:at - 4] + chunk(b"IDAT", body[:10]) + chunk(b"ID\0\0", body[10:]) + png[at + 8 + length:]
