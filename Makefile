@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo clean fuzz fuzz-merge
+.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
 	$(BIN)/python fuzz/fuzz_qr.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1
+
+# Fuzz reading QR codes out of images (verifier.decode_qr_image, and verifier._png against
+# Pillow) for FUZZ_SECONDS; new inputs land in fuzz/image_corpus.
+fuzz-image: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	$(BIN)/python fuzz/fuzz_image.py fuzz/image_corpus -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 -print_final_stats=1
 
 # Shrink fuzz/corpus to the smallest set of inputs with the same coverage (libFuzzer's
 # merge re-runs the target as a program, so it needs the virtualenv's python on PATH).
