@@ -15,12 +15,21 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
+def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, body) of each chunk of a well-formed PNG, in order."""
+    out, pos = [], len(SIGNATURE)
+    while pos < len(png):
+        (length,) = struct.unpack_from(">I", png, pos)
+        out.append((png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
 def broken_chunk_after_idat(text: str = "CF1:" + "ABC" * 40) -> bytes:
     """A wallet PNG of ``text`` whose image data is split in two, the second part under a
     chunk type that is not one (b"ID\\0\\0"), with right CRCs: Pillow's load() meets the
     broken chunk while it still wants image data (it raised SyntaxError there)."""
-    png = png_bytes(text, scale=2)
-    at = png.index(b"IDAT")
-    (length,) = struct.unpack(">I", png[at - 4:at])
-    body = png[at + 4:at + 4 + length]
-    return png[:at - 4] + chunk(b"IDAT", body[:10]) + chunk(b"ID\0\0", body[10:]) + png[at + 8 + length:]
+    out = SIGNATURE
+    for kind, body in chunks(png_bytes(text, scale=2)):
+        out += chunk(kind, body) if kind != b"IDAT" else chunk(b"IDAT", body[:10]) + chunk(b"ID\0\0", body[10:])
+    return out

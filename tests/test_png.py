@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pngs import SIGNATURE, chunk
+from pngs import SIGNATURE, chunk, chunks
 from verifier import VerificationFailed, decode_qr_image
 from verifier._png import MAX_PIXELS, grey_pixels
 from wallet import png_bytes
@@ -171,26 +171,17 @@ def test_any_damaged_wallet_png_reads_as_pillow_reads_it_or_is_left_to_pillow(da
         assert read == pillow_grey(damaged)
 
 
-def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    out, pos = [], len(SIGNATURE)
-    while pos < len(data):
-        (length,) = struct.unpack_from(">I", data, pos)
-        out.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-    return out
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_damage_under_valid_crcs_reads_as_pillow_reads_it_or_is_left_to_pillow(data: st.DataObject) -> None:
     """The header's fields and the zlib stream damaged, every CRC made right again: the
     checks behind the CRCs decide, and what passes them must be Pillow's pixels."""
-    chunks = _chunks(WALLET)
-    kind, body = chunks[data.draw(st.sampled_from([0, 1]))]  # IHDR or the IDAT
+    parts = chunks(WALLET)
+    kind, body = parts[data.draw(st.sampled_from([0, 1]))]  # IHDR or the IDAT
     damaged = bytearray(body)
     for _ in range(data.draw(st.integers(1, 2))):
         damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
-    rebuilt = SIGNATURE + b"".join(chunk(k, bytes(damaged) if k == kind else b) for k, b in chunks)
+    rebuilt = SIGNATURE + b"".join(chunk(k, bytes(damaged) if k == kind else b) for k, b in parts)
     read = fast_grey(rebuilt)
     if read is not None:
         try:
@@ -221,15 +212,15 @@ def test_a_damaged_wallet_png_gives_the_text_or_a_certfree_error(data: st.DataOb
     """Any byte of the file, or of the header or pixel data with the CRCs made right again
     (so that the readers' checks behind the CRCs are reached): the code's text, or
     VerificationFailed, never another exception."""
-    chunks = _chunks(WALLET)
+    parts = chunks(WALLET)
     target = data.draw(st.sampled_from(["file", "IHDR", "IDAT"]))
-    body = WALLET if target == "file" else dict(chunks)[target.encode()]
+    body = WALLET if target == "file" else dict(parts)[target.encode()]
     damaged = bytearray(body)
     for _ in range(data.draw(st.integers(1, 2))):
         damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
     if target != "file":
         damaged = bytearray(SIGNATURE + b"".join(
-            chunk(k, bytes(damaged) if k == target.encode() else b) for k, b in chunks))
+            chunk(k, bytes(damaged) if k == target.encode() else b) for k, b in parts))
     try:
         assert decode_qr_image(bytes(damaged)) == TEXT
     except VerificationFailed:

@@ -35,8 +35,7 @@ def decode_qr_image(image: ImageInput) -> str:
     """Return the text of the first QR code in ``image`` or raise :class:`VerificationFailed`."""
     if isinstance(image, Image.Image):
         picture = image  # opened by the caller; the caps hold, and it may not be loaded yet
-        if _too_large(picture.width, picture.height):
-            raise VerificationFailed([MalformedInput(detail="image too large")])
+        _check_size(picture.width, picture.height)
         try:
             picture.load()
         except _UNREADABLE:
@@ -46,12 +45,11 @@ def decode_qr_image(image: ImageInput) -> str:
         rendered = grey_pixels(data)  # a wallet's own PNG, read without Pillow (see _png)
         if rendered is not None:
             buffer, width, height, stride = rendered  # buffer stays referenced while read
+            _check_size(width, height)
             return _read_bilevel(zxingcpp.ImageView(buffer, width, height, zxingcpp.ImageFormat.Lum, stride))
         try:
             picture = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-            width, height = picture.size
-            if _too_large(width, height):
-                raise VerificationFailed([MalformedInput(detail="image too large")])
+            _check_size(*picture.size)
             picture.load()
         except VerificationFailed:
             raise
@@ -87,8 +85,10 @@ def _read(pixels: zxingcpp.ImageView) -> str:
     return text
 
 
-def _too_large(width: int, height: int) -> bool:
-    return width * height > MAX_IMAGE_PIXELS or width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE
+def _check_size(width: int, height: int) -> None:
+    """Refuse an image over the pixel cap, or with a side longer than zxing-cpp reads."""
+    if width * height > MAX_IMAGE_PIXELS or width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+        raise VerificationFailed([MalformedInput(detail="image too large")])
 
 
 _QR = zxingcpp.barcode_formats_from_str("QRCode")

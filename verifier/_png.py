@@ -15,7 +15,7 @@ machines" and "QR codes". This module reads exactly that shape and nothing else:
 * one zlib stream that inflates to exactly the rows the header promises (inflating stops
   one byte past that, so a stream that would inflate further costs nothing more), with
   every row's filter byte 0 (None); a filtered row is left to Pillow;
-* at most :data:`MAX_PIXELS` pixels, and no side longer than :data:`MAX_SIDE`.
+* at most :data:`MAX_PIXELS` pixels (the caller applies its own size caps as well).
 
 :func:`grey_pixels` returns ``None`` for anything else, and the caller reads the file with
 Pillow as before: this module never refuses an image, so it cannot refuse one Pillow
@@ -29,12 +29,10 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["MAX_PIXELS", "MAX_SIDE", "grey_pixels"]
+__all__ = ["MAX_PIXELS", "grey_pixels"]
 
-#: The largest image read here (a version-40 code at 6 pixels per module is 1,110 x 1,110),
-#: and its longest side (zxing-cpp's limit; a longer one goes to Pillow, which refuses it).
+#: The largest image read here (a version-40 code at 6 pixels per module is 1,110 x 1,110).
 MAX_PIXELS = 4_000_000
-MAX_SIDE = 65_535
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK_HEAD = struct.Struct(">I4s")
@@ -76,7 +74,7 @@ def grey_pixels(data: bytes) -> tuple[memoryview, int, int, int] | None:
     width, height, *shape = _IHDR.unpack(header)
     if tuple(shape) != _ONE_BIT_GREY:
         return None
-    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE and width * height <= MAX_PIXELS):
+    if not (0 < width and 0 < height and width * height <= MAX_PIXELS):
         return None
     row_bytes = 1 + (width + 7) // 8  # the filter byte, then the pixels, 8 to a byte
     size = row_bytes * height
