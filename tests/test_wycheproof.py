@@ -1,6 +1,7 @@
 """Every Wycheproof Ed25519 vector through every verification backend the verifier may
-use (libsodium via PyNaCl, OpenSSL via cryptography), and through the verifier's chosen
-backend: each must give the expected result on every case, or it may not be used."""
+use (ed25519-zebra, libsodium via PyNaCl, OpenSSL via cryptography), and through the
+verifier's chosen backend: each must give the expected result on every case, or it may
+not be used."""
 
 from __future__ import annotations
 
@@ -37,20 +38,21 @@ def _cases() -> list[Any]:
 
 
 CASES = _cases()
-# Every backend is a parameter whether or not it is installed: libsodium (PyNaCl, an
-# install requirement) missing is a skip locally and a failure in CI, never vectors that
+# Every backend is a parameter whether or not it is installed: zebra or libsodium (both
+# install requirements) missing is a skip locally and a failure in CI, never vectors that
 # silently vanish from the run.
 BACKENDS: dict[str, Callable[[bytes, bytes, bytes], bool] | None] = {
     "chosen": _ed25519.verify,
     "libsodium": _ed25519.verify_libsodium,
     "openssl": _ed25519.verify_openssl,
+    "zebra": _ed25519.verify_zebra,
 }
 
 
 def _backend(name: str) -> Callable[[bytes, bytes, bytes], bool]:
     verify = BACKENDS[name]
     if verify is None:
-        require_in_ci(f"the {name} Ed25519 backend (PyNaCl)")
+        require_in_ci(f"the {name} Ed25519 backend")
     assert verify is not None
     return verify
 
@@ -63,11 +65,27 @@ def test_wycheproof_ed25519(backend: str, pk: bytes, msg: bytes, sig: bytes, val
 
 def test_chosen_backend_is_the_fast_one_when_installed() -> None:
     try:
-        import nacl.bindings  # noqa: F401
+        import ed25519_zebra  # noqa: F401
     except ImportError:
-        require_in_ci("PyNaCl (libsodium)")
-    assert _ed25519.BACKEND == "libsodium"
-    assert _ed25519.verify is _ed25519.verify_libsodium
+        require_in_ci("py-ed25519-zebra-bindings (ed25519-zebra)")
+    assert _ed25519.BACKEND == "zebra"
+    assert _ed25519.verify is _ed25519.verify_zebra
+
+
+def test_zebra_alone_takes_case_151_which_is_why_the_points_are_checked_first() -> None:
+    """ed25519-zebra follows ZIP 215 and decodes R = "y = 1 with the sign of x set", which
+    RFC 8032 refuses. If this starts to fail, the library changed its rules: read
+    verifier/_ed25519.py again before trusting either result."""
+    try:
+        from ed25519_zebra import ed_verify
+    except ImportError:
+        require_in_ci("py-ed25519-zebra-bindings (ed25519-zebra)")
+    (case,) = [c for c in CASES if c.id == "tc151"]
+    pk, msg, sig, valid = case.values
+    assert valid is False
+    assert ed_verify(sig, msg, pk) is True
+    assert _ed25519.strict_point(sig[:32]) is False
+    assert _ed25519.verify_zebra is not None and _ed25519.verify_zebra(pk, sig, msg) is False
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
