@@ -6,6 +6,9 @@ not be used."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,8 +71,30 @@ def test_chosen_backend_is_the_fast_one_when_installed() -> None:
         import ed25519_zebra  # noqa: F401
     except ImportError:
         require_in_ci("py-ed25519-zebra-bindings (ed25519-zebra)")
-    assert _ed25519.BACKEND == "zebra"
-    assert _ed25519.verify is _ed25519.verify_zebra
+    expected = os.environ.get("CERTFREE_ED25519") or "zebra"  # a run may pin another one
+    assert _ed25519.BACKEND == expected
+    assert _ed25519.verify is _ed25519.backends()[expected]
+
+
+@pytest.mark.parametrize("asked", ["openssl", "libsodium", " LibSodium "])
+def test_the_environment_may_pin_an_installed_backend(asked: str) -> None:
+    out = _in_a_fresh_process(asked)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [asked.strip().lower()] * 2
+
+
+def test_an_unknown_backend_in_the_environment_stops_the_import_and_says_why() -> None:
+    out = _in_a_fresh_process("dalek")
+    assert out.returncode != 0
+    assert "CERTFREE_ED25519='dalek': not an installed Ed25519 backend (" in out.stderr
+    assert "openssl)" in out.stderr
+
+
+def _in_a_fresh_process(asked: str) -> subprocess.CompletedProcess[str]:
+    code = "from verifier import _ed25519 as e; print(e.BACKEND, [n for n, f in e.backends().items() if f is e.verify][0])"
+    env = {**os.environ, "CERTFREE_ED25519": asked}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
 
 
 def test_zebra_alone_takes_case_151_which_is_why_the_points_are_checked_first() -> None:

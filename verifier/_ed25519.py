@@ -6,7 +6,10 @@ Three backends, fastest first (figures in ``docs/benchmarks.md``):
 * ``libsodium``: through PyNaCl, about 37 µs;
 * ``openssl``: through ``cryptography``, about 60 µs; always installed.
 
-:func:`verify` is the fastest one installed. Each gives the expected result on every
+:func:`verify` is the fastest one installed, unless the environment variable
+``CERTFREE_ED25519`` names another installed one (``libsodium``, say, for a desk that
+would rather not run the Rust binding); any other value stops the import with a message
+that lists what is installed. Each gives the expected result on every
 case of the Wycheproof Ed25519 vectors (``tests/test_wycheproof.py``). Signing stays on
 ``cryptography``/PyJWT; this module only verifies.
 
@@ -36,6 +39,7 @@ is simply ``False``.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Callable
 
@@ -68,11 +72,14 @@ def strict_point(encoded: bytes) -> bool:
     return y < _P and y not in _SMALL_ORDER_Y
 
 
+_strict_key = lru_cache(maxsize=4096)(strict_point)  # the same keys come back: the issuer's, residents'
+
+
 def _well_formed(public_key: bytes, signature: bytes) -> bool:
     return (
         len(public_key) == PUBLIC_KEY_BYTES
         and len(signature) == SIGNATURE_BYTES
-        and strict_point(public_key)
+        and _strict_key(bytes(public_key))
         and strict_point(signature[:32])
     )
 
@@ -134,18 +141,30 @@ def _verify_zebra(public_key: bytes, signature: bytes, message: bytes) -> bool:
 verify_libsodium: Verify | None = _verify_libsodium if _sodium_open is not None else None
 verify_zebra: Verify | None = _verify_zebra if _zebra_verify is not None else None
 
-#: The backend :func:`verify` uses: ``"zebra"``, ``"libsodium"`` or ``"openssl"``.
-BACKEND = "zebra" if verify_zebra else "libsodium" if verify_libsodium else "openssl"
-
-#: ``verify(public_key, signature, message) -> bool`` on the fastest backend.
-verify: Verify = verify_zebra or verify_libsodium or verify_openssl
 
 
 def backends() -> dict[str, Verify]:
-    """Every backend installed, by name (the tests run the vectors through each)."""
-    out: dict[str, Verify] = {"openssl": verify_openssl}
-    if verify_libsodium is not None:
-        out["libsodium"] = verify_libsodium
+    """Every backend installed, by name, fastest first (the tests run the vectors
+    through each)."""
+    out: dict[str, Verify] = {}
     if verify_zebra is not None:
         out["zebra"] = verify_zebra
+    if verify_libsodium is not None:
+        out["libsodium"] = verify_libsodium
+    out["openssl"] = verify_openssl
     return out
+
+
+def _choose(installed: dict[str, Verify], asked: str) -> str:
+    if not asked:
+        return next(iter(installed))
+    if asked not in installed:
+        raise ValueError(f"CERTFREE_ED25519={asked!r}: not an installed Ed25519 backend ({', '.join(installed)})")
+    return asked
+
+
+#: The backend :func:`verify` uses: ``"zebra"``, ``"libsodium"`` or ``"openssl"``.
+BACKEND = _choose(backends(), os.environ.get("CERTFREE_ED25519", "").strip().lower())
+
+#: ``verify(public_key, signature, message) -> bool`` on :data:`BACKEND`.
+verify: Verify = backends()[BACKEND]
