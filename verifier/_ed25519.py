@@ -142,7 +142,6 @@ verify_libsodium: Verify | None = _verify_libsodium if _sodium_open is not None 
 verify_zebra: Verify | None = _verify_zebra if _zebra_verify is not None else None
 
 
-
 def backends() -> dict[str, Verify]:
     """Every backend installed, by name, fastest first (the tests run the vectors
     through each)."""
