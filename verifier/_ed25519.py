@@ -162,8 +162,10 @@ def _choose(installed: dict[str, Verify], asked: str) -> str:
     return asked
 
 
+_installed = backends()
+
 #: The backend :func:`verify` uses: ``"zebra"``, ``"libsodium"`` or ``"openssl"``.
-BACKEND = _choose(backends(), os.environ.get("CERTFREE_ED25519", "").strip().lower())
+BACKEND = _choose(_installed, os.environ.get("CERTFREE_ED25519", "").strip().lower())
 
 #: ``verify(public_key, signature, message) -> bool`` on :data:`BACKEND`.
-verify: Verify = backends()[BACKEND]
+verify: Verify = _installed[BACKEND]
