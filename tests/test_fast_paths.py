@@ -138,3 +138,19 @@ def test_verifier_on_each_backend(backend: str, holder, verifier, now: int, monk
             verifier.verify(mutated, "internet_cafe")
         assert any(isinstance(f, error) for f in caught.value.failures)
 
+
+
+def test_verified_result_is_the_frozen_dataclass_init_would_build(holder, verifier, now: int) -> None:
+    """verify fills its result in one step (VerifiedLicence._filled): the same fields,
+    values and equality as the dataclass's own __init__, and still frozen."""
+    import dataclasses
+
+    from verifier import VerifiedLicence
+    from wallet import present
+
+    result = verifier.verify(present(holder, "internet_cafe", licence_type="id_card", now=now).text, "internet_cafe")
+    rebuilt = VerifiedLicence(**{f.name: getattr(result, f.name) for f in dataclasses.fields(VerifiedLicence)})
+    assert vars(result) == vars(rebuilt)  # every field set, none left to a class default
+    assert result == rebuilt
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.kid = "another"  # type: ignore[misc]

@@ -71,6 +71,16 @@ class VerifiedLicence:
             "failures": [],
         }
 
+    @classmethod
+    def _filled(cls, **fields: Any) -> VerifiedLicence:
+        """The verifier's own constructor: every field given, set in one step. A frozen
+        dataclass's ``__init__`` sets its fields one ``object.__setattr__`` at a time,
+        0.7 µs of a 16 µs verify (docs/benchmarks.md); tests/test_fast_paths.py holds the
+        result equal to the one ``__init__`` builds."""
+        result = object.__new__(cls)
+        result.__dict__.update(fields)
+        return result
+
 
 @dataclass(slots=True)
 class _Parsed:
@@ -155,7 +165,7 @@ class Verifier:
         else:
             shown = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
         assert parsed.key is not None
-        return VerifiedLicence(
+        return VerifiedLicence._filled(
             licence_type=licence_type,
             claims=shown,
             scenario=scenario,
