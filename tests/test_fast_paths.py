@@ -139,7 +139,6 @@ def test_verifier_on_each_backend(backend: str, holder, verifier, now: int, monk
         assert any(isinstance(f, error) for f in caught.value.failures)
 
 
-
 def test_verified_result_is_the_frozen_dataclass_init_would_build(holder, verifier, now: int) -> None:
     """verify fills its result in one step (VerifiedLicence._filled): the same fields,
     values and equality as the dataclass's own __init__, and still frozen."""

@@ -74,9 +74,9 @@ class VerifiedLicence:
     @classmethod
     def _filled(cls, **fields: Any) -> VerifiedLicence:
         """The verifier's own constructor: every field given, set in one step. A frozen
-        dataclass's ``__init__`` sets its fields one ``object.__setattr__`` at a time,
-        0.7 µs of a 16 µs verify (docs/benchmarks.md); tests/test_fast_paths.py holds the
-        result equal to the one ``__init__`` builds."""
+        dataclass's ``__init__`` sets its fields one ``object.__setattr__`` at a time:
+        0.3-0.4 µs more of a 16 µs verify (docs/benchmarks.md, session 7).
+        tests/test_fast_paths.py holds the result equal to the one ``__init__`` builds."""
         result = object.__new__(cls)
         result.__dict__.update(fields)
         return result
