@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
+
+from PIL import Image
 
 from wallet import png_bytes
 
@@ -33,3 +36,11 @@ def broken_chunk_after_idat(text: str = "CF1:" + "ABC" * 40) -> bytes:
     for kind, body in chunks(png_bytes(text, scale=2)):
         out += chunk(kind, body) if kind != b"IDAT" else chunk(b"IDAT", body[:10]) + chunk(b"ID\0\0", body[10:])
     return out
+
+
+def too_wide() -> bytes:
+    """A valid, blank 8-bit PNG 70,000 px wide and 2 high: far under the pixel cap, wider
+    than zxing-cpp reads (65,535 px a side; it raised ValueError)."""
+    out = io.BytesIO()
+    Image.new("L", (70_000, 2), 255).save(out, format="PNG")
+    return out.getvalue()

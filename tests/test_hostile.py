@@ -24,7 +24,7 @@ from keys import KeyDir, envelope, key_id, public_jwk
 from keys.envelope import PREFIX, encode_credential
 from keys.jose import TYP_CREDENTIAL, TYP_PROOF, b64url_decode, b64url_encode, canonical_json, sign_compact
 from verifier import VerificationError, VerificationFailed, Verifier, load_trust_list
-from pngs import SIGNATURE, broken_chunk_after_idat, chunk
+from pngs import SIGNATURE, broken_chunk_after_idat, chunk, too_wide
 from wallet import Wallet, present_view
 
 CASES = sorted((Path(__file__).parent / "hostile").glob("*.json"))
@@ -205,9 +205,7 @@ class Build:
         if case["data"] == "pixel_bomb":
             return _png_header(100_000, 100_000)
         if case["data"] == "too_wide":  # under the pixel cap, wider than zxing-cpp reads
-            out = io.BytesIO()
-            Image.new("L", (70_000, 2), 255).save(out, format="PNG")
-            return out.getvalue()
+            return too_wide()
         if case["data"] == "broken_chunk_after_idat":  # the image data runs on into a broken chunk
             return broken_chunk_after_idat()
         out = io.BytesIO()

@@ -108,13 +108,9 @@ def test_hostile_images_are_rejected_as_malformed_not_a_server_error(client: Fla
     """Two uploads that used to escape the verifier as Python errors (a 500 here): a PNG
     whose image data runs on into a broken chunk (Pillow's SyntaxError) and a valid image
     wider than zxing-cpp reads (its ValueError)."""
-    from PIL import Image
-    from pngs import broken_chunk_after_idat
+    from pngs import broken_chunk_after_idat, too_wide
 
-    broken = broken_chunk_after_idat()
-    wide = io.BytesIO()
-    Image.new("L", (70_000, 2), 255).save(wide, format="PNG")
-    for name, data, detail in (("broken.png", broken, "not a readable image"), ("wide.png", wide.getvalue(), "image too large")):
+    for name, data, detail in (("broken.png", broken_chunk_after_idat(), "not a readable image"), ("wide.png", too_wide(), "image too large")):
         status, html = _verify(client, scenario="hotel", image=(io.BytesIO(data), name))
         assert status == 200 and "未通过 / rejected" in html and "malformed" in html and detail in html, name
 
