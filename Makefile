@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image
+.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image bundles check-bundles js-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,28 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(MAKE) js-test
+
+# Front-end code: each role's web home with a package.json (wallet/web, desk/web) holds its
+# npm packages (pinned in its package-lock.json) and an esbuild bundle committed under its
+# static folder, so `make run` and `make test` need no Node.js.
+WEB_HOMES := $(patsubst %/package.json,%,$(wildcard */web/package.json))
+
+# Rebuild every committed bundle from the pinned packages (needs Node.js and npm).
+bundles:
+	@for home in $(WEB_HOMES); do (cd $$home && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build) || exit 1; done
+
+# CI: the committed bundles are exactly what the pinned packages and the sources build.
+check-bundles: bundles
+	git diff --exit-code --stat -- $(foreach h,$(WEB_HOMES),$(h)/static) || \
+	  { echo "a committed bundle differs from the rebuilt one: run make bundles and commit"; exit 1; }
+
+# The JavaScript unit tests (node's own test runner), when node is installed; CI always has it.
+js-test:
+	@if command -v node >/dev/null; then \
+	  for home in $(WEB_HOMES); do (cd $$home && node --test test/) || exit 1; done; \
+	elif [ -n "$$CI" ]; then echo "CI: node is required for the JavaScript tests"; exit 1; \
+	else echo "node not installed: JavaScript tests skipped (CI runs them)"; fi
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .hypothesis
