@@ -334,20 +334,40 @@ def reissue_credential(
     """
     now = int(time.time()) if now is None else now
     record, claims = _handed_back(session, credential)
-    old_id, licence_type = record.id, record.licence_type
     if kid is not None and record.kid != kid:
-        raise RecordError(f"licence {old_id} was not signed by {kid}")
+        raise RecordError(f"licence {record.id} was not signed by {kid}")
+    return _reissue(session, keys, record, claims, _holder_jwk(claims), record.holder, "reissued", now)
+
+
+def rebind_credential(
+    session: Session, keys: KeyDir, credential: str, holder_jwk: Mapping[str, str] | None, *,
+    reason: str = "device_replaced", now: int | None = None,
+) -> Reissued:
+    """Bind a licence to another holder key: the resident enrolled a new phone
+    (``holder_jwk``), or removed the one it was bound to (None: a credential bound to no
+    key, with no views, until a device is enrolled). The licence is re-signed with the same
+    fields as a new licence that ``replaces`` it, with new status entries and views for the
+    new key; the old one is revoked with ``reason``, so the old device's codes are refused
+    at every desk once it syncs its status lists."""
+    now = int(time.time()) if now is None else now
+    record, claims = _handed_back(session, credential)
+    holder = thumbprint(holder_jwk) if holder_jwk is not None else None
+    return _reissue(session, keys, record, claims, holder_jwk, holder, reason, now)
+
+
+def _reissue(session: Session, keys: KeyDir, record: LicenceRecord, claims: Mapping[str, Any],
+             holder_jwk: Mapping[str, str] | None, holder: str | None, reason: str, now: int) -> Reissued:
+    old_id, licence_type = record.id, record.licence_type
     if record.state == "revoked":
         raise RecordError(f"licence {old_id} is revoked; it is not re-issued")
     fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
-    holder_jwk = _holder_jwk(claims)
-    issued = issue_licence(session, keys, licence_type, fields, holder_jwk=holder_jwk, holder=record.holder, now=now)
+    issued = issue_licence(session, keys, licence_type, fields, holder_jwk=holder_jwk, holder=holder, now=now)
     new = session.get(LicenceRecord, issued.jti)
     assert new is not None
     new.replaces = old_id
     if record.state == "suspended":  # a suspension carries over to the new licence
         set_status(session, issued.jti, "suspended", reason=record.reason or "carried_over", now=now)
-    set_status(session, old_id, "revoked", reason="reissued", now=now)
+    set_status(session, old_id, "revoked", reason=reason, now=now)
     session.flush()
     return Reissued(old_id, issued)
 

@@ -27,6 +27,7 @@ import io
 import json
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import base45
@@ -49,28 +50,17 @@ MAX_TEXT = 4296  # the most a QR code can hold in alphanumeric mode (version 40-
 MAX_DEPTH = 6
 _MAX_INT = 2**53 - 1
 
-# Claim names written as small integers. Append only: a code, once given, never changes.
-_NAMES = (
-    "iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status", "idx", "lst",
-    "name", "sex", "ethnicity", "birth_date", "address", "id_number", "issuing_authority",
-    "valid_from", "valid_until", "relationship", "birthplace", "native_place",
-    "household_type", "household_number", "registration_authority", "registered_on",
-    "nationality", "first_issued", "vehicle_classes", "file_number", "plate",
-    "vehicle_type", "use_character", "brand_model", "vin", "engine_number", "issued_on",
-    "brand", "model", "colour", "frame_number", "motor_number", "anti_theft_tag",
-    "age_over_18", "id_number_masked", "sub", "uri",
-)
+# The codebook, in one file shared with the phone's encoder (wallet/web/src/envelope.js).
+# Append only: a code, once given, never changes.
+_CODES = json.loads(Path(__file__).with_name("envelope_codes.json").read_text("utf-8"))
+# Claim names written as small integers.
+_NAMES: tuple[str, ...] = tuple(_CODES["names"])
 _CODEBOOK = {name: i for i, name in enumerate(_NAMES, start=1)}
 _CNF = _CODEBOOK["cnf"]
 
-# String values of these claims written as small integers. Append only.
+# String values of these claims written as small integers.
 _VALUE_CLAIMS = frozenset({"iss", "vct", "scn"})
-_VALUES = (
-    "household_registration", "traffic_police", "police_station",
-    "id_card", "household_book", "residence_permit", "driving_license", "vehicle_license",
-    "ebike_registration",
-    "hotel", "internet_cafe", "fuel_purchase", "street_check", "ebike_check", "window",
-)
+_VALUES: tuple[str, ...] = tuple(_CODES["values"])
 _VALUE_CODES = {value: i for i, value in enumerate(_VALUES, start=1)}
 
 # Full dates ("1990-03-07") travel as RFC 8943 tag 100: days since 1970-01-01.

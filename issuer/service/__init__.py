@@ -1,5 +1,5 @@
 """certfree's web service: the Flask app factory (issuer API, public trust and status
-endpoints, the residents' web wallet, the front desk's verify page).
+endpoints, the residents' web wallet from ``wallet.web``, the front desk's verify page).
 
 ``app.create_app`` is the entry point; this package holds the internals.
 """
@@ -16,7 +16,9 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config defaults, then instance ``config.py`` or ``CERTFREE_*``
     environment, then ``test_config``; then the database and the blueprints."""
-    from . import api, config, db, desk, errors, public, wallet_pages
+    from wallet.web import bp as wallet_bp
+
+    from . import api, config, db, desk, errors, public
     from .security import csrf_token
 
     app = Flask(__name__, instance_path=_instance_path(test_config), instance_relative_config=True)
@@ -27,7 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
-    app.register_blueprint(wallet_pages.bp)
+    app.register_blueprint(wallet_bp)
     app.register_blueprint(desk.bp)
     errors.init_app(app)
     app.after_request(_security_headers)

@@ -17,7 +17,6 @@ ENV_KEYS = {
     "CERTFREE_KEYS_DIR": "KEYS_DIR",
     "CERTFREE_KEY_PASSPHRASE": "KEY_PASSPHRASE",
     "CERTFREE_SECRET_KEY": "SECRET_KEY",
-    "CERTFREE_WALLET_KEY_FILE": "WALLET_KEY_FILE",
     "CERTFREE_POLICIES_DIR": "POLICIES_DIR",
 }
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
@@ -28,7 +27,6 @@ def defaults(instance: Path) -> dict[str, Any]:
         "KEYS_DIR": str(instance / "keys"),
         "KEY_PASSPHRASE": None,
         "SECRET_KEY": None,  # None: read or create instance/secret_key
-        "WALLET_KEY_FILE": str(instance / "wallet-server.key"),
         "POLICIES_DIR": None,  # None: the packaged scenario policies
         "DESK_REGISTER": str(instance / "desk-register.db"),
         "DESK_REPLAY_DB": str(instance / "desk-replay.db"),
@@ -36,7 +34,6 @@ def defaults(instance: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": MAX_UPLOAD_BYTES + 64 * 1024,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_WINDOW_SECONDS": 15 * 60,
-        "QR_RENEW_MARGIN_SECONDS": 10,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": True,

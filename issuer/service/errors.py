@@ -25,6 +25,17 @@ _MESSAGES = [
     Message("too_large", "上传的内容过大", "the upload is too large"),
     Message("internal_error", "服务器内部错误，请稍后重试", "internal error: try again later"),
     Message("login_required", "请重新登录", "please log in again"),
+    # the wallet's devices
+    Message("device_key_invalid", "设备密钥无效，请刷新页面后重试",
+            "the device key is not a valid Ed25519 public key: reload the page and try again"),
+    Message("device_proof_invalid", "设备签名无效，请刷新页面后重试",
+            "the device's signature is not valid: reload the page and try again"),
+    Message("device_challenge_expired", "验证已超时，请重试", "the challenge expired: try again"),
+    Message("device_key_taken", "该设备密钥已登记过，请刷新页面重新启用",
+            "this device key was enrolled before: reload the page to enable this phone again"),
+    Message("device_not_found", "未找到该设备", "no such device of yours"),
+    Message("device_not_enrolled", "本机尚未启用或已被其他手机取代，请在本机重新启用证照",
+            "this phone is not (or no longer) your enrolled device: enable your licences on it again"),
     # the desk page
     Message("no_input", "请上传二维码图片或粘贴二维码文本", "upload a photo of the QR code or paste its text"),
     Message("image_too_large", "图片超过12 MB，请只拍二维码或截图后重新上传",
@@ -58,7 +69,7 @@ def json_error(status: int, code: str, message: str, message_zh: str, **extra: A
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.endswith(".json")
+    return request.path.startswith(("/api/", "/wallet/api/")) or request.path.endswith(".json")
 
 
 def answer(status: int, code: str, **extra: Any) -> Any:

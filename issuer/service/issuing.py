@@ -89,13 +89,15 @@ def issue_for_resident(
     session: Session, keys: KeyDir, op: Operator, resident: Resident, licence_type: str,
     claims: Mapping[str, Any], *, idempotency_key: str, body_hash: str, now: float,
 ) -> LicenceRecord:
-    """Validate, sign, record and place the licence in the resident's cloud wallet.
+    """Validate, sign, record and hold the licence for the resident's phone to fetch.
     Raises ``Forbidden`` outside the operator's scope and ``ClaimsInvalid`` for bad claims."""
     if licence_type not in op.licence_types:
         raise Forbidden(licence_type)
-    holder_jwk = resident.device.public_jwk
-    issued = records.issue_licence(session, keys, licence_type, claims, holder_jwk=holder_jwk,
-                                   holder=resident.device.thumbprint, now=int(now))
+    # Bound to the resident's phone; with none enrolled yet, to no key (no views) until one is.
+    device = resident.device
+    issued = records.issue_licence(session, keys, licence_type, claims,
+                                   holder_jwk=device.public_jwk if device else None,
+                                   holder=device.thumbprint if device else None, now=int(now))
     record = session.get(LicenceRecord, issued.jti)
     assert record is not None
     store_issued(session, resident, licence_type, issued.jti, issued.credential, dict(issued.views))

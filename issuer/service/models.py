@@ -1,8 +1,8 @@
 """The service's typed models. They share ``issuer.db.Base`` with the issuer's licence
 records, so one Alembic migration history covers the whole database.
 
-Personal data: a resident's licences live in the signed credentials of their cloud
-wallet (``wallet_credentials``/``wallet_views``); the audit log and the idempotency
+Personal data: a resident's licences live in the signed credentials the service holds
+for them (``wallet_credentials``/``wallet_views``) until their phone fetches them; the audit log and the idempotency
 records keep only licence ids; login throttling keeps a hash of the user name.
 """
 
@@ -36,7 +36,12 @@ class Resident(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     # Raised by a log-out: every session cookie issued before it stops working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    device: Mapped["Device"] = relationship(back_populates="resident", uselist=False)
+    devices: Mapped[list["Device"]] = relationship(back_populates="resident", order_by="Device.id")
+
+    @property
+    def device(self) -> "Device | None":
+        """The active device (the one the resident's licences are bound to), if any."""
+        return next((d for d in self.devices if d.removed_at is None), None)
 
 
 class DeskClerk(Base):
@@ -53,22 +58,27 @@ class DeskClerk(Base):
 
 
 class Device(Base):
-    """The resident's holder (device) key, held by the server for the web demo ("cloud
-    wallet"): the private key is encrypted with the server's wallet key (AES-GCM)."""
+    """A resident's enrolled device: the public half of the holder key that a phone's
+    browser made (Web Crypto Ed25519, non-extractable, kept in the phone's IndexedDB).
+    The server never holds the private half. One device of a resident is active at a time
+    (``removed_at`` is None): the issuer binds the resident's licences to its key, and a
+    newer device or a removal revokes what was bound to it."""
 
-    __tablename__ = "devices"
+    __tablename__ = "holder_devices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), unique=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
     public_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
-    thumbprint: Mapped[str] = mapped_column(String(64), index=True)
-    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbprint: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    resident: Mapped[Resident] = relationship(back_populates="device")
+    removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resident: Mapped[Resident] = relationship(back_populates="devices")
 
 
 class WalletCredential(Base):
-    """A full credential held in a resident's cloud wallet (one per issued licence)."""
+    """A full credential the service holds for a resident (one per issued licence): bound to
+    the resident's active device, or to no key while they have none."""
 
     __tablename__ = "wallet_credentials"
 

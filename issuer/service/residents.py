@@ -1,5 +1,6 @@
-"""Residents of the web wallet: enrolment, log-in with throttling, their device key and
-their licences. Functions take a ``session``; the caller commits."""
+"""Residents of the web wallet: enrolment, log-in with throttling, and the licences the
+service holds for them. Functions take a ``session``; the caller commits. Their devices
+are in :mod:`issuer.service.devices`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,6 @@ import secrets
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,19 +18,18 @@ from sqlalchemy.orm import Session
 from issuer.credential import VIEW_RENEW_DAYS
 from issuer.db import utc
 from issuer.records import RecordError, refresh_views
-from keys import KeyDir, public_jwk, thumbprint
+from keys import KeyDir
 from wallet.store import views_end_within
 
 from .models import (
     DeskClerk,
-    Device,
     LicenceRecord,
     LoginThrottle,
     Resident,
     WalletCredential,
     WalletView,
 )
-from .security import check_password, hash_password, open_device_key, seal_device_key
+from .security import check_password, hash_password
 
 USERNAME_MAX = 64
 PASSWORD_MIN = 8
@@ -81,13 +75,10 @@ def _new_account(session: Session, model: type[_Account], username: str, passwor
 
 
 def enrol(session: Session, username: str, password: str, *, now: float) -> Resident:
+    """A new resident account, with no device yet: licences issued to it wait, bound to no
+    key, until the resident's phone enrols (:func:`issuer.service.devices.enrol_device`)."""
     resident = _new_account(session, Resident, username, password, now)
-    key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    jwk = public_jwk(key.public_key())
     session.add(resident)
-    session.add(Device(resident=resident, public_jwk=jwk, thumbprint=thumbprint(jwk),
-                       encrypted_key=seal_device_key(raw, resident.id), created_at=utc(now)))
     session.flush()
     return resident
 
@@ -171,11 +162,6 @@ def add_clerk(session: Session, username: str, password: str, *, now: float) -> 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def device_key(resident: Resident) -> Ed25519PrivateKey:
-    raw = open_device_key(resident.device.encrypted_key, resident.id)
-    return Ed25519PrivateKey.from_private_bytes(raw)
 
 
 def store_issued(session: Session, resident: Resident, licence_type: str, jti: str, credential: str, views: dict[str, str]) -> None:

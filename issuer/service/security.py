@@ -1,19 +1,15 @@
 """Secrets: resident passwords (argon2id), operator tokens (SHA-256, constant-time
-compare), CSRF tokens, and the server key that encrypts cloud-wallet device keys."""
+compare) and CSRF tokens. The service holds no resident's device key: phones keep theirs."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app, request, session
-
-from keys.files import create_once
+from flask import request, session
 
 from .errors import FormExpired
 
@@ -72,37 +68,3 @@ def check_csrf() -> None:
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(str(sent).encode(), str(expected).encode()):
         raise FormExpired()
-
-
-# ---- cloud-wallet device keys ---------------------------------------------------------
-
-
-def _wallet_key() -> bytes:
-    ext = current_app.extensions
-    key = ext.get("certfree.wallet_key")
-    if key is None:
-        key = ext["certfree.wallet_key"] = _load_or_create_key(Path(current_app.config["WALLET_KEY_FILE"]))
-    return bytes(key)
-
-
-def _read_key(path: Path) -> bytes:
-    key = bytes.fromhex(path.read_text("ascii").strip())
-    if len(key) != 32:
-        raise ValueError(f"{path.name} does not hold a 256-bit key")
-    return key
-
-
-def _load_or_create_key(path: Path) -> bytes:
-    """The wallet server key, created on first use (several workers may race: see
-    :func:`keys.files.create_once`)."""
-    create_once(path, AESGCM.generate_key(bit_length=256).hex().encode("ascii"))
-    return _read_key(path)
-
-
-def seal_device_key(raw_private: bytes, resident_id: str) -> bytes:
-    nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(_wallet_key()).encrypt(nonce, raw_private, resident_id.encode())
-
-
-def open_device_key(sealed: bytes, resident_id: str) -> bytes:
-    return AESGCM(_wallet_key()).decrypt(sealed[:12], sealed[12:], resident_id.encode())

@@ -1,0 +1,218 @@
+// The QR envelope on the phone: the same "CF1:" + base45(CBOR array) that keys/envelope.py
+// makes and the verifier reads, byte for byte (tests/test_wallet_js.py and test/ hold the
+// two implementations together).
+//
+//   presentation: [2, kid8, claims, sig, proof_iat, proof_nonce, proof_sig]
+//
+// claims is the view's signed JSON payload with known claim names as small integers (the
+// codebook in keys/envelope_codes.json), cnf as the raw 32-byte key, jti as its raw bytes,
+// iss/vct/scn names as small integers and full dates as RFC 8943 tag 100 (days since
+// 1970-01-01). The verifier rebuilds the exact JWS strings from it; so does decode() here.
+
+import { Encoder, Tag } from "cbor-x";
+import { encode as b45encode } from "base45-js";
+import codes from "../../../keys/envelope_codes.json" with { type: "json" };
+import { ascii, b45decode, b64url, canonicalJson, equalBytes, unb64url, utf8 } from "./codec.js";
+
+export const PREFIX = "CF1:";
+export const KIND_CREDENTIAL = 1;
+export const KIND_PRESENTATION = 2;
+export const MAX_TEXT = 4296;
+export const TYP_PROOF = "cf-proof";
+export const NONCE_BYTES = 8;
+
+const NAMES = codes.names;
+const VALUES = codes.values;
+const CODEBOOK = new Map(NAMES.map((name, i) => [name, i + 1]));
+const VALUE_CODES = new Map(VALUES.map((value, i) => [value, i + 1]));
+const VALUE_CLAIMS = new Set(["iss", "vct", "scn"]);
+const DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+const DAY_MS = 86400000;
+
+// cbor2's encoding: maps in insertion order, shortest integer and length forms, byte
+// strings untagged, no records or explicit-map tags.
+const cbor = new Encoder({
+  useRecords: false, mapsAsObjects: false, useTag259ForMaps: false, tagUint8Array: false,
+  variableMapSize: true, int64AsNumber: true,
+});
+
+/** The protected header of a holder proof, exactly as keys/jose.py's protected_header(None, "cf-proof"). */
+export const PROOF_HEADER = `{"alg":"EdDSA","typ":"${TYP_PROOF}"}`;
+
+/** Split a compact JWS into [header text, payload text, signature bytes]. */
+export function splitCompact(jws) {
+  const parts = jws.split(".");
+  if (parts.length !== 3) throw new Error("not a compact JWS");
+  const text = (part) => new TextDecoder("utf-8", { fatal: true }).decode(unb64url(part));
+  return [text(parts[0]), text(parts[1]), unb64url(parts[2])];
+}
+
+function daysOf(text) {
+  if (!DATE.test(text)) return null;
+  const ms = Date.UTC(+text.slice(0, 4), +text.slice(5, 7) - 1, +text.slice(8, 10));
+  const day = new Date(ms);
+  // a real calendar day only ("2023-02-30" stays text, as in Python)
+  if (day.toISOString().slice(0, 10) !== text) return null;
+  return Math.round(ms / DAY_MS);
+}
+
+function compact(value) {
+  if (Array.isArray(value)) return value.map(compact);
+  if (value !== null && typeof value === "object") {
+    return new Map(Object.entries(value).map(([k, v]) => [CODEBOOK.get(k) ?? k, compactValue(k, v)]));
+  }
+  if (typeof value === "string") {
+    const days = daysOf(value);
+    if (days !== null) return new Tag(days, 100);
+  }
+  return value;
+}
+
+function compactValue(key, value) {
+  if (VALUE_CLAIMS.has(key) && typeof value === "string" && VALUE_CODES.has(value)) return VALUE_CODES.get(value);
+  if (key === "cnf" && value && typeof value === "object" && sameKeys(value, ["jwk"])) {
+    const jwk = value.jwk;
+    if (jwk && typeof jwk === "object" && sameKeys(jwk, ["crv", "kty", "x"]) && jwk.crv === "Ed25519" && jwk.kty === "OKP") {
+      const raw = tryUnb64url(jwk.x);
+      if (raw && raw.length === 32) return raw;
+    }
+  }
+  if (key === "jti" && typeof value === "string") {
+    const raw = tryUnb64url(value);
+    if (raw && raw.length >= 8 && raw.length <= 32) return raw;
+  }
+  return compact(value);
+}
+
+function sameKeys(object, keys) {
+  const have = Object.keys(object).sort();
+  return have.length === keys.length && have.every((k, i) => k === keys[i]);
+}
+
+function tryUnb64url(text) {
+  try { return unb64url(text); } catch { return null; }
+}
+
+/** The envelope's parts of a certfree JWS: [kid8, packed claims, signature]. Throws if the
+ *  header is not certfree's template or the payload would not rebuild exactly. */
+export function packJws(jws) {
+  const [headerText, payloadText, signature] = splitCompact(jws);
+  const header = JSON.parse(headerText);
+  const kid = header && header.kid;
+  if (typeof kid !== "string" || headerText !== canonicalJson({ alg: "EdDSA", kid, typ: header.typ ?? "" })) {
+    throw new Error("header does not match the template");
+  }
+  const claims = JSON.parse(payloadText);
+  if (!claims || typeof claims !== "object" || Array.isArray(claims)) throw new Error("payload is not a JSON object");
+  const packed = compact(claims);
+  if (canonicalJson(expandClaims(cbor.decode(cbor.encode(packed)))) !== payloadText) {
+    throw new Error("payload is not in canonical form; it cannot be rebuilt exactly");
+  }
+  return [unb64url(kid).slice(0, 8), packed, signature];
+}
+
+/** The holder proof's payload over viewJws at iat with nonce: keys.envelope.Proof.payload. */
+export async function proofPayload(viewJws, iat, nonce) {
+  const vh = new Uint8Array(await crypto.subtle.digest("SHA-256", ascii(viewJws)));
+  return canonicalJson({ iat, nonce: b64url(nonce), vh: b64url(vh) });
+}
+
+/** The bytes the holder's device signs for a proof (the JWS signing input). */
+export function proofSigningInput(payload) {
+  return ascii(b64url(utf8(PROOF_HEADER)) + "." + b64url(utf8(payload)));
+}
+
+/** QR text for a presentation: the view plus the proof's time, nonce and signature. */
+export function encodePresentation(viewJws, iat, nonce, proofSignature) {
+  const [kid, packed, signature] = packJws(viewJws);
+  return PREFIX + b45encode(cbor.encode([KIND_PRESENTATION, kid, packed, signature, iat, nonce, proofSignature]));
+}
+
+/** QR text for a credential or a view on its own (no holder proof). */
+export function encodeCredential(jws) {
+  const [kid, packed, signature] = packJws(jws);
+  return PREFIX + b45encode(cbor.encode([KIND_CREDENTIAL, kid, packed, signature]));
+}
+
+// ---- decoding: reads what either implementation wrote (nothing here is trusted) ----------
+
+function claimName(key) {
+  if (Number.isInteger(key) && key >= 1 && key <= NAMES.length) return NAMES[key - 1];
+  if (typeof key === "string" && !CODEBOOK.has(key)) return key;
+  throw new Error("bad claim name");
+}
+
+function isBytes(value) {
+  return value instanceof Uint8Array;
+}
+
+function expand(value, key = null) {
+  if (value instanceof Map) {
+    const out = {};
+    for (const [k, v] of value) {
+      const name = claimName(k);
+      if (Object.hasOwn(out, name)) throw new Error("duplicate claim");
+      out[name] = expand(v, name);
+    }
+    return out;
+  }
+  if (isBytes(value)) {
+    if (key === "cnf" && value.length === 32) return { jwk: { crv: "Ed25519", kty: "OKP", x: b64url(value) } };
+    if (key === "jti" && value.length >= 8 && value.length <= 32) return b64url(value);
+    throw new Error("unexpected bytes");
+  }
+  if (Array.isArray(value)) return value.map((v) => expand(v));
+  if (value instanceof Tag) {
+    if (value.tag !== 100 || !Number.isSafeInteger(value.value)) throw new Error("CBOR tag not allowed");
+    return new Date(value.value * DAY_MS).toISOString().slice(0, 10);
+  }
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw new Error("number out of range");
+    if (VALUE_CLAIMS.has(key)) {
+      if (value < 1 || value > VALUES.length) throw new Error("unknown value code");
+      return VALUES[value - 1];
+    }
+    return value;
+  }
+  if (value === null || typeof value === "boolean" || typeof value === "string") return value;
+  throw new Error("unsupported value type");
+}
+
+function expandClaims(packed) {
+  if (!(packed instanceof Map)) throw new Error("claims are not a map");
+  return expand(packed);
+}
+
+function signature(value) {
+  if (!isBytes(value) || value.length !== 64) throw new Error("bad signature length");
+  return Uint8Array.from(value);
+}
+
+/** Parse QR text into its parts: kind, kid8, the rebuilt payload text, claims, the
+ *  signature and (for a presentation) the proof's iat, nonce and signature. */
+export function decode(text) {
+  if (typeof text !== "string" || text.length > MAX_TEXT) throw new Error("too long");
+  if (!text.startsWith(PREFIX)) throw new Error("unknown prefix or version");
+  const items = cbor.decode(b45decode(text.slice(PREFIX.length)));
+  if (!Array.isArray(items) || !items.length) throw new Error("not an envelope array");
+  const [kind, kid, packed, sig] = items;
+  let proof = null;
+  if (kind === KIND_PRESENTATION && items.length === 7) {
+    const [iat, nonce, proofSig] = items.slice(4);
+    if (!Number.isSafeInteger(iat) || iat < 0 || !isBytes(nonce) || nonce.length < 8 || nonce.length > 32) {
+      throw new Error("bad proof fields");
+    }
+    proof = { iat, nonce: Uint8Array.from(nonce), signature: signature(proofSig) };
+  } else if (!(kind === KIND_CREDENTIAL && items.length === 4)) {
+    throw new Error("unknown envelope kind");
+  }
+  if (!isBytes(kid) || kid.length !== 8) throw new Error("bad key id");
+  const claims = expandClaims(packed);
+  return { kind, kid: Uint8Array.from(kid), claims, payload: canonicalJson(claims), signature: signature(sig), proof };
+}
+
+/** Whether the decoded envelope carries exactly viewJws (its payload and signature). */
+export function carriesView(decoded, viewJws) {
+  const [, payloadText, sig] = splitCompact(viewJws);
+  return decoded.payload === payloadText && equalBytes(decoded.signature, sig);
+}
