@@ -6,9 +6,10 @@ Needs Debian's ``wrk`` (``apt-get install wrk``). Not part of ``make test``: it 
 requests per second and p50/p99 latency for
 
 * ``POST /desk/verify``: the demo desk clerk verifying pasted QR texts (internet cafe), cycling
-  through fresh presentations made by the demo resident's wallet just before the run;
-* ``GET /wallet/licences/<id>/internet_cafe/qr``: the resident's live QR page (each
-  request signs a new holder proof and renders a PNG).
+  through fresh presentations made just before the run by the demo resident's phone (a
+  device key enrolled through the wallet API, as the browser enrols one; the phone builds
+  its presentations itself, the service signs none);
+* ``GET /wallet/``: the resident's wallet page (the phone then runs it from its own storage).
 
 It fails (exit 1) on any socket error or non-2xx response. Everything listens on and
 talks to 127.0.0.1 only, and every run stops by itself after ``--seconds``.
@@ -31,6 +32,15 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python bench/load.py`
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from keys import public_jwk  # noqa: E402
+from keys.jose import b64url_encode  # noqa: E402
+from wallet import present_view  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -79,6 +89,17 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None, he
     }
 
 
+def proven(op: urllib.request.OpenerDirector, base: str, device: Ed25519PrivateKey, path: str, purpose: str) -> Any:
+    """A wallet API call signed by the phone's device key over a fresh challenge."""
+    got = json.loads(op.open(base + "/wallet/api/challenge", timeout=30).read())
+    message = b"certfree-device-proof/v1\n" + purpose.encode() + b"\n" + got["challenge"].encode()
+    body = {"jwk": public_jwk(device.public_key()), "challenge": got["challenge"],
+            "signature": b64url_encode(device.sign(message)), "label": "bench/load.py"}
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "X-CSRF-Token": got["csrf"]})
+    return json.loads(op.open(request, timeout=30).read())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
@@ -107,14 +128,14 @@ def main() -> int:
         else:
             print("the service did not start; see", work / "server.log", file=sys.stderr)
             return 1
-        # The resident logs in and opens the internet-cafe QR page.
+        # The resident logs in and enrols a phone, which fetches its views.
         resident, jar = opener()
         token = csrf(resident, base + "/wallet/login")
         resident.open(base + "/wallet/login", data=urllib.parse.urlencode({"username": "demo", "password": "certfree-demo", "csrf_token": token}).encode(), timeout=30)
-        listing = resident.open(base + "/wallet/", timeout=30).read().decode()
-        qr_path = re.search(r'href="(/wallet/licences/[^/"]+/internet_cafe/qr)"', listing)
-        assert qr_path, "no internet-cafe QR link on the licence list"
-        qr_url = base + qr_path.group(1)
+        device = Ed25519PrivateKey.generate()
+        proven(resident, base, device, "/wallet/api/devices", "enrol")
+        views = proven(resident, base, device, "/wallet/api/sync", "sync")["licences"]
+        cafe = next(item["views"]["internet_cafe"] for item in views if item["type"] == "id_card")
         # Fresh presentations for the desk, made just before the run.
         desk, desk_jar = opener()
         token = csrf(desk, base + "/desk/login")
@@ -122,7 +143,7 @@ def main() -> int:
         desk_token = csrf(desk, base + "/desk/")
         bodies = []
         for _ in range(args.texts):
-            text = json.loads(resident.open(qr_url + ".json", timeout=30).read())["text"]
+            text = present_view(cafe, device, licence_type="id_card", scenario="internet_cafe").text
             bodies.append(urllib.parse.urlencode({"scenario": "internet_cafe", "text": text, "csrf_token": desk_token}))
         (work / "bodies.txt").write_text("\n".join(bodies) + "\n")
         script = work / "desk.lua"
@@ -140,7 +161,7 @@ def main() -> int:
         )
         results = {
             "desk_verify": wrk(base + "/desk/verify", args.seconds, args.connections, script=script),
-            "qr_page": wrk(qr_url, args.seconds, args.connections, headers=[f"Cookie: {cookie_header(jar)}"]),
+            "wallet_page": wrk(base + "/wallet/", args.seconds, args.connections, headers=[f"Cookie: {cookie_header(jar)}"]),
         }
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -150,9 +150,101 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
     return client.post("/wallet/login", data={"username": username, "password": password, "csrf_token": token})
 
 
+class Phone:
+    """A resident's phone, as the tests play it: an Ed25519 device key made here (as the
+    browser makes one), enrolled through the wallet API with a signed challenge, the views
+    it fetched with another, and presentations built from them by ``wallet.present_view``
+    (which tests/test_wallet_js.py holds byte-equal to the browser's code)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from keys import public_jwk
+
+        self.client = client
+        self.key = Ed25519PrivateKey.generate()
+        self.jwk = public_jwk(self.key.public_key())
+        self.licences: list[dict[str, Any]] = []
+
+    def proven(self, path: str, purpose: str, **fields: Any) -> Any:
+        """POST ``path`` with a fresh challenge signed as the protocol says: the bytes
+        ``certfree-device-proof/v1`` LF purpose LF challenge."""
+        from keys.jose import b64url_encode
+
+        got = self.client.get("/wallet/api/challenge")
+        assert got.status_code == 200, got.get_data(as_text=True)
+        challenge = got.json["challenge"]
+        message = b"certfree-device-proof/v1\n" + purpose.encode() + b"\n" + challenge.encode()
+        body = {"jwk": self.jwk, **fields, "challenge": challenge, "signature": b64url_encode(self.key.sign(message))}
+        return self.client.post(path, json=body, headers={"X-CSRF-Token": got.json["csrf"]})
+
+    def enrol(self, label: str = "test phone") -> "Phone":
+        answer = self.proven("/wallet/api/devices", "enrol", label=label)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        answer = self.sync()
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return self
+
+    def sync(self) -> Any:
+        answer = self.proven("/wallet/api/sync", "sync")
+        if answer.status_code == 200:
+            self.licences = answer.json["licences"]
+        return answer
+
+    def licence(self, id_or_type: str) -> dict[str, Any]:
+        found = [item for item in self.licences if id_or_type in (item["id"], item["type"])]
+        assert found, f"the phone holds no licence {id_or_type}"
+        return found[-1]
+
+    def code(self, id_or_type: str, scenario: str, now: int | None = None) -> str:
+        """A fresh presentation's QR text, as the phone would show it."""
+        from wallet import present_view
+
+        item = self.licence(id_or_type)
+        return present_view(item["views"][scenario], self.key, licence_type=item["type"], scenario=scenario, now=now).text
+
+
+def current_licence(app: Flask, licence_id: str) -> str:
+    """The licence that stands for ``licence_id`` now: enrolling a phone re-binds a
+    resident's licences, and each new one records the one it ``replaces``."""
+    from sqlalchemy import select
+
+    from issuer.service import db
+    from issuer.service.models import LicenceRecord
+
+    with app.app_context(), db.sessions(app)() as session:
+        while True:
+            newer = session.scalar(select(LicenceRecord.id).where(LicenceRecord.replaces == licence_id))
+            if newer is None:
+                return licence_id
+            licence_id = newer
+
+
+def wallet_code(client: FlaskClient, licence_id: str, scenario: str, now: int | None = None) -> str:
+    """The QR text that the phone of this logged-in resident client shows for the licence
+    ``licence_id`` at ``scenario``. The phone is enrolled at first use (which re-binds the
+    licences issued before it: the id is followed to the licence that replaced it)."""
+    phone: Phone | None = getattr(client, "certfree_phone", None)
+    if phone is None:
+        phone = Phone(client).enrol()
+        setattr(client, "certfree_phone", phone)
+    target = current_licence(client.application, licence_id)
+    if not any(item["id"] == target for item in phone.licences):
+        assert phone.sync().status_code == 200
+    return phone.code(target, scenario, now)
+
+
+def phone_of(app: Flask, username: str, password: str = PASSWORD) -> Phone:
+    """A logged-in test client of ``username`` with its phone enrolled (and synced)."""
+    client = app.test_client()
+    assert login(client, username, password).status_code == 302
+    return Phone(client).enrol()
+
+
 __all__ = [
     "service_keys", "database_url", "app", "client", "operators", "make_app", "enrol", "auth",
     "issue_via_api", "csrf", "login", "in_ci", "require_in_ci", "PASSWORD", "KEY_PASSPHRASE", "PG_ENV",
+    "Phone", "phone_of", "wallet_code", "current_licence",
 ]
 
 

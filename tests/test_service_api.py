@@ -197,7 +197,8 @@ def test_every_response_has_security_headers(app: Flask, client: FlaskClient, op
     big = b"{" + b" " * (64 * 1024) + b"}"
     responses = {
         "page": (client.get("/wallet/login"), 200, "text/html"),
-        "redirect": (client.get("/wallet/"), 302, None),
+        "page": (client.get("/wallet/"), 200, "text/html"),
+        "redirect": (client.get("/desk/"), 302, None),
         "static file": (client.get("/static/certfree.css"), 200, "text/css"),
         "public JSON": (client.get("/.well-known/jwks.json"), 200, "application/json"),
         "API JSON": (client.get("/api/v1/licences", headers=auth(token)), 200, "application/json"),
@@ -208,7 +209,7 @@ def test_every_response_has_security_headers(app: Flask, client: FlaskClient, op
         "error page 404": (client.get("/no/such/page"), 404, "text/html"),
         "error page 405": (client.get("/wallet/logout"), 405, "text/html"),
         "error page 400 (stale form)": (client.post("/wallet/logout", data={"csrf_token": "stale"}), 400, "text/html"),
-        "JSON 401 (log-in expired)": (client.get("/wallet/licences/x/hotel/qr.json"), 401, "application/json"),
+        "JSON 401 (log-in expired)": (client.get("/wallet/api/challenge"), 401, "application/json"),
     }
     for kind, (response, status, mimetype) in responses.items():
         assert response.status_code == status, kind

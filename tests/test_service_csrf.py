@@ -22,6 +22,7 @@ from typing import Any, Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from service_fixtures import wallet_code
 from service_fixtures import *
 from service_fixtures import PASSWORD, add_clerk, auth, csrf, desk_login, enrol, issue_via_api, login
 
@@ -81,7 +82,7 @@ class World:
                                           "csrf-key-0001").json["id"]
         wallet = self.app.test_client()
         assert login(wallet, "alice").status_code == 302
-        return str(wallet.get(f"/wallet/licences/{self._licence}/internet_cafe/qr.json").json["text"])
+        return str(wallet_code(wallet, self._licence, "internet_cafe"))
 
     def result_token(self) -> str:
         """A desk's signed, unspent verification result (what the register form carries)."""
@@ -131,7 +132,7 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {},
         state=lambda w, c: (_logged_in(c, "resident_id"), _epoch(w.app, "Resident", w.alice)),
         succeeded=lambda w, c, r, before: r.status_code == 302 and _logged_in(c, "resident_id") is None
-        and _epoch(w.app, "Resident", w.alice) == before[1] + 1 and c.get("/wallet/").status_code == 302,
+        and _epoch(w.app, "Resident", w.alice) == before[1] + 1 and c.get("/wallet/api/devices").status_code == 401,
     ),
     "desk.login": Route(
         "/desk/login", "clerk", "/desk/login", False, False,
@@ -188,10 +189,12 @@ def test_every_state_changing_route_is_covered(app: Flask) -> None:
     """Every route that takes anything but GET/HEAD/OPTIONS is either a form route checked
     here for CSRF, or an API route checked here for bearer-only authentication."""
     changing = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules() if set(rule.methods or ()) - SAFE_METHODS}
-    pages = {e for e, rule in changing.items() if not rule.startswith("/api/")}
+    pages = {e for e, rule in changing.items() if not rule.startswith(("/api/", "/wallet/api/"))}
     api = {e for e, rule in changing.items() if rule.startswith("/api/")}
+    wallet_api = {e for e, rule in changing.items() if rule.startswith("/wallet/api/")}
     assert pages == set(ROUTES), "a form route without a CSRF test: add it to ROUTES"
     assert api == set(API_ROUTES), "an API route without a bearer-only test: add it to API_ROUTES"
+    assert wallet_api == set(WALLET_API_ROUTES), "a wallet API route without a CSRF test: add it to WALLET_API_ROUTES"
     for endpoint, route in ROUTES.items():
         assert changing[endpoint] == route.path
 
@@ -262,6 +265,47 @@ API_ROUTES = {
     "api.licence_suspend": "/api/v1/licences/{id}/suspend",
     "api.licence_reinstate": "/api/v1/licences/{id}/reinstate",
 }
+
+
+# The phone's JSON calls: the session's token must come in the X-CSRF-Token header (a
+# cross-site form cannot set a header, and a cross-site fetch with one is not allowed).
+WALLET_API_ROUTES = {
+    "wallet.enrol_device": ("/wallet/api/devices", "enrol"),
+    "wallet.remove_device": ("/wallet/api/devices/{device}/remove", "sync"),
+    "wallet.sync": ("/wallet/api/sync", "sync"),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(WALLET_API_ROUTES))
+def test_a_wallet_api_post_without_the_session_token_header_is_refused_and_changes_nothing(
+    app: Flask, world: World, endpoint: str
+) -> None:
+    from service_fixtures import Phone
+
+    from keys.jose import b64url_encode
+
+    browser = app.test_client()
+    _log_in(browser, "resident")
+    enrolled = Phone(browser).enrol()  # the resident's phone, enrolled the proper way
+    device = browser.get("/wallet/api/devices").json["devices"][0]["id"]
+    path, purpose = WALLET_API_ROUTES[endpoint]
+    path = path.format(device=device)
+    newcomer = Phone(browser)  # a second key, for the enrolment attempts
+    before = browser.get("/wallet/api/devices").json
+    for header in (None, "", "forged-token-from-another-site"):
+        got = browser.get("/wallet/api/challenge").json
+        message = b"certfree-device-proof/v1\n" + purpose.encode() + b"\n" + got["challenge"].encode()
+        key = newcomer.key if endpoint == "wallet.enrol_device" else enrolled.key
+        jwk = newcomer.jwk if endpoint == "wallet.enrol_device" else enrolled.jwk
+        body = {"jwk": jwk, "challenge": got["challenge"], "signature": b64url_encode(key.sign(message))}
+        headers = {} if header is None else {"X-CSRF-Token": header}
+        for attempt in (browser.post(path, json=body, headers=headers),
+                        browser.post(path, data={**{k: str(v) for k, v in body.items()}, "csrf_token": got["csrf"]})):
+            assert attempt.status_code == 400 and attempt.json["error"] == "form_expired", attempt.json
+    assert browser.get("/wallet/api/devices").json == before
+    # with the header, the same calls go through: only the token was missing
+    done = enrolled.proven(path, purpose) if endpoint != "wallet.enrol_device" else newcomer.proven(path, purpose, label="x")
+    assert done.status_code == 200, done.json
 
 
 @pytest.mark.parametrize("cookie", ["resident", "clerk", "none"])

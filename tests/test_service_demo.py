@@ -1,4 +1,4 @@
-"""Demo data (``make run``), the CLI hooks, and the cloud wallet's key sealing."""
+"""Demo data (``make run``), the CLI hooks, and the server's own secrets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from service_fixtures import *  # noqa: F403
-from service_fixtures import enrol, login, make_app
+from service_fixtures import Phone, login, make_app
+
+from issuer import LICENCE_TYPES
 
 
 def test_demo_data_is_idempotent_and_holds_six_licences(tmp_path: Path) -> None:
@@ -27,7 +29,12 @@ def test_demo_data_is_idempotent_and_holds_six_licences(tmp_path: Path) -> None:
         assert len(residents.licences_of(session, resident.id)) == 6
     client = app.test_client()
     assert login(client, demo.DEMO_USER, demo.DEMO_PASSWORD).status_code == 302
-    assert client.get("/wallet/").get_data(as_text=True).count('class="licence"') == 6
+    phone = Phone(client).enrol()  # the demo resident's phone: one click in the browser
+    assert sorted(item["type"] for item in phone.licences) == sorted(LICENCE_TYPES)
+    assert all(item["views"] and item["state"] == "valid" for item in phone.licences)
+    assert demo.prepare(app)["tokens"] == first["tokens"]  # a re-run keeps the re-bound licences
+    with db.sessions(app)() as session:
+        assert len(residents.licences_of(session, resident.id)) == 6
     text = demo.banner(first, "http://127.0.0.1:8000")
     assert "http://127.0.0.1:8000/wallet/" in text and demo.DEMO_PASSWORD in text
 
@@ -41,37 +48,8 @@ def test_cli_has_serve_and_demo_data() -> None:
     assert parser.parse_args(["demo-data"]).func is cli.cmd_demo_data
 
 
-def test_device_keys_are_sealed_with_the_server_key(app: Flask) -> None:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
-    from issuer.service import db, residents
-    from issuer.service.models import Resident
-    from issuer.service.security import open_device_key
-
-    resident_id = enrol(app, "sealed")
-    with app.app_context(), db.sessions(app)() as session:
-        resident = session.get(Resident, resident_id)
-        assert resident is not None
-        raw = residents.device_key(resident).private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        assert raw not in resident.device.encrypted_key
-        with pytest.raises(InvalidTag):  # bound to its resident: cannot be moved to another
-            open_device_key(resident.device.encrypted_key, "someone-else")
-    assert (Path(app.instance_path) / "wallet-server.key").stat().st_mode & 0o077 == 0
-
-
 def test_server_secrets_are_created_once_even_by_racing_workers(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
-
-    from issuer.service.security import _load_or_create_key
-
-    path = tmp_path / "instance" / "wallet-server.key"
-    with ThreadPoolExecutor(8) as pool:
-        keys = list(pool.map(lambda _: _load_or_create_key(path), range(32)))
-    assert len(set(keys)) == 1 and len(keys[0]) == 32
-    assert (path.stat().st_mode & 0o777) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["wallet-server.key"]  # no temp files left
-
 
     from issuer.service.config import _instance_secret
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from service_fixtures import current_licence, wallet_code
 from service_fixtures import *
 from service_fixtures import add_clerk, csrf, desk_login, enrol, issue_via_api, login
 
@@ -39,9 +40,7 @@ def test_desk_needs_a_clerk_log_in(app: Flask) -> None:
 def cafe_qr(app: Flask, client: FlaskClient, operators: dict[str, str]) -> str:
     resident = enrol(app, "alice")
     licence = issue_via_api(client, operators["household_registration"], resident, "id_card", "desk-key-001").json["id"]
-    wallet = app.test_client()
-    login(wallet, "alice")
-    return f"/wallet/licences/{licence}/internet_cafe"
+    return str(licence)
 
 
 def _verify(client: FlaskClient, **data: object) -> tuple[int, str]:
@@ -57,9 +56,11 @@ def test_desk_page_has_the_camera_upload(client: FlaskClient) -> None:
 
 
 def test_upload_accepted_then_register(app: Flask, client: FlaskClient, cafe_qr: str) -> None:
-    png = app.test_client()
-    login(png, "alice")
-    image = png.get(f"{cafe_qr}/qr.png").data
+    from wallet import png_bytes
+
+    phone = app.test_client()
+    login(phone, "alice")
+    image = png_bytes(wallet_code(phone, cafe_qr, "internet_cafe"), scale=6)  # a photo of the phone, as a file
     status, html = _verify(client, scenario="internet_cafe", image=(io.BytesIO(image), "qr.png"))
     assert status == 200 and "通过 / accepted" in html
     assert "已满18周岁" in html and "110101********" in html and 'name="terminal"' in html
@@ -88,11 +89,11 @@ def test_upload_accepted_then_register(app: Flask, client: FlaskClient, cafe_qr:
 def test_pasted_text_replay_and_wrong_scenario_list_every_failure(app: Flask, client: FlaskClient, cafe_qr: str) -> None:
     wallet = app.test_client()
     login(wallet, "alice")
-    text = wallet.get(f"{cafe_qr}/qr.json").json["text"]
+    text = wallet_code(wallet, cafe_qr, "internet_cafe")
     assert "通过 / accepted" in _verify(client, scenario="internet_cafe", text=text)[1]
     status, html = _verify(client, scenario="internet_cafe", text=text)
     assert status == 200 and "未通过 / rejected" in html and 'data-code="replayed"' in html
-    text2 = wallet.get(f"{cafe_qr}/qr.json").json["text"]
+    text2 = wallet_code(wallet, cafe_qr, "internet_cafe")
     html = _verify(client, scenario="fuel_purchase", text=text2)[1]
     assert "未通过 / rejected" in html and 'data-code="wrong_scenario"' in html
 
@@ -128,7 +129,7 @@ def test_window_matter(app: Flask, client: FlaskClient, operators: dict[str, str
     licence = issue_via_api(client, operators["household_registration"], resident, "id_card", "desk-key-002").json["id"]
     wallet = app.test_client()
     login(wallet, "wang")
-    text = wallet.get(f"/wallet/licences/{licence}/window/qr.json").json["text"]
+    text = wallet_code(wallet, licence, "window")
     matter = next(m for m in load_matters().values() if "id_card" in m.requires and len(m.requires) > 1)
     html = _verify(client, scenario="window", matter=matter.id, text=text)[1]
     assert "通过 / accepted" in html and "缺少" in html
@@ -142,7 +143,8 @@ def test_revoked_licence_is_rejected_at_the_desk(app: Flask, client: FlaskClient
     licence = issue_via_api(client, token, resident, "id_card", "desk-key-003").json["id"]
     wallet = app.test_client()
     login(wallet, "li")
-    text = wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"]
+    text = wallet_code(wallet, licence, "hotel")
+    licence = current_licence(app, licence)  # the phone's enrolment re-bound it
     assert client.post(f"/api/v1/licences/{licence}/revoke", json={"reason": "lost"}, headers=auth(token)).status_code == 200
     html = _verify(client, scenario="hotel", text=text)[1]
     assert "未通过 / rejected" in html and 'data-code="revoked"' in html
@@ -188,7 +190,7 @@ def test_the_desk_takes_the_new_trust_list_after_a_compromise(tmp_path: Path) ->
 
     def at_the_desk(key: str) -> None:
         licence = issue_via_api(api, token, resident, "id_card", key).json["id"]
-        text = wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"]
+        text = wallet_code(wallet, licence, "hotel")
         status, html = _verify(desk, scenario="hotel", text=text)
         assert status < 500 and "通过 / accepted" in html, status
 
@@ -223,7 +225,7 @@ def _own_app(root: Path, **extra: object) -> tuple[Flask, str, str]:
 def _hotel_text(app: Flask, licence: str) -> str:
     wallet = app.test_client()
     login(wallet, "olga")
-    return str(wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"])
+    return str(wallet_code(wallet, licence, "hotel"))
 
 
 def test_a_refused_trust_list_is_a_coded_bilingual_desk_page_not_a_500(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

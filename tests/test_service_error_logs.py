@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 import logscan
 from issuer import example
+from service_fixtures import wallet_code
 from service_fixtures import add_clerk, csrf, desk_login, enrol, issue_via_api, login, make_app, service_keys
 
 __all__ = ["service_keys"]  # the session fixture, used by prod_app
@@ -85,7 +86,7 @@ def desk_result(prod_app: Flask) -> tuple[FlaskClient, str]:
     licence = issue_via_api(client, _operator(prod_app), resident, "id_card", "err-log-002").json["id"]
     wallet = prod_app.test_client()
     assert login(wallet, "bob").status_code == 302
-    text = wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"]
+    text = wallet_code(wallet, licence, "hotel")
     add_clerk(prod_app)
     desk = prod_app.test_client()
     assert desk_login(desk).status_code == 302
@@ -114,7 +115,7 @@ def test_desk_verify_500_logs_no_qr_text(prod_app: Flask, caplog: pytest.LogCapt
     licence = issue_via_api(client, _operator(prod_app), resident, "id_card", "err-log-003").json["id"]
     wallet = prod_app.test_client()
     assert login(wallet, "carol").status_code == 302
-    text = wallet.get(f"/wallet/licences/{licence}/hotel/qr.json").json["text"]
+    text = wallet_code(wallet, licence, "hotel")
     add_clerk(prod_app)
     desk = prod_app.test_client()
     assert desk_login(desk).status_code == 302

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from service_fixtures import *
-from service_fixtures import PASSWORD, csrf, enrol, issue_via_api, login
+from service_fixtures import PASSWORD, Phone, csrf, enrol, issue_via_api, login
 
-from verifier import MemoryReplayCache, VerificationFailed, Verifier, decode_qr_image, load_trust_list
+from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_trust_list
 
 
 @pytest.fixture
-def alice(app: Flask, client: FlaskClient, operators: dict[str, str]) -> dict[str, str]:
-    """Resident A with an ID card (internet-cafe view) and resident B with an e-bike registration."""
+def alice(app: Flask, client: FlaskClient, operators: dict[str, str]) -> dict[str, Any]:
+    """Resident A with an ID card and resident B with an e-bike registration, each issued
+    to the phone the resident enrolled first (``phone_a``, ``phone_b``, synced)."""
     a, b = enrol(app, "alice"), enrol(app, "bob")
+    phones = {}
+    for name in ("alice", "bob"):
+        browser = app.test_client()
+        assert login(browser, name).status_code == 302
+        phones[name] = Phone(browser).enrol()
     id_card = issue_via_api(client, operators["household_registration"], a, "id_card", "wallet-key-01").json["id"]
     ebike = issue_via_api(client, operators["police_station"], b, "ebike_registration", "wallet-key-02").json["id"]
-    return {"a": a, "b": b, "id_card": id_card, "ebike": ebike}
+    for phone in phones.values():
+        assert phone.sync().status_code == 200
+    return {"a": a, "b": b, "id_card": id_card, "ebike": ebike, "phone_a": phones["alice"], "phone_b": phones["bob"]}
+
+
+def logged_in(client: FlaskClient) -> bool:
+    """Whether the client's session is a resident's log-in (the wallet page answers 200 either
+    way: with the log-in form, or with the wallet)."""
+    return client.get("/wallet/api/devices").status_code == 200
 
 
 def _verifier(app: Flask) -> Verifier:
@@ -34,13 +48,18 @@ def _verifier(app: Flask) -> Verifier:
     return Verifier(load_trust_list(store.trust_list(), store.root_public_jwk()), replay_cache=MemoryReplayCache())
 
 
-def test_enrol_log_in_and_list(client: FlaskClient, alice: dict[str, str]) -> None:
-    assert client.get("/wallet/").status_code == 302  # log-in required
+def test_enrol_log_in_and_list(client: FlaskClient, alice: dict[str, Any]) -> None:
+    page = client.get("/wallet/").get_data(as_text=True)  # not logged in: the log-in form
+    assert 'name="username"' in page and 'name="password"' in page and 'id="enrol-device"' in page
+    assert not logged_in(client)
     response = login(client, "alice")
     assert response.status_code == 302 and response.headers["Location"].endswith("/wallet/")
     page = client.get("/wallet/").get_data(as_text=True)
-    assert "居民身份证" in page and f"/wallet/licences/{alice['id_card']}/internet_cafe/qr" in page
-    assert "电动自行车" not in page
+    assert 'name="password"' not in page and 'data-logged-in="1"' in page and "wallet.js" in page
+    held = alice["phone_a"].licences
+    assert [(item["id"], item["type"]) for item in held] == [(alice["id_card"], "id_card")]
+    assert held[0]["face"]["name"] == "李华" and held[0]["face"]["number"] == "110101********0038"
+    assert "internet_cafe" in held[0]["views"] and alice["phone_b"].licence("ebike_registration")
 
 
 def test_enrol_form(client: FlaskClient) -> None:
@@ -49,7 +68,7 @@ def test_enrol_form(client: FlaskClient) -> None:
     assert short.status_code == 400 and "password" in short.get_data(as_text=True)
     ok = client.post("/wallet/enrol", data={"username": "zed", "password": PASSWORD, "csrf_token": token})
     assert ok.status_code == 302
-    assert client.get("/wallet/").status_code == 200
+    assert logged_in(client)
 
 
 def test_session_cookie_flags(app: Flask, tmp_path, service_keys) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +80,7 @@ def test_session_cookie_flags(app: Flask, tmp_path, service_keys) -> None:  # ty
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
 
 
-def test_post_without_csrf_is_refused(client: FlaskClient, alice: dict[str, str]) -> None:
+def test_post_without_csrf_is_refused(client: FlaskClient, alice: dict[str, Any]) -> None:
     client.get("/wallet/login")
     response = client.post("/wallet/login", data={"username": "alice", "password": PASSWORD})
     assert response.status_code == 400
@@ -70,17 +89,17 @@ def test_post_without_csrf_is_refused(client: FlaskClient, alice: dict[str, str]
     assert client.post("/desk/login", data={"username": "clerk", "password": PASSWORD}).status_code == 400
 
 
-def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[str, str]) -> None:
+def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[str, Any]) -> None:
     for _ in range(5):
         assert login(client, "alice", "wrong password").status_code == 401
     throttled = login(client, "alice", PASSWORD)  # even the right password, for now
     assert throttled.status_code == 429 and "Retry-After" in throttled.headers
-    assert client.get("/wallet/").status_code == 302
+    assert not logged_in(client)
     assert login(client, "bob").status_code == 302  # other residents are not affected
 
 
 @pytest.mark.parametrize("account", ["resident", "clerk"])
-def test_a_right_password_clears_the_wrong_ones_before_it(app: Flask, client: FlaskClient, alice: dict[str, str], account: str) -> None:
+def test_a_right_password_clears_the_wrong_ones_before_it(app: Flask, client: FlaskClient, alice: dict[str, Any], account: str) -> None:
     """Four mistypes, a log-in, four more mistypes: the right password still works. A
     successful log-in takes back the attempts counted against its name and address (else a
     resident who once mistyped four times is locked out by one later slip)."""
@@ -99,11 +118,11 @@ def test_a_right_password_clears_the_wrong_ones_before_it(app: Flask, client: Fl
     from issuer.service import db
 
     with app.app_context(), db.sessions(app)() as s:  # the address's count is gone; the name-wide one back to its mistypes
-        counts = sorted(s.scalars(select(LoginThrottle.failures)))
+        counts = sorted(n for n in s.scalars(select(LoginThrottle.failures)) if n)  # (the fixture's own log-ins leave 0)
     assert counts == [3 * (app.config["LOGIN_MAX_FAILURES"] - 1)]
 
 
-def test_lockout_from_one_address_does_not_lock_the_resident_out_elsewhere(app: Flask, alice: dict[str, str]) -> None:
+def test_lockout_from_one_address_does_not_lock_the_resident_out_elsewhere(app: Flask, alice: dict[str, Any]) -> None:
     from issuer.service.residents import NAME_WIDE_FACTOR
 
     attacker = app.test_client()
@@ -125,7 +144,7 @@ def test_lockout_from_one_address_does_not_lock_the_resident_out_elsewhere(app: 
     assert login(late, "alice").status_code == 429
 
 
-def test_throttle_window_passes(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
+def test_throttle_window_passes(app: Flask, client: FlaskClient, alice: dict[str, Any]) -> None:
     clock = {"now": 1_800_000_000.0}
     app.extensions["certfree.clock"] = lambda: clock["now"]
     for _ in range(5):
@@ -135,45 +154,33 @@ def test_throttle_window_passes(app: Flask, client: FlaskClient, alice: dict[str
     assert login(client, "alice").status_code == 302
 
 
-def test_resident_a_gets_404_for_resident_b(client: FlaskClient, alice: dict[str, str]) -> None:
-    login(client, "alice")
-    for suffix in ("qr", "qr.json", "qr.png", "qr.svg"):
-        assert client.get(f"/wallet/licences/{alice['ebike']}/ebike_check/{suffix}").status_code == 404
-        assert client.get(f"/wallet/licences/{alice['id_card']}/internet_cafe/{suffix}").status_code == 200
-    assert client.get(f"/wallet/licences/{alice['id_card']}/no_such_scenario/qr").status_code == 404
-    assert client.get("/wallet/licences/unknown/internet_cafe/qr").status_code == 404
+def test_resident_a_gets_nothing_of_resident_b(app: Flask, alice: dict[str, Any]) -> None:
+    phone_a, phone_b = alice["phone_a"], alice["phone_b"]
+    assert all(item["type"] != "ebike_registration" for item in phone_a.licences)
+    bob_device = phone_b.client.get("/wallet/api/devices").json["devices"][0]["id"]
+    removed = phone_a.proven(f"/wallet/api/devices/{bob_device}/remove", "sync")
+    assert removed.status_code == 404 and removed.json["error"] == "device_not_found"
+    # alice's session with bob's phone key: not alice's device, so no views
+    thief = Phone(phone_a.client)
+    thief.key, thief.jwk = phone_b.key, phone_b.jwk
+    stolen = thief.sync()
+    assert stolen.status_code == 409 and stolen.json["error"] == "device_not_enrolled"
+    assert phone_b.sync().status_code == 200  # bob's phone is untouched
 
 
-def test_qr_page_png_svg_and_json_verify(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
-    login(client, "alice")
-    base = f"/wallet/licences/{alice['id_card']}/internet_cafe"
-    page = client.get(f"{base}/qr")
-    html = page.get_data(as_text=True)
-    assert page.headers["Cache-Control"] == "no-store"
-    assert "居民身份证" in html and 'id="countdown"' in html and "qr.js" in html
-    renew_at, fresh_until = (int(re.search(rf'data-{n}="(\d+)"', html).group(1)) for n in ("renew-at", "fresh-until"))
-    assert renew_at < fresh_until
-    verifier = _verifier(app)
-    png = client.get(f"{base}/qr.png")
-    assert png.mimetype == "image/png"
-    result = verifier.verify(png.data, scenario="internet_cafe")
+def test_the_phone_s_code_verifies_and_the_old_server_made_codes_are_gone(app: Flask, alice: dict[str, Any]) -> None:
+    phone = alice["phone_a"]
+    result = _verifier(app).verify(phone.code("id_card", "internet_cafe"), scenario="internet_cafe")
     assert result.claims["age_over_18"] is True and "birth_date" not in result.claims
-    svg = client.get(f"{base}/qr.svg")
-    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
-    data = client.get(f"{base}/qr.json").json
-    assert verifier.verify(data["text"], scenario="internet_cafe").licence_type == "id_card"
-    assert data["renew_at"] < data["fresh_until"] == data["presented_at"] + data["freshness"]
-    import base64
-
-    embedded = base64.b64decode(data["png"].split(",", 1)[1])
-    assert decode_qr_image(embedded) == data["text"]
+    for suffix in ("qr", "qr.json", "qr.png", "qr.svg"):  # the service makes no presentation any more
+        assert phone.client.get(f"/wallet/licences/{alice['id_card']}/internet_cafe/{suffix}").status_code == 404
 
 
-def test_logout(client: FlaskClient, alice: dict[str, str]) -> None:
+def test_logout(client: FlaskClient, alice: dict[str, Any]) -> None:
     login(client, "alice")
     token = csrf(client, "/wallet/")
     assert client.post("/wallet/logout", data={"csrf_token": token}).status_code == 302
-    assert client.get("/wallet/").status_code == 302
+    assert not logged_in(client)
 
 
 # ---- public endpoints -----------------------------------------------------------------------
@@ -193,7 +200,7 @@ def test_jwks_and_trust_list_cached(app: Flask, client: FlaskClient) -> None:
     assert "max-age" in trust.headers["Cache-Control"] and trust.headers["ETag"]
 
 
-def test_status_lists(client: FlaskClient, alice: dict[str, str], operators: dict[str, str]) -> None:
+def test_status_lists(client: FlaskClient, alice: dict[str, str], operators: dict[str, Any]) -> None:
     index = client.get("/status/index.json")
     assert index.status_code == 200 and "max-age" in index.headers["Cache-Control"]
     lists = index.json["lists"]
@@ -206,7 +213,7 @@ def test_status_lists(client: FlaskClient, alice: dict[str, str], operators: dic
     assert client.get(lists[0]["url"], headers={"If-None-Match": token.headers["ETag"]}).status_code == 304
 
 
-def test_status_list_token_is_reused_until_its_content_changes_or_it_ages(app: Flask, client: FlaskClient, alice: dict[str, str], operators: dict[str, str]) -> None:
+def test_status_list_token_is_reused_until_its_content_changes_or_it_ages(app: Flask, client: FlaskClient, alice: dict[str, str], operators: dict[str, Any]) -> None:
     from service_fixtures import auth
 
     clock = {"now": 1_800_000_000.0}
@@ -226,7 +233,7 @@ def test_status_list_token_is_reused_until_its_content_changes_or_it_ages(app: F
     assert all(client.get(url).get_data(as_text=True) != first[url] for url in urls)
 
 
-def test_guesses_sent_all_at_once_are_throttled_like_guesses_in_a_row(app: Flask, alice: dict[str, str]) -> None:
+def test_guesses_sent_all_at_once_are_throttled_like_guesses_in_a_row(app: Flask, alice: dict[str, Any]) -> None:
     """Sixty wrong passwords for alice from one address at the same moment: at most
     LOGIN_MAX_FAILURES are checked, and then even the right one is refused there. (The
     count used to be read, then written back plus one, so parallel guesses all saw a low
@@ -297,7 +304,7 @@ def test_one_name_enrolled_at_the_same_moment_is_taken_once_and_nothing_is_logge
     assert "argon2" not in caplog.text and "hana" not in caplog.text
 
 
-def test_login_goes_back_only_to_a_plain_wallet_path(client: FlaskClient, alice: dict[str, str]) -> None:
+def test_login_goes_back_only_to_a_plain_wallet_path(client: FlaskClient, alice: dict[str, Any]) -> None:
     def after_login(next_path: str) -> str:
         browser = client.application.test_client()
         token = csrf(browser, "/wallet/login")
@@ -311,7 +318,7 @@ def test_login_goes_back_only_to_a_plain_wallet_path(client: FlaskClient, alice:
         assert after_login(hostile).endswith("/wallet/"), hostile
 
 
-def test_a_session_cookie_copied_before_log_out_no_longer_works(app: Flask, alice: dict[str, str]) -> None:
+def test_a_session_cookie_copied_before_log_out_no_longer_works(app: Flask, alice: dict[str, Any]) -> None:
     """The session is a signed cookie: a log-out used to delete only the browser's copy,
     so a copy taken before it (a shared computer, a stolen cookie) kept the wallet open and
     made fresh QR codes for as long as it was used. A log-out now ends every session of
@@ -321,38 +328,40 @@ def test_a_session_cookie_copied_before_log_out_no_longer_works(app: Flask, alic
     copied = browser.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
     thief = app.test_client()
     thief.set_cookie(app.config["SESSION_COOKIE_NAME"], copied)
-    assert thief.get("/wallet/").status_code == 200  # the copy works while the session lasts
+    assert logged_in(thief)  # the copy works while the session lasts
     assert browser.post("/wallet/logout", data={"csrf_token": csrf(browser, "/wallet/")}).status_code == 302
-    assert thief.get("/wallet/").status_code == 302 and browser.get("/wallet/").status_code == 302
+    assert not logged_in(thief) and not logged_in(browser)
     again = app.test_client()
-    assert login(again, "alice").status_code == 302 and again.get("/wallet/").status_code == 200  # logging in again works
+    assert login(again, "alice").status_code == 302 and logged_in(again)  # logging in again works
     # the dead copy cannot end the new session by posting a log-out (its CSRF token is in it)
     thief_token = csrf(thief, "/wallet/login")
     thief.post("/wallet/logout", data={"csrf_token": thief_token})
-    assert again.get("/wallet/").status_code == 200
+    assert logged_in(again)
     clock = {"now": app.extensions["certfree.clock"]()}
     app.extensions["certfree.clock"] = lambda: clock["now"]
     clock["now"] += app.config["PERMANENT_SESSION_LIFETIME"] + 1  # however often it was refreshed
-    assert again.get("/wallet/").status_code == 302
+    assert not logged_in(again)
 
 
-def test_a_month_on_the_qr_page_gets_new_views_that_desks_accept(app: Flask, client: FlaskClient, alice: dict[str, str]) -> None:
+def test_a_phone_syncing_after_a_month_gets_new_views_that_desks_accept(app: Flask, alice: dict[str, Any]) -> None:
+    phone = alice["phone_a"]
     clock = {"now": app.extensions["certfree.clock"]()}
     app.extensions["certfree.clock"] = lambda: clock["now"]
+    old_views = dict(phone.licence("id_card")["views"])
     clock["now"] += 31 * 86400  # the views issued with the licence lived 30 days
-    assert login(client, "alice").status_code == 302
-    listed = client.get("/wallet/").get_data(as_text=True)
-    assert "有效 valid" in listed
-    code = client.get(f"/wallet/licences/{alice['id_card']}/hotel/qr.json").json
-    result = _verifier(app).verify(decode_qr_image(base64.b64decode(code["png"].split(",", 1)[1])), "hotel", now=clock["now"])
+    assert login(phone.client, "alice").status_code == 302
+    assert phone.sync().status_code == 200
+    assert phone.licence("id_card")["state"] == "valid" and phone.licence("id_card")["views"] != old_views
+    result = _verifier(app).verify(phone.code("id_card", "hotel", now=int(clock["now"])), "hotel", now=clock["now"])
     assert result.licence_type == "id_card"
-    # a year on, the licence itself is over: the list says so, and no new views are made
+    # a year on, the licence itself is over: the phone is told so, and no new views are made
     clock["now"] += 340 * 86400
-    assert login(client, "alice").status_code == 302
-    assert "已过期 expired" in client.get("/wallet/").get_data(as_text=True)
-    stale = client.get(f"/wallet/licences/{alice['id_card']}/hotel/qr.json").json
+    assert login(phone.client, "alice").status_code == 302
+    before = dict(phone.licence("id_card")["views"])
+    assert phone.sync().status_code == 200
+    assert phone.licence("id_card")["state"] == "expired" and phone.licence("id_card")["views"] == before
     with pytest.raises(VerificationFailed) as caught:
-        _verifier(app).verify(stale["text"], "hotel", now=clock["now"])
+        _verifier(app).verify(phone.code("id_card", "hotel", now=int(clock["now"])), "hotel", now=clock["now"])
     assert "expired" in caught.value.codes
 
 
@@ -373,7 +382,7 @@ def test_the_service_database_is_readable_by_its_owner_alone(tmp_path: Path, ser
 # ---- error answers ---------------------------------------------------------------------------
 
 
-def test_a_stale_form_comes_back_with_a_fresh_token_and_says_so(client: FlaskClient, alice: dict[str, str]) -> None:
+def test_a_stale_form_comes_back_with_a_fresh_token_and_says_so(client: FlaskClient, alice: dict[str, Any]) -> None:
     """Logged out in another tab, then logging in from the first one: not a dead-end English
     400 but the form again, in both languages, with a token that works."""
     client.get("/wallet/login")
@@ -417,15 +426,13 @@ def test_error_pages_are_coded_and_bilingual(tmp_path, service_keys) -> None:  #
     assert missing.status_code == 404 and missing.json["error"] == "not_found" and missing.json["message_zh"]
 
 
-def test_qr_json_answers_401_once_the_log_in_has_ended(client: FlaskClient, alice: dict[str, str]) -> None:
-    """The QR page's script fetches qr.json: after a log-out (here, or in another tab) it gets
-    a coded 401 it can act on, not a redirect to an HTML page it cannot read."""
-    login(client, "alice")
-    base = f"/wallet/licences/{alice['id_card']}/internet_cafe"
-    assert client.get(f"{base}/qr.json").status_code == 200
-    client.post("/wallet/logout", data={"csrf_token": csrf(client, "/wallet/")})
-    ended = client.get(f"{base}/qr.json")
-    assert ended.status_code == 401 and ended.mimetype == "application/json"
-    assert ended.json["error"] == "login_required" and ended.json["message_zh"] == "请重新登录"
-    assert ended.json["login"] == "/wallet/login"
-    assert client.get(f"{base}/qr").status_code == 302  # the page itself still goes to the log-in page
+def test_the_wallet_api_answers_401_once_the_log_in_has_ended(alice: dict[str, Any]) -> None:
+    """The phone's script calls the API: after a log-out (here, or in another tab) it gets a
+    coded 401 it can act on (its codes keep working offline), not a redirect to a page."""
+    phone = alice["phone_a"]
+    assert phone.sync().status_code == 200
+    phone.client.post("/wallet/logout", data={"csrf_token": csrf(phone.client, "/wallet/")})
+    for ended in (phone.client.get("/wallet/api/challenge"), phone.client.post("/wallet/api/sync", json={})):
+        assert ended.status_code == 401 and ended.mimetype == "application/json"
+        assert ended.json["error"] == "login_required" and ended.json["message_zh"] == "请重新登录"
+        assert ended.json["login"] == "/wallet/login"

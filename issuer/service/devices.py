@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Mapping
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,13 +41,14 @@ class DeviceError(ValueError):
         self.code = code
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt="certfree-device-challenge")
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="certfree-device-challenge")
 
 
-def new_challenge(secret: str, resident_id: str) -> str:
-    """A fresh challenge for ``resident_id``'s device to sign (good for CHALLENGE_SECONDS)."""
-    return _serializer(secret).dumps({"r": resident_id, "n": secrets.token_urlsafe(16)})
+def new_challenge(secret: str, resident_id: str, *, now: float) -> str:
+    """A fresh challenge for ``resident_id``'s device to sign, good for CHALLENGE_SECONDS
+    from ``now`` (the service's clock), signed by the service so it needs no storage."""
+    return _serializer(secret).dumps({"r": resident_id, "t": int(now), "n": secrets.token_urlsafe(16)})
 
 
 def signed_message(purpose: str, challenge: str) -> bytes:
@@ -80,13 +81,14 @@ def check_possession(secret: str, resident_id: str, purpose: str, jwk: Any, chal
     if not isinstance(challenge, str) or not isinstance(signature, str) or len(challenge) > 200:
         raise DeviceError("device_proof_invalid")
     try:
-        data = _serializer(secret).loads(challenge, max_age=CHALLENGE_SECONDS, return_timestamp=False)
-    except SignatureExpired:
-        raise DeviceError("device_challenge_expired") from None
+        data = _serializer(secret).loads(challenge)
     except BadSignature:
         raise DeviceError("device_proof_invalid") from None
     if not isinstance(data, dict) or data.get("r") != resident_id or purpose not in PURPOSES:
         raise DeviceError("device_proof_invalid")
+    issued = data.get("t")
+    if not isinstance(issued, int) or not issued - 30 <= now < issued + CHALLENGE_SECONDS:  # 30 s: hosts' clocks
+        raise DeviceError("device_challenge_expired")
     try:
         raw_signature = b64url_decode(signature)
     except (ValueError, TypeError):

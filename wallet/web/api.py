@@ -57,7 +57,8 @@ def _body() -> dict[str, Any] | None:
 @login_required
 def challenge() -> Response:
     """A challenge for the device to sign, and the session's CSRF token for the POST after."""
-    return _no_store(jsonify({"challenge": devices.new_challenge(current_app.config["SECRET_KEY"], g.account.id),
+    return _no_store(jsonify({"challenge": devices.new_challenge(current_app.config["SECRET_KEY"], g.account.id,
+                                                                 now=context.now()),
                               "csrf": csrf_token(), "now": int(context.now()),
                               "expires_in": devices.CHALLENGE_SECONDS}))
 

@@ -1,0 +1,76 @@
+"""Fixtures for the real-browser tests: Debian's /usr/bin/chromium driven by Playwright, and
+the service with the demo data (``make run``'s) served on 127.0.0.1 in a thread, its
+internet-café freshness window cut to SHORT_FRESHNESS seconds. Locally the browser tests
+skip without chromium; in CI they fail.
+
+Use with ``from browser_fixtures import browser, live``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from service_fixtures import make_app, require_in_ci
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SHORT_FRESHNESS = 10  # the policy loader's minimum; the page renews 3 s before it ends
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        require_in_ci(CHROMIUM)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_in_ci("the playwright package")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _short_policies(folder: Path) -> Path:
+    from scenarios.policy import POLICIES_DIR
+
+    shutil.copytree(POLICIES_DIR, folder)
+    cafe = folder / "internet_cafe.toml"
+    cafe.write_text(re.sub(r"(?m)^freshness_seconds = \d+", f"freshness_seconds = {SHORT_FRESHNESS}", cafe.read_text("utf-8")), "utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The service with the demo data (``make run``'s), served on 127.0.0.1 in a thread."""
+    from werkzeug.serving import make_server
+
+    from issuer.service import demo
+
+    root = tmp_path_factory.mktemp("live")
+    app = make_app(root, root / "keys", POLICIES_DIR=str(_short_policies(root / "policies")))
+    info = demo.prepare(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, "info": info, "root": root}
+    server.shutdown()
+
+
+def read_qr(png: bytes) -> str:
+    """The text of the one QR code in a screenshot, read by zxing-cpp."""
+    import zxingcpp
+    from PIL import Image
+
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(found) == 1, "expected exactly one QR code in the screenshot"
+    return str(found[0].text)

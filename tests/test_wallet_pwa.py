@@ -1,0 +1,241 @@
+"""The resident's wallet on the phone, in real headless Chromium (Debian's /usr/bin/chromium
+driven by Playwright) against the running service with the demo data (``make run``'s).
+
+The phone's browser enrols itself with one click, keeps its key and views, and shows a code
+for any scenario with the network off; the code, read from a screenshot by zxing-cpp, is
+accepted by the SDK, refused when scanned twice (``replayed``) and once too old
+(``presentation_stale``). A second browser gets no code until it enrols, and its enrolment
+revokes the first one's codes at a desk that syncs. Nothing on the service's side holds a
+device's private key. Locally these skip without chromium; in CI they fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_fixtures import SHORT_FRESHNESS, browser, live, read_qr  # noqa: F401  (fixtures)
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
+
+
+def _desk(app: Any, status_dir: Path | None = None) -> Any:
+    """An offline desk: the SDK with the service's trust list (and synced status lists)."""
+    from keys import KeyDir
+    from verifier import MemoryReplayCache, Verifier, load_status_lists, load_trust_list
+
+    store = KeyDir(app.config["KEYS_DIR"])
+    trust = load_trust_list(store.trust_list(), store.root_public_jwk())
+    status = load_status_lists(status_dir, trust) if status_dir else None
+    return Verifier(trust, replay_cache=MemoryReplayCache(), status=status)
+
+
+def _log_in(page: Any, base: str) -> None:
+    from issuer.service.demo import DEMO_PASSWORD, DEMO_USER
+
+    page.goto(f"{base}/wallet/")
+    page.fill("input[name=username]", DEMO_USER)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("#login")
+    page.wait_for_url(re.compile(r".*/wallet/$"))
+
+
+def _enrol(page: Any) -> None:
+    """The resident's whole enrolment: one click on the one button."""
+    page.wait_for_selector("#enrol-device", state="visible")
+    page.click("#enrol-device")
+    page.wait_for_selector('li[data-type="id_card"] a[data-scenario="hotel"]')
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+
+def _phone(browser: Any, base: str) -> tuple[Any, Any]:
+    """A new phone (a browser context: its own IndexedDB), logged in as the demo resident
+    and enrolled, which makes it the resident's one active device."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    _log_in(page, base)
+    _enrol(page)
+    return context, page
+
+
+def _code(page: Any, base: str, licence_type: str, scenario: str) -> tuple[str, int]:
+    """Open the bookmarkable code page and read the code from a screenshot of it."""
+    page.goto(f"{base}/wallet/#/{licence_type}/{scenario}")
+    page.wait_for_selector("#qr", state="visible")
+    presented_at = int(page.get_attribute("#qr", "data-presented-at"))
+    return read_qr(page.screenshot()), presented_at
+
+
+def _sync_desk(base: str, app: Any, folder: Path) -> Path:
+    """The desk's sync: trust list and status lists fetched from the service and verified."""
+    from keys import KeyDir
+    from keys.sync import sync
+
+    sync(base, folder, KeyDir(app.config["KEYS_DIR"]).root_public_jwk())
+    return folder / "status"
+
+
+def test_offline_phone_shows_codes_the_desk_accepts_once_and_not_when_stale(browser: Any, live: dict[str, Any]) -> None:
+    from verifier import VerificationFailed
+
+    base, app = live["url"], live["app"]
+    context, page = _phone(browser, base)
+    context.set_offline(True)
+    page.reload()  # the service worker serves the page; the phone's storage the licences
+    page.wait_for_selector('li[data-type="id_card"]')
+    assert "离线 Offline" in page.inner_text("#net")
+    assert page.evaluate("fetch('/wallet/api/devices').then(() => 'online', () => 'offline')") == "offline"
+    desk = _desk(app)
+    for scenario in ("hotel", "internet_cafe"):
+        text, presented_at = _code(page, base, "id_card", scenario)
+        result = desk.verify(text, scenario=scenario)
+        assert result.licence_type == "id_card" and result.scenario == scenario
+        if scenario == "internet_cafe":
+            assert result.claims["age_over_18"] is True and "birth_date" not in result.claims
+        with pytest.raises(VerificationFailed) as again:
+            desk.verify(text, scenario=scenario)
+        assert again.value.codes == ["replayed"]
+        policy = desk.policies[scenario]
+        too_late = presented_at + policy.freshness_seconds + policy.clock_skew_seconds + 1
+        with pytest.raises(VerificationFailed) as stale:  # the same screenshot, scanned later by another desk
+            _desk(app).verify(text, scenario=scenario, now=too_late)
+        assert "presentation_stale" in stale.value.codes
+    context.close()
+
+
+def test_the_phone_makes_a_new_code_before_the_freshness_window_ends(browser: Any, live: dict[str, Any]) -> None:
+    """The internet café's window is SHORT_FRESHNESS seconds here: the page counts down and
+    draws a new code (a new proof) before the desk would refuse the old one, offline too."""
+    base, app = live["url"], live["app"]
+    context, page = _phone(browser, base)
+    context.set_offline(True)
+    first, first_at = _code(page, base, "id_card", "internet_cafe")
+    assert 0 < int(page.inner_text("#countdown")) <= SHORT_FRESHNESS
+    page.wait_for_function("(at) => document.getElementById('qr').dataset.presentedAt !== at", arg=str(first_at),
+                           timeout=(SHORT_FRESHNESS + 5) * 1000)
+    second_at = int(page.get_attribute("#qr", "data-presented-at"))
+    second = read_qr(page.screenshot())
+    assert second != first and first_at < second_at < first_at + SHORT_FRESHNESS  # renewed before the end
+    desk = _desk(app)
+    assert desk.verify(second, scenario="internet_cafe").presented_at == second_at
+    assert desk.verify(first, scenario="internet_cafe", now=second_at).presented_at == first_at  # still fresh then
+    context.close()
+
+
+def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_are_revoked(
+    browser: Any, live: dict[str, Any], tmp_path: Path
+) -> None:
+    from verifier import VerificationFailed
+
+    base, app = live["url"], live["app"]
+    first, old_phone = _phone(browser, base)
+    old_text, _ = _code(old_phone, base, "id_card", "hotel")
+    assert _desk(app, _sync_desk(base, app, tmp_path / "before")).verify(old_text, scenario="hotel").licence_type == "id_card"
+
+    second = browser.new_context(**PHONE)
+    new_phone = second.new_page()
+    _log_in(new_phone, base)
+    assert new_phone.is_visible("#enrol-device") and new_phone.locator("#enrol-device").count() == 1
+    new_phone.goto(f"{base}/wallet/#/id_card/hotel")  # logged in, not enrolled: no code at all
+    new_phone.wait_for_selector("#code-problem", state="visible")
+    assert not new_phone.is_visible("#qr") and "本机尚未启用" in new_phone.inner_text("#code-problem")
+    new_phone.goto(f"{base}/wallet/")
+    _enrol(new_phone)
+
+    later_old_text, _ = _code(old_phone, base, "id_card", "hotel")  # the old phone still draws codes from its copy
+    new_text, _ = _code(new_phone, base, "id_card", "hotel")
+    desk = _desk(app, _sync_desk(base, app, tmp_path / "after"))
+    with pytest.raises(VerificationFailed) as refused:
+        desk.verify(later_old_text, scenario="hotel")
+    assert "revoked" in refused.value.codes
+    assert desk.verify(new_text, scenario="hotel").licence_type == "id_card"
+
+    old_phone.goto(f"{base}/wallet/")  # online again, the old phone learns it was replaced
+    old_phone.wait_for_selector("#enrol-error", state="visible")
+    assert "取代" in old_phone.inner_text("#enrol-error") and old_phone.locator('li[data-type="id_card"]').count() == 0
+    first.close()
+    second.close()
+
+
+def test_the_device_key_never_leaves_the_browser(browser: Any, live: dict[str, Any]) -> None:
+    """The browser refuses to export the private key; what it sent the service holds only
+    public members; and nothing in the service's database or instance folder is a private
+    key of an enrolled device (every 32-byte value found, raw, hex or base64, is tried as an
+    Ed25519 seed against every enrolled public key)."""
+    base, app = live["url"], live["app"]
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if "/wallet/api/" in r.url else None)
+    _log_in(page, base)
+    _enrol(page)
+    page.evaluate("""() => new Promise((resolve) => {
+        const open = indexedDB.open("certfree-wallet");
+        open.onsuccess = () => {
+            const get = open.result.transaction("device").objectStore("device").get("current");
+            get.onsuccess = () => { window.__device = get.result; resolve(true); };
+        };
+    })""")
+    exported = page.evaluate("""async () => {
+        const key = window.__device.keyPair.privateKey;
+        const out = {extractable: key.extractable, usages: key.usages};
+        for (const format of ["pkcs8", "jwk", "raw"]) {
+            try { await crypto.subtle.exportKey(format, key); out[format] = "exported"; }
+            catch (e) { out[format] = e.name; }
+        }
+        return out;
+    }""")
+    assert exported["extractable"] is False and exported["usages"] == ["sign"]
+    assert exported["pkcs8"] == exported["jwk"] == "InvalidAccessError" and exported["raw"] != "exported"
+    bodies = [json.loads(body) for body in sent if body]
+    assert bodies and all(set(body.get("jwk", {})) <= {"crv", "kty", "x"} for body in bodies)
+    context.close()
+    _assert_no_device_private_key(app)
+
+
+def _assert_no_device_private_key(app: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from sqlalchemy import inspect, select, text
+
+    from issuer.service import db
+    from issuer.service.models import Device
+    from keys.jose import b64url_decode
+
+    values: list[Any] = []
+    with db.sessions(app)() as session:
+        devices = list(session.scalars(select(Device)))
+        public = {b64url_decode(d.public_jwk["x"]) for d in devices}
+        assert devices and all(set(d.public_jwk) == {"crv", "kty", "x"} for d in devices)
+        for table in inspect(session.get_bind()).get_table_names():
+            for row in session.execute(text(f'SELECT * FROM "{table}"')):
+                values.extend(v for v in row if v is not None)
+    instance = Path(app.instance_path)
+    files = [p for p in instance.rglob("*") if p.is_file() and not p.name.startswith("certfree.db")]
+    values.extend(p.read_bytes() for p in files)  # the database's own files are read above, row by row
+    assert files and not (instance / "wallet-server.key").exists()
+
+    candidates: set[bytes] = set()
+    for value in values:
+        raw = value if isinstance(value, bytes) else (json.dumps(value) if not isinstance(value, str) else value).encode()
+        assert b"PRIVATE KEY" not in raw and b'"d"' not in raw, "a private key file or a JWK with its private member"
+        if isinstance(value, bytes) and len(value) <= 4096:
+            candidates.update(value[i:i + 32] for i in range(len(value) - 31))
+        for token in re.findall(rb"[A-Za-z0-9_-]{43}", raw):
+            try:
+                candidates.add(b64url_decode(token.decode()))
+            except ValueError:
+                pass
+        for token in re.findall(rb"[A-Za-z0-9+/]{43}=", raw):
+            candidates.add(base64.b64decode(token))
+        for token in re.findall(rb"[0-9a-fA-F]{64}", raw):
+            candidates.add(bytes.fromhex(token.decode()))
+    assert candidates  # the scan did look at something
+    for seed in candidates:
+        if len(seed) == 32:
+            derived = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            assert derived not in public, "a device's private key is stored by the service"
