@@ -74,3 +74,14 @@ def read_qr(png: bytes) -> str:
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
     assert len(found) == 1, "expected exactly one QR code in the screenshot"
     return str(found[0].text)
+
+
+def log_in_resident(page: Any, base: str) -> None:
+    """Log the demo resident in on the wallet page's own form."""
+    from issuer.service.demo import DEMO_PASSWORD, DEMO_USER
+
+    page.goto(f"{base}/wallet/")
+    page.fill("input[name=username]", DEMO_USER)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("#login")
+    page.wait_for_url(re.compile(r".*/wallet/$"))

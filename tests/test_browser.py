@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from browser_fixtures import SHORT_FRESHNESS, browser, live, read_qr  # noqa: F401  (fixtures)
+from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr  # noqa: F401  (fixtures)
 
 def _sdk_verifier(app: Any) -> Any:
     from keys import KeyDir
@@ -24,13 +24,7 @@ def _sdk_verifier(app: Any) -> Any:
 
 
 def _open_cafe_qr(page: Any, base: str) -> None:
-    from issuer.service.demo import DEMO_PASSWORD, DEMO_USER
-
-    page.goto(f"{base}/wallet/")
-    page.fill("input[name=username]", DEMO_USER)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("#login")
-    page.wait_for_url(re.compile(r".*/wallet/$"))
+    log_in_resident(page, base)
     if page.is_visible("#enrol-device"):
         page.click("#enrol-device")
     page.click('li[data-type="id_card"] a[data-scenario="internet_cafe"]')

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_fixtures import SHORT_FRESHNESS, browser, live, read_qr  # noqa: F401  (fixtures)
+from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr  # noqa: F401  (fixtures)
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
 
@@ -34,16 +34,6 @@ def _desk(app: Any, status_dir: Path | None = None) -> Any:
     return Verifier(trust, replay_cache=MemoryReplayCache(), status=status)
 
 
-def _log_in(page: Any, base: str) -> None:
-    from issuer.service.demo import DEMO_PASSWORD, DEMO_USER
-
-    page.goto(f"{base}/wallet/")
-    page.fill("input[name=username]", DEMO_USER)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("#login")
-    page.wait_for_url(re.compile(r".*/wallet/$"))
-
-
 def _enrol(page: Any) -> None:
     """The resident's whole enrolment: one click on the one button."""
     page.wait_for_selector("#enrol-device", state="visible")
@@ -57,7 +47,7 @@ def _phone(browser: Any, base: str) -> tuple[Any, Any]:
     and enrolled, which makes it the resident's one active device."""
     context = browser.new_context(**PHONE)
     page = context.new_page()
-    _log_in(page, base)
+    log_in_resident(page, base)
     _enrol(page)
     return context, page
 
@@ -138,7 +128,7 @@ def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_ar
 
     second = browser.new_context(**PHONE)
     new_phone = second.new_page()
-    _log_in(new_phone, base)
+    log_in_resident(new_phone, base)
     assert new_phone.is_visible("#enrol-device") and new_phone.locator("#enrol-device").count() == 1
     new_phone.goto(f"{base}/wallet/#/id_card/hotel")  # logged in, not enrolled: no code at all
     new_phone.wait_for_selector("#code-problem", state="visible")
@@ -171,7 +161,7 @@ def test_the_device_key_never_leaves_the_browser(browser: Any, live: dict[str, A
     page = context.new_page()
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.post_data or "") if "/wallet/api/" in r.url else None)
-    _log_in(page, base)
+    log_in_resident(page, base)
     _enrol(page)
     page.evaluate("""() => new Promise((resolve) => {
         const open = indexedDB.open("certfree-wallet");

@@ -74,9 +74,14 @@ function renderList() {
 function renderNet(message) {
   const net = $("#net");
   const meta = state.meta;
-  const copy = meta ? `本机副本更新于${ago(phoneNow() - meta.syncedAt, "zh")} / copy from ${ago(phoneNow() - meta.syncedAt, "en")}` : "";
-  net.textContent = message || (state.online ? `已同步 Synced · ${copy}` : `离线 Offline${copy ? " · " + copy : ""}`);
-  net.classList.toggle("offline", !state.online);
+  const offline = !navigator.onLine;
+  const age = meta ? phoneNow() - meta.syncedAt : 0;
+  const copy = meta ? `本机副本更新于${ago(age, "zh")} / copy from ${ago(age, "en")}` : "";
+  if (message) net.textContent = message;
+  else if (state.online) net.textContent = `已同步 Synced · ${copy}`;
+  else if (offline) net.textContent = copy ? `离线 Offline · ${copy}` : "离线 Offline";
+  else net.textContent = copy; // online, not synced (not logged in): say how old the copy is
+  net.classList.toggle("offline", offline || (Boolean(copy) && !state.online));
 }
 
 // ---- one code ----------------------------------------------------------------------------
@@ -120,7 +125,8 @@ async function showCode(type, scenario) {
     const iat = Math.floor(serviceNow());
     const text = await present(licence.views[scenario], state.device.keyPair.privateKey, iat);
     const box = $("#qr-box");
-    draw(canvas, text, Math.min(box.clientWidth, 560));
+    // as wide as the screen allows, and the countdown still in view under it
+    draw(canvas, text, Math.min(box.clientWidth, 560, Math.max(240, window.innerHeight - 320)));
     canvas.hidden = false;
     $("#code-timer").hidden = false;
     canvas.dataset.presentedAt = String(iat);
@@ -161,7 +167,7 @@ function showEnrol(message) {
 function label() {
   const ua = navigator.userAgent;
   const kind = /iPhone|iPad/.test(ua) ? "iPhone" : /Android/.test(ua) ? "Android" : "浏览器 browser";
-  return `${kind} · ${new Date().toISOString().slice(0, 10)}`;
+  return kind;
 }
 
 async function enrol() {
@@ -221,7 +227,7 @@ async function loadDevices() {
     const remove = el("button", { type: "button", class: "link", "data-device": String(d.id) }, "移除 Remove");
     remove.addEventListener("click", () => removeDevice(d, d.thumbprint === mine));
     return el("li", {}, el("span", {}, d.label, d.thumbprint === mine ? el("strong", {}, " · 本机 this phone") : ""),
-      el("small", {}, ` ${new Date(d.created_at * 1000).toISOString().slice(0, 10)}`), " ", remove);
+      el("small", {}, `启用于 enrolled ${new Date(d.created_at * 1000).toISOString().slice(0, 10)}`), remove);
   });
   $("#devices").replaceChildren(...items);
   show("#devices-section", items.length > 0);
