@@ -46,7 +46,9 @@ check-bundles: bundles
 # The JavaScript unit tests (node's own test runner), when node is installed; CI always has it.
 js-test:
 	@if command -v node >/dev/null; then \
-	  for home in $(WEB_HOMES); do (cd $$home && node --test test/) || exit 1; done; \
+	  for home in $(WEB_HOMES); do \
+	    (cd $$home && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node --test test/) || exit 1; \
+	  done; \
 	elif [ -n "$$CI" ]; then echo "CI: node is required for the JavaScript tests"; exit 1; \
 	else echo "node not installed: JavaScript tests skipped (CI runs them)"; fi
 
