@@ -34,6 +34,10 @@ function scenarioTitle(name) {
 // ---- the list -----------------------------------------------------------------------------
 
 function renewNote(licence, now) {
+  if (licence.state !== "valid") {
+    return el("p", { class: "error renew" },
+      `此证照${stateLabel(licence.state)}，二维码无法更新，请联系签发机关 / This licence is ${licence.state}: its codes cannot be renewed; contact the issuer`);
+  }
   const ends = Object.values(licence.views).map((jws) => viewClaims(jws).exp);
   if (!ends.length) return null;
   const left = Math.min(...ends) - now;
