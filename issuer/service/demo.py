@@ -1,5 +1,6 @@
 """Demo data for ``make run``: keys, the schema, one operator per authority, and a demo
-resident holding all six licences (issued through the same code path as the API)."""
+resident holding all six licences (issued through the same code path as the API). The
+licences wait, bound to no key, until the resident's browser enrols as their device."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def banner(info: dict[str, Any], base_url: str) -> str:
         f"  home 首页        {base_url}/",
         (f"  wallet 居民钱包  {base_url}/wallet/   log in 登录: {DEMO_USER} / {info['password']}"
          f"  (also {OTHER_USER}, no licences)"),
+        "                   then tap 在本机启用 Enable on this phone: the browser makes its own device key",
         f"  desk 核验台      {base_url}/desk/   log in 登录: {DESK_USER} / {DESK_PASSWORD}",
         f"  public keys      {base_url}/.well-known/jwks.json  {base_url}/trust-list.jws  {base_url}/status/index.json",
         "  issuer API operator tokens (Authorization: Bearer ...):",
