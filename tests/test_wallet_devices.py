@@ -221,3 +221,31 @@ def create_app_at(tmp_path: Path, keys: Path, database_url: str, revision: str) 
                       "KEYS_DIR": str(keys), "KEY_PASSPHRASE": KEY_PASSPHRASE, "SECRET_KEY": "test"})
     db.upgrade(app, revision)
     return app
+
+
+def test_two_phones_enrolling_at_the_same_moment_leave_one_active(app: Flask, olga: dict[str, Any]) -> None:
+    import threading
+
+    phones = [Phone(_client(app, "olga")) for _ in range(4)]
+    start = threading.Barrier(len(phones), timeout=60)
+    answers: list[int] = []
+
+    def go(phone: Phone) -> None:
+        got = phone.client.get("/wallet/api/challenge").json
+        message = b"certfree-device-proof/v1\nenrol\n" + got["challenge"].encode()
+        body = {"jwk": phone.jwk, "challenge": got["challenge"], "signature": b64url_encode(phone.key.sign(message))}
+        start.wait()
+        answers.append(phone.client.post("/wallet/api/devices", json=body, headers={"X-CSRF-Token": got["csrf"]}).status_code)
+
+    threads = [threading.Thread(target=go, args=(p,)) for p in phones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 200 in answers and set(answers) <= {200, 409, 500} and 500 not in answers, answers
+    listed = phones[0].client.get("/wallet/api/devices").json["devices"]
+    assert sum(d["removed_at"] is None for d in listed) == 1
+    synced = [p.sync().status_code for p in phones]
+    assert synced.count(200) == 1  # only the active phone gets views
+    valid = [v for v in _records(app, olga["id"]).values() if v[0] == "valid"]
+    assert len(valid) == 2  # each licence bound once, to the one active phone

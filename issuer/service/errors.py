@@ -34,6 +34,8 @@ _MESSAGES = [
     Message("device_key_taken", "该设备密钥已登记过，请刷新页面重新启用",
             "this device key was enrolled before: reload the page to enable this phone again"),
     Message("device_not_found", "未找到该设备", "no such device of yours"),
+    Message("device_enrol_conflict", "另一部手机正在启用，请稍后刷新页面",
+            "another phone is being enabled at the same moment: reload the page in a moment"),
     Message("device_not_enrolled", "本机尚未启用或已被其他手机取代，请在本机重新启用证照",
             "this phone is not (or no longer) your enrolled device: enable your licences on it again"),
     # the desk page

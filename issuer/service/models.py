@@ -14,11 +14,13 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,6 +67,11 @@ class Device(Base):
     newer device or a removal revokes what was bound to it."""
 
     __tablename__ = "holder_devices"
+    # One active device per resident, even for two enrolments racing each other.
+    __table_args__ = (
+        Index("uq_holder_devices_active", "resident_id", unique=True,
+              sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)

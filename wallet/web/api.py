@@ -13,6 +13,7 @@ import hmac
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request, session
+from sqlalchemy.exc import IntegrityError
 
 from issuer.db import unix
 from issuer.service import context, devices, errors, logins, residents
@@ -84,6 +85,9 @@ def enrol_device() -> Any:
     except devices.DeviceError as exc:
         s.rollback()
         return _refused(400 if exc.code != "device_key_taken" else 409, exc.code)
+    except IntegrityError:  # another enrolment of this resident won the race: one active device
+        s.rollback()
+        return _refused(409, "device_enrol_conflict")
     return _no_store(jsonify({"device": devices.device_json(device, active=device)}))
 
 

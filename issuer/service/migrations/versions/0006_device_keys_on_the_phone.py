@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("thumbprint"),
     )
     op.create_index("ix_holder_devices_resident_id", "holder_devices", ["resident_id"])
+    op.create_index("uq_holder_devices_active", "holder_devices", ["resident_id"], unique=True,
+                    sqlite_where=sa.text("removed_at IS NULL"), postgresql_where=sa.text("removed_at IS NULL"))
     removed = dt.datetime.now(dt.timezone.utc)
     op.get_bind().execute(
         sa.text("INSERT INTO holder_devices (resident_id, public_jwk, thumbprint, label, created_at, removed_at) "
@@ -66,5 +68,6 @@ def downgrade() -> None:
         sa.UniqueConstraint("resident_id"),
     )
     op.create_index("ix_devices_thumbprint", "devices", ["thumbprint"])
+    op.drop_index("uq_holder_devices_active", table_name="holder_devices")
     op.drop_index("ix_holder_devices_resident_id", table_name="holder_devices")
     op.drop_table("holder_devices")
