@@ -38,7 +38,7 @@ from .status_list import STATE_VALUES, sign_status_list
 DEFAULT_LIST_SIZE = 1 << 20  # entries per status list (256 KiB as a raw 2-bit array)
 MAX_FILL = 0.5  # a list takes no new entries once half of it is used
 STATES = frozenset(STATE_VALUES)
-REASON = re.compile(r"^[a-z0-9_]{1,32}$")
+REASON = re.compile(r"[a-z0-9_]{1,32}")  # fullmatch: "$" would let a final newline through
 _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "cnf", "status"})
 
 
@@ -214,7 +214,7 @@ def set_status(session: Session, licence_id: str, state: str, *, reason: str, no
     either wrote (a reinstate overwriting a revoke); the loser raises ``StateConflict``."""
     if state not in STATES:
         raise ValueError(f"state must be one of {sorted(STATES)}")
-    if not isinstance(reason, str) or not REASON.match(reason):
+    if not isinstance(reason, str) or not REASON.fullmatch(reason):
         raise ValueError("reason must be a short code: lowercase letters, digits, _ (at most 32)")
     now = int(time.time()) if now is None else now
     change = update(LicenceRecord).where(LicenceRecord.id == licence_id)

@@ -51,7 +51,7 @@ DEPARTMENTS: Mapping[str, tuple[str, str]] = MappingProxyType(
 #: The packaged catalogue.
 MATTERS_FILE: Path = Path(__file__).resolve().parent / "matters.toml"
 
-_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")  # fullmatch: "$" would let a final newline through
 _MATTER_KEYS = frozenset(
     {"id", "title_zh", "title_en", "department", "department_zh", "requires", "one_of"}
 )
@@ -159,7 +159,7 @@ def _parse(data: Mapping[str, Any], file: str) -> dict[str, Matter]:
             if not isinstance(item[k], str) or not item[k].strip():
                 raise _fail(file, where, k, "must be a non-empty string")
         mid = item["id"]
-        if not _ID_RE.match(mid):
+        if not _ID_RE.fullmatch(mid):
             raise _fail(file, where, "id", f"{mid!r} is not a lowercase ascii slug")
         if mid in matters:
             raise _fail(file, where, "id", f"duplicate id {mid!r}")

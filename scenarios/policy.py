@@ -89,7 +89,7 @@ RESERVED_NAMES: frozenset[str] = frozenset(
     {"id", "scenario", "licence_type", "recorded_at", "matter", "fields"}
 )
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")  # fullmatch: "$" would let a final newline through
 
 _REQUIRED_KEYS = frozenset(
     {
@@ -206,7 +206,7 @@ class _Checker:
 
     def name(self, value: Any, key: str) -> str:
         text = self.string(value, key)
-        if not _NAME_RE.match(text):
+        if not _NAME_RE.fullmatch(text):
             raise self.fail(key, f"{text!r} is not a lowercase ascii name")
         return text
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer import LICENCE_TYPES, ClaimsInvalid, records
 
-from . import context, errors, issuing
+from . import context, errors, issuing, jsonbody
 from .db import db_session
 from .models import Resident
 
@@ -25,8 +25,9 @@ TRANSITIONS = {"revoke": {"valid", "suspended"}, "suspend": {"valid"}, "reinstat
 STATES = ("valid", "revoked", "suspended")
 STATES_ZH = {"valid": "有效", "revoked": "已注销", "suspended": "已暂停"}
 ACTIONS_ZH = {"revoke": "注销", "suspend": "暂停", "reinstate": "恢复"}
-_REASON = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,128}$")
+# Whole-string patterns, used with fullmatch: "$" would let a final newline through.
+_REASON = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,128}")
 
 
 def error(status: int, code: str, message: str, message_zh: str, **extra: Any) -> Any:
@@ -78,12 +79,13 @@ def _denied(action: str, licence_id: str | None, licence_type: str) -> Any:
 @bp.post("/licences")
 def issue_licence() -> Any:
     key = request.headers.get("Idempotency-Key", "")
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         return error(400, "idempotency_key", "Idempotency-Key header required (8-128 visible ASCII characters)",
                      "需要 Idempotency-Key 请求头（8至128个可见ASCII字符）", field="Idempotency-Key")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "bad_json", "the body must be a JSON object", "请求体必须是JSON对象")
+    try:
+        body = jsonbody.read_object()
+    except jsonbody.BadJson as exc:
+        return _bad_json(exc)
     for name, kind in (("resident_id", str), ("licence_type", str), ("claims", dict)):
         if not isinstance(body.get(name), kind):
             return error(400, "field_missing", f"{name} missing or of the wrong type", f"缺少{name}或类型错误", field=name)
@@ -163,10 +165,18 @@ def get_licence(licence_id: str) -> Any:
     return jsonify(issuing.record_json(record))
 
 
+def _bad_json(exc: jsonbody.BadJson) -> Any:
+    extra = {"field": exc.field} if exc.field else {}
+    return error(400, "bad_json", exc.message, exc.message_zh, **extra)
+
+
 def change_status(licence_id: str, action: str) -> Any:
-    body = request.get_json(silent=True) or {}
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if reason is not None and (not isinstance(reason, str) or not _REASON.match(reason)):
+    try:
+        body = jsonbody.read_object(optional=True)
+    except jsonbody.BadJson as exc:
+        return _bad_json(exc)
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not _REASON.fullmatch(reason)):
         return error(400, "reason", "reason must be a short code such as 'lost' or 'stolen'",
                      "原因须为简短代码，如 lost、stolen", field="reason")
     session = db_session()

@@ -16,7 +16,7 @@ from flask import Response, current_app, g, jsonify, request, session
 from sqlalchemy.exc import IntegrityError
 
 from issuer.db import unix
-from issuer.service import context, devices, errors, logins, residents
+from issuer.service import context, devices, errors, jsonbody, logins, residents
 from issuer.service.db import db_session
 from issuer.service.models import Resident
 from issuer.service.security import csrf_token
@@ -39,8 +39,8 @@ def _refused(status: int, code: str) -> Any:
 
 
 def _body() -> dict[str, Any] | None:
-    """The posted JSON object, or None (not JSON, too large, or a CSRF token that does not
-    match the session's)."""
+    """The posted JSON object, or None (a CSRF token that does not match the session's, or
+    not a small JSON object)."""
     sent = request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent.encode(), str(expected).encode()):
@@ -48,10 +48,9 @@ def _body() -> dict[str, Any] | None:
     if (request.content_length or 0) > MAX_BODY:
         return None
     try:
-        body = request.get_json(silent=True)
-    except RecursionError:
+        return jsonbody.read_object(max_depth=4)
+    except jsonbody.BadJson:
         return None
-    return body if isinstance(body, dict) else None
 
 
 @bp.get("/wallet/api/challenge")
