@@ -131,7 +131,7 @@ def main() -> int:
         # The resident logs in and enrols a phone, which fetches its views.
         resident, jar = opener()
         token = csrf(resident, base + "/wallet/login")
-        resident.open(base + "/wallet/login", data=urllib.parse.urlencode({"username": "demo", "password": "certfree-demo", "csrf_token": token}).encode(), timeout=30)
+        resident.open(base + "/wallet/login", data=urllib.parse.urlencode({"username": "demo", "password": "certfree-resident", "csrf_token": token}).encode(), timeout=30)
         device = Ed25519PrivateKey.generate()
         proven(resident, base, device, "/wallet/api/devices", "enrol")
         views = proven(resident, base, device, "/wallet/api/sync", "sync")["licences"]
@@ -139,7 +139,7 @@ def main() -> int:
         # Fresh presentations for the desk, made just before the run.
         desk, desk_jar = opener()
         token = csrf(desk, base + "/desk/login")
-        desk.open(base + "/desk/login", data=urllib.parse.urlencode({"username": "desk", "password": "certfree-desk", "csrf_token": token}).encode(), timeout=30)
+        desk.open(base + "/desk/login", data=urllib.parse.urlencode({"username": "desk", "password": "certfree-clerk", "csrf_token": token}).encode(), timeout=30)
         desk_token = csrf(desk, base + "/desk/")
         bodies = []
         for _ in range(args.texts):

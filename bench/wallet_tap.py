@@ -70,7 +70,7 @@ def main() -> int:
         page = context.new_page()
         page.goto(f"{base}/wallet/login")
         page.fill("input[name=username]", "demo")
-        page.fill("input[name=password]", "certfree-demo")
+        page.fill("input[name=password]", "certfree-resident")
         page.click("#login")
         page.wait_for_url(re.compile(r".*/wallet/$"))
         if not args.legacy:

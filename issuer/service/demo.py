@@ -19,10 +19,10 @@ from . import config, db, issuing, residents
 from .models import DeskClerk, Operator, Resident
 
 DEMO_USER = "demo"
-DEMO_PASSWORD = "certfree-demo"
+DEMO_PASSWORD = "certfree-resident"
 OTHER_USER = "demo2"  # a second resident with no licences, to try the 404s
 DESK_USER = "desk"
-DESK_PASSWORD = "certfree-desk"
+DESK_PASSWORD = "certfree-clerk"
 
 
 def prepare(app: Flask) -> dict[str, Any]:

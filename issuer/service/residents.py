@@ -29,32 +29,16 @@ from .models import (
     WalletCredential,
     WalletView,
 )
+from . import login_policy
 from .security import check_password, hash_password
 
-USERNAME_MAX = 64
-PASSWORD_MIN = 8
-
-
-class EnrolError(ValueError):
-    def __init__(self, field: str, message: str, message_zh: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.message_zh = field, message, message_zh
+EnrolError = login_policy.PolicyRefused  # a refused enrolment names the field, in both languages
 
 
 @dataclass(frozen=True)
 class LoginResult:
     resident: Resident | DeskClerk | None  # the account that logged in
     throttled: bool
-
-
-def _check_new_login(username: str, password: str) -> str:
-    """The trimmed user name, or EnrolError naming the field."""
-    username = username.strip()
-    if not username or len(username) > USERNAME_MAX or not username.isprintable():
-        raise EnrolError("username", f"1 to {USERNAME_MAX} printable characters", f"用户名须为1至{USERNAME_MAX}个字符")
-    if len(password) < PASSWORD_MIN:
-        raise EnrolError("password", f"at least {PASSWORD_MIN} characters", f"密码至少{PASSWORD_MIN}位")
-    return username
 
 
 _Account = TypeVar("_Account", Resident, DeskClerk)
@@ -67,10 +51,15 @@ def name_taken() -> EnrolError:
 
 
 def _new_account(session: Session, model: type[_Account], username: str, password: str, now: float) -> _Account:
-    """A resident or desk clerk: the name and password checked, the name not yet taken."""
-    username = _check_new_login(username, password)
+    """A resident or desk clerk: the name and password checked (``login_policy``), the name
+    not yet taken, nor a name it can pass for."""
+    username = login_policy.check_new_username(username)
+    login_policy.check_new_password(password, username)
     if session.scalar(select(model.id).where(model.username == username)) is not None:
         raise name_taken()
+    skeleton = login_policy.latin_skeleton(username)
+    if skeleton != username and session.scalar(select(model.id).where(model.username == skeleton)) is not None:
+        raise EnrolError("username", "too like a name that is already taken", "与已有用户名过于相似")
     return model(id=secrets.token_hex(8), username=username, password_hash=hash_password(password), created_at=utc(now))
 
 
@@ -143,7 +132,11 @@ def authenticate(
     session.commit()  # no lock held through the password check
     if throttled:
         return LoginResult(None, True)
-    account = cast("Resident | DeskClerk | None", session.scalar(select(model).where(model.username == username.strip())))
+    # the name as stored (RFC 8265), or as typed for an account older than that rule
+    names = {login_policy.prepare_username(username) or username.strip(), username.strip()}
+    found = {a.username: a for a in session.scalars(select(model).where(model.username.in_(names)))}
+    account = cast("Resident | DeskClerk | None",
+                   found.get(login_policy.prepare_username(username) or "") or found.get(username.strip()))
     if check_password(account.password_hash if account else None, password):
         session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair_key))
         session.execute(update(LoginThrottle).where(LoginThrottle.key == name_key, LoginThrottle.failures > 0)
