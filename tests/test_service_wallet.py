@@ -102,7 +102,8 @@ def test_five_wrong_passwords_are_rate_limited(client: FlaskClient, alice: dict[
 def test_a_right_password_clears_the_wrong_ones_before_it(app: Flask, client: FlaskClient, alice: dict[str, Any], account: str) -> None:
     """Four mistypes, a log-in, four more mistypes: the right password still works. A
     successful log-in takes back the attempts counted against its name and address (else a
-    resident who once mistyped four times is locked out by one later slip)."""
+    resident who once mistyped four times is locked out by one later slip); after it, the
+    browser is known to the account and its mistypes count against itself alone."""
     from service_fixtures import add_clerk, desk_login
 
     from sqlalchemy import select
@@ -117,31 +118,58 @@ def test_a_right_password_clears_the_wrong_ones_before_it(app: Flask, client: Fl
         assert attempt(PASSWORD).status_code == 302
     from issuer.service import db
 
-    with app.app_context(), db.sessions(app)() as s:  # the address's count is gone; the name-wide one back to its mistypes
-        counts = sorted(n for n in s.scalars(select(LoginThrottle.failures)) if n)  # (the fixture's own log-ins leave 0)
-    assert counts == [3 * (app.config["LOGIN_MAX_FAILURES"] - 1)]
+    with app.app_context(), db.sessions(app)() as s:  # (the fixture's own log-ins leave 0)
+        counts = sorted(n for n in s.scalars(select(LoginThrottle.failures)) if n)
+    # only the first round, from a browser not yet known, counts against the account
+    assert counts == [app.config["LOGIN_MAX_FAILURES"] - 1]
 
 
-def test_lockout_from_one_address_does_not_lock_the_resident_out_elsewhere(app: Flask, alice: dict[str, Any]) -> None:
-    from issuer.service.residents import NAME_WIDE_FACTOR
-
+def test_guessing_from_many_addresses_does_not_lock_the_owner_out(app: Flask, alice: dict[str, Any]) -> None:
+    """OWASP's device cookie: 55 wrong passwords from 11 addresses. The owner's browser that
+    logged in before gets in at once; a new browser waits at most LOGIN_UNTRUSTED_MAX_DELAY;
+    each attacking address is throttled for itself; and guessing slows to one try per delay."""
+    clock = {"now": app.extensions["certfree.clock"]()}
+    app.extensions["certfree.clock"] = lambda: clock["now"]
+    known = app.test_client()
+    known.environ_base["REMOTE_ADDR"] = "198.51.100.20"
+    assert login(known, "alice").status_code == 302  # alice's own phone, once
+    known.post("/wallet/logout", data={"csrf_token": csrf(known, "/wallet/")})
+    answers = []
+    for n in range(55):
+        attacker = app.test_client()
+        attacker.environ_base["REMOTE_ADDR"] = f"203.0.113.{n // 5 + 1}"  # 11 addresses, 5 guesses each
+        answers.append(login(attacker, "alice", f"guess {n}").status_code)
+        clock["now"] += 25 / 55  # 55 requests in 25 s
+    assert answers.count(401) < 20 and set(answers) <= {401, 429}  # most were never checked
+    assert login(known, "alice").status_code == 302  # the owner's known browser: at once
+    new_phone = app.test_client()
+    new_phone.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    first = login(new_phone, "alice")
+    assert first.status_code == 429 and int(first.headers["Retry-After"]) <= app.config["LOGIN_UNTRUSTED_MAX_DELAY"]
+    clock["now"] += app.config["LOGIN_UNTRUSTED_MAX_DELAY"]
+    assert login(new_phone, "alice").status_code == 302  # a new browser: after the delay at most
     attacker = app.test_client()
-    for _ in range(5):
-        attacker.environ_base["REMOTE_ADDR"] = "203.0.113.7"
-        assert login(attacker, "alice", "wrong password").status_code == 401
-    assert login(attacker, "alice").status_code == 429  # that address is throttled for alice
-    resident = app.test_client()
-    resident.environ_base["REMOTE_ADDR"] = "198.51.100.20"
-    assert login(resident, "alice").status_code == 302  # alice, from her own address, is not
-    # Guessing from many addresses together is capped too.
-    limit = 5 * NAME_WIDE_FACTOR
-    for n in range(limit):
-        many = app.test_client()
-        many.environ_base["REMOTE_ADDR"] = f"10.{n // 250}.{n % 250}.1"
-        login(many, "alice", "wrong password")
-    late = app.test_client()
-    late.environ_base["REMOTE_ADDR"] = "198.51.100.99"
-    assert login(late, "alice").status_code == 429
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.1"
+    assert login(attacker, "alice").status_code == 429  # that address stays throttled for alice
+
+
+def test_a_known_browser_is_throttled_on_its_own_failures_only(app: Flask, alice: dict[str, Any]) -> None:
+    from issuer.service.throttle import COOKIE_PREFIX
+
+    known = app.test_client()
+    assert login(known, "alice").status_code == 302
+    cookie = known.get_cookie(COOKIE_PREFIX + "residents")
+    assert cookie is not None and cookie.http_only and "alice" not in cookie.value
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert login(known, "alice", "wrong password").status_code == 401
+    assert login(known, "alice").status_code == 429  # this browser, for the window
+    other = app.test_client()
+    assert login(other, "alice").status_code == 302  # not the account
+    forged = app.test_client()
+    forged.set_cookie(COOKIE_PREFIX + "residents", cookie.value + "x")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        login(forged, "alice", "wrong password")
+    assert login(forged, "alice").status_code == 429  # a forged cookie is an untrusted client
 
 
 def test_throttle_window_passes(app: Flask, client: FlaskClient, alice: dict[str, Any]) -> None:

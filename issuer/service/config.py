@@ -34,6 +34,11 @@ def defaults(instance: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": MAX_UPLOAD_BYTES + 64 * 1024,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_WINDOW_SECONDS": 15 * 60,
+        # Untrusted clients (no device cookie for the account): delays after this many
+        # failures on an account, doubling from the base up to the max (issuer/service/throttle.py).
+        "LOGIN_UNTRUSTED_FREE": 10,
+        "LOGIN_UNTRUSTED_BASE_DELAY": 2,
+        "LOGIN_UNTRUSTED_MAX_DELAY": 60,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": True,

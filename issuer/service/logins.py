@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, cast
 
-from flask import Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import Response, after_this_request, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import update
 
-from . import context, errors, residents
+from . import context, errors, residents, throttle
 from .db import db_session
 from .models import DeskClerk, Resident
 from .security import check_csrf
@@ -82,16 +82,34 @@ def form_login(model: Account, session_key: str, page: dict[str, Any]) -> Respon
     what the log-in template shows (heading, enrol link)."""
     check_csrf()
     s, cfg = db_session(), current_app.config
-    result = residents.authenticate(s, request.form.get("username", ""), request.form.get("password", ""),
-                                    now=context.now(), max_failures=cfg["LOGIN_MAX_FAILURES"],
-                                    window=cfg["LOGIN_WINDOW_SECONDS"], client=request.remote_addr or "",
-                                    model=model)
+    username, realm = request.form.get("username", ""), model.__tablename__
+    cookie = throttle.COOKIE_PREFIX + realm
+    nonce = throttle.device_nonce(cfg["SECRET_KEY"], realm, username, request.cookies.get(cookie))
+    limits = login_limits()
+    result = residents.authenticate(s, username, request.form.get("password", ""), now=context.now(), limits=limits,
+                                    client=request.remote_addr or "", device_nonce=nonce, model=model)
     s.commit()
     if result.throttled:
         response = Response(render_template("login.html", throttled=True, **page), status=429)
-        response.headers["Retry-After"] = str(cfg["LOGIN_WINDOW_SECONDS"])
+        response.headers["Retry-After"] = str(limits.window if nonce else limits.max_delay)
         return response
     if not isinstance(result.resident, model):
         return render_template("login.html", failed=True, **page), 401
     start_session(session_key, result.resident)
+    value = throttle.new_device_cookie(cfg["SECRET_KEY"], realm, username)
+
+    @after_this_request
+    def remember_this_browser(response: Response) -> Response:
+        """This browser is known to the account from now on (a new nonce each log-in)."""
+        response.set_cookie(cookie, value, max_age=throttle.COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                            secure=bool(cfg["SESSION_COOKIE_SECURE"]))
+        return response
+
     return None
+
+
+def login_limits() -> throttle.Limits:
+    cfg = current_app.config
+    return throttle.Limits(max_failures=cfg["LOGIN_MAX_FAILURES"], window=cfg["LOGIN_WINDOW_SECONDS"],
+                           free=cfg["LOGIN_UNTRUSTED_FREE"], base_delay=cfg["LOGIN_UNTRUSTED_BASE_DELAY"],
+                           max_delay=cfg["LOGIN_UNTRUSTED_MAX_DELAY"])

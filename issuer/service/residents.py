@@ -4,15 +4,11 @@ are in :mod:`issuer.service.devices`."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.credential import VIEW_RENEW_DAYS
@@ -24,12 +20,11 @@ from wallet.store import views_end_within
 from .models import (
     DeskClerk,
     LicenceRecord,
-    LoginThrottle,
     Resident,
     WalletCredential,
     WalletView,
 )
-from . import login_policy
+from . import login_policy, throttle
 from .security import check_password, hash_password
 
 EnrolError = login_policy.PolicyRefused  # a refused enrolment names the field, in both languages
@@ -72,65 +67,25 @@ def enrol(session: Session, username: str, password: str, *, now: float) -> Resi
     return resident
 
 
-#: A name is throttled after ``max_failures`` from one address, and after this many times
-#: ``max_failures`` from all addresses together: one attacker cannot lock a resident out
-#: from everywhere with five guesses, and many addresses together cannot guess for long.
-NAME_WIDE_FACTOR = 10
-
-
-def _throttle_key(username: str, client: str | None = None, realm: str = "resident") -> str:
-    name = username.strip().lower()
-    text = f"{realm}\x00{name}" if client is None else f"{realm}\x00{name}\x00{client}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _count_attempt(session: Session, key: str, moment: dt.datetime, window: int) -> int:
-    """Count one log-in attempt for ``key`` and return the count in the current window.
-    The read and the increment are one statement, so attempts made in parallel each get
-    their own number (a count read first and written back later let forty parallel
-    guesses through a limit of five)."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    session.execute(insert(LoginThrottle).values(key=key, failures=0, window_start=moment)
-                    .on_conflict_do_nothing(index_elements=["key"]))
-    expired = LoginThrottle.window_start <= moment - dt.timedelta(seconds=window)
-    counted = session.execute(
-        update(LoginThrottle).where(LoginThrottle.key == key)
-        .values(failures=case((expired, 1), else_=LoginThrottle.failures + 1),
-                window_start=case((expired, moment), else_=LoginThrottle.window_start))
-        .returning(LoginThrottle.failures),
-        execution_options={"synchronize_session": False},
-    )
-    return int(counted.scalar_one())
-
-
 def authenticate(
     session: Session,
     username: str,
     password: str,
     *,
     now: float,
-    max_failures: int,
-    window: int,
+    limits: throttle.Limits,
     client: str = "",
+    device_nonce: str | None = None,
     model: type[Resident] | type[DeskClerk] = Resident,
 ) -> LoginResult:
-    """Check a log-in. After ``max_failures`` wrong passwords for a name from one client
-    address within ``window`` seconds (or ``NAME_WIDE_FACTOR`` times as many from all
-    addresses) the name is throttled there (even with the right password) until the
-    window has passed. Only hashes of the name and address are stored.
-
-    Every attempt is counted, and committed, before the password is checked (the check is
-    slow on purpose); a right password then takes its attempt back."""
-    moment = utc(now)
-    realm = model.__tablename__
-    pair_key, name_key = _throttle_key(username, client, realm), _throttle_key(username, None, realm)
-    # An attempt already refused for its address does not count against the name: one
-    # address must not lock a resident out everywhere with cheap, unchecked tries.
-    throttled = _count_attempt(session, pair_key, moment, window) > max_failures
-    if not throttled:
-        throttled = _count_attempt(session, name_key, moment, window) > max_failures * NAME_WIDE_FACTOR
+    """Check a log-in, throttled as :mod:`issuer.service.throttle` says: a browser with the
+    account's device cookie (``device_nonce``) on its own failures only; any other client
+    per address and, with growing delays, per account. A throttled attempt is refused even
+    with the right password. Every attempt is counted, and committed, before the password is
+    checked (the check is slow on purpose); a right password then takes its attempt back."""
+    counted = throttle.attempt(session, model.__tablename__, username, client, device_nonce, now=now, limits=limits)
     session.commit()  # no lock held through the password check
-    if throttled:
+    if counted.throttled:
         return LoginResult(None, True)
     # the name as stored (RFC 8265), or as typed for an account older than that rule
     names = {login_policy.prepare_username(username) or username.strip(), username.strip()}
@@ -138,9 +93,7 @@ def authenticate(
     account = cast("Resident | DeskClerk | None",
                    found.get(login_policy.prepare_username(username) or "") or found.get(username.strip()))
     if check_password(account.password_hash if account else None, password):
-        session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair_key))
-        session.execute(update(LoginThrottle).where(LoginThrottle.key == name_key, LoginThrottle.failures > 0)
-                        .values(failures=LoginThrottle.failures - 1), execution_options={"synchronize_session": False})
+        throttle.succeeded(session, counted)
         return LoginResult(account, False)
     return LoginResult(None, False)
 
@@ -151,10 +104,6 @@ def add_clerk(session: Session, username: str, password: str, *, now: float) -> 
     session.add(clerk)
     session.flush()
     return clerk
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def store_issued(session: Session, resident: Resident, licence_type: str, jti: str, credential: str, views: dict[str, str]) -> None:
