@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image bundles check-bundles js-test
+.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image fuzz-json bundles check-bundles js-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ fuzz: $(STAMP)
 fuzz-image: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
 	$(BIN)/python fuzz/fuzz_image.py fuzz/image_corpus -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 -print_final_stats=1
+
+# Fuzz the issuer API's JSON bodies through the whole app for FUZZ_SECONDS (no answer may be
+# a 5xx); new inputs land in fuzz/json_corpus.
+fuzz-json: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	$(BIN)/python fuzz/fuzz_json_api.py fuzz/json_corpus -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1
 
 # Shrink fuzz/corpus to the smallest set of inputs with the same coverage (libFuzzer's
 # merge re-runs the target as a program, so it needs the virtualenv's python on PATH).
