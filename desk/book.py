@@ -12,8 +12,10 @@ from flask import Response, g, render_template, request
 
 from issuer import LICENCE_TYPES
 
+from scenarios import load_matters
+
 from .pages import bp, clerk_required, page
-from .source import source
+from .source import freshness, source
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # a desk's day is a China day
 
@@ -54,9 +56,11 @@ def book() -> Any:
     for row in rows:
         row["local_time"] = row["recorded_at"].astimezone(CHINA).strftime("%H:%M:%S")  # type: ignore[union-attr]
     clerk_labels = {f.name: (f.label_zh, f.label_en) for f in policy.clerk_fields}
+    fresh = freshness(source().verifier(), source().now())
     return render_template("desk/book.html", desk=g.desk, policy=policy, scenario=scenario, day=day, rows=rows,
                            columns=[*policy.register, *policy.clerk_field_names], clerk_labels=clerk_labels,
-                           licences=LICENCE_TYPES, field_label=_field_label)
+                           licences=LICENCE_TYPES, field_label=_field_label, policies=source().policies(),
+                           matters=load_matters(), fresh=fresh, stale=fresh.stale(policy))
 
 
 def _field_label(name: str) -> tuple[str, str]:

@@ -15,26 +15,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from service_fixtures import make_app, require_in_ci
+from chromium import launch, playwright_session
+from service_fixtures import make_app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SHORT_FRESHNESS = 10  # the policy loader's minimum; the page renews 3 s before it ends
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        require_in_ci(CHROMIUM)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require_in_ci("the playwright package")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    for p in playwright_session():
+        b = launch(p)
         yield b
         b.close()
 

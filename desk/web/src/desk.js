@@ -55,6 +55,7 @@ async function startCamera() {
   sessionStorage.setItem(CAMERA_ON, "1");
   video.srcObject = stream;
   video.hidden = false;
+  toggleButtons(true);
   await video.play();
   await prepare();
   if (status) status.textContent = "请将二维码对准摄像头 / hold the code to the camera";
@@ -81,6 +82,13 @@ async function startCamera() {
   tick();
 }
 
+function toggleButtons(on) {
+  const start = document.getElementById("camera-start");
+  const stop = document.getElementById("camera-stop");
+  if (start) start.hidden = on;
+  if (stop) stop.hidden = !on;
+}
+
 function stopCamera(forget) {
   const video = document.getElementById("camera");
   if (video && video.srcObject) {
@@ -88,6 +96,7 @@ function stopCamera(forget) {
     video.srcObject = null;
     video.hidden = true;
   }
+  toggleButtons(false);
   if (forget) sessionStorage.removeItem(CAMERA_ON);
 }
 
@@ -103,10 +112,12 @@ function init() {
     if (select) select.addEventListener("change", () => {
       const progress = document.querySelector("input[name=progress]");
       if (progress) progress.value = "";
-      if (id === "scenario") select.form.requestSubmit(document.getElementById("switch"));
+      select.form.requestSubmit(document.getElementById("switch"));
     });
   }
-  if (sessionStorage.getItem(CAMERA_ON) === "1") startCamera();
+  // ?camera=1 opens the camera on load (a desk that always scans with it); once on, it
+  // stays on from one verdict to the next, skipping the code it has just read.
+  if (new URLSearchParams(location.search).get("camera") === "1" || sessionStorage.getItem(CAMERA_ON) === "1") startCamera();
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
