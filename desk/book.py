@@ -54,7 +54,9 @@ def book() -> Any:
     policy = source().policies()[scenario]
     rows = _entries(scenario, day)
     for row in rows:
-        row["local_time"] = row["recorded_at"].astimezone(CHINA).strftime("%H:%M:%S")  # type: ignore[union-attr]
+        recorded_at = row["recorded_at"]
+        assert isinstance(recorded_at, dt.datetime)
+        row["local_time"] = recorded_at.astimezone(CHINA).strftime("%H:%M:%S")
     clerk_labels = {f.name: (f.label_zh, f.label_en) for f in policy.clerk_fields}
     fresh = freshness(source().verifier(), source().now())
     return render_template("desk/book.html", desk=g.desk, policy=policy, scenario=scenario, day=day, rows=rows,

@@ -221,7 +221,8 @@ def _matter_scan(verifier: Any, matter_id: str, items: list[str | bytes]) -> Any
     """Add the scanned documents to the matter being assembled; its verdict once complete."""
     now = source().now()
     progress = load_progress(request.form.get("progress", ""), load_matters()[matter_id], now)
-    failed, warnings = [], []
+    failed: list[Any] = []
+    warnings: list[Any] = []
     for item in items:
         try:
             result = verifier.verify(item, scenario="window")
@@ -230,7 +231,7 @@ def _matter_scan(verifier: Any, matter_id: str, items: list[str | bytes]) -> Any
             continue
         progress.add(result.licence_type, dict(result.claims))
         warnings.extend(result.warnings)
-    extra = {"progress": progress, "check": progress.check, "failed": failed, "warnings": warnings}
+    extra: dict[str, Any] = {"progress": progress, "check": progress.check, "failed": failed, "warnings": warnings}
     if progress.check.done and not failed:
         return accepted("window", matter_id, list(progress.documents.items()), now, **extra)
     return page(scenario="window", matter=matter_id, progress_token=progress.token(), **extra)

@@ -226,7 +226,8 @@ class Register:
         deleted = 0
         with self._sessions.begin() as session:
             for policy in policies.values():
-                deleted += session.execute(_expired(policy, now)).rowcount or 0
+                result: Any = session.execute(_expired(policy, now))
+                deleted += result.rowcount or 0
         return deleted
 
     def rows(
