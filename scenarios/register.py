@@ -10,7 +10,9 @@ Import it explicitly (``from scenarios.register import Register``); the
 
 Storage: one table, ``register_entries``: id, scenario, licence_type,
 recorded_at (UTC), matter (nullable), fields (JSON text of the kept register
-and clerk fields).  Each :meth:`Register.record` is one committed transaction;
+and clerk fields), desk (the recording desk's name, nullable).  Entries older
+than their policy's ``retention_days`` are deleted by :meth:`Register.purge`,
+and those of the scenario being recorded by :meth:`Register.record` itself.  Each :meth:`Register.record` is one committed transaction;
 a file database runs in WAL mode with ``synchronous=FULL``, so a committed
 record survives a crash or a power cut.
 """

@@ -120,3 +120,21 @@ def test_the_station_never_opens_a_connection_without_a_sync_url(folder: tuple[P
     monkeypatch.setattr(socket, "create_connection", no_network)
     client = _station(data)
     _check_in(client, present(holder, "hotel", licence_type="id_card").text, "0808")
+
+
+def test_the_background_sync_refreshes_the_folder(tmp_path: Path) -> None:
+    """``--sync-from``: the station's thread syncs the folder again (here from the USB-stick
+    folder, after the station's status lists were lost)."""
+    from desk.station import start_background_sync
+
+    data, _holder = setup_station(tmp_path)
+    lists = sorted(p.name for p in (data / "status").glob("*.jws"))
+    assert lists
+    for path in (data / "status").glob("*.jws"):
+        path.unlink()
+    start_background_sync(str(tmp_path / "usb"), data, every=0.2)
+    for _ in range(300):  # wait for the thread (no timing is asserted)
+        if sorted(p.name for p in (data / "status").glob("*.jws")) == lists:
+            break
+        time.sleep(0.1)
+    assert sorted(p.name for p in (data / "status").glob("*.jws")) == lists

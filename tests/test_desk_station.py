@@ -48,7 +48,7 @@ def _shot(page: Any, name: str) -> None:
 
 def _scan(page: Any, code: str) -> None:
     """What a keyboard-wedge scanner does: type the code into the focused field, then Enter."""
-    assert page.evaluate("document.activeElement && document.activeElement.id") == "code"
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
     page.keyboard.insert_text(code)  # a scanner types fast; insert_text is one input event
     page.keyboard.press("Enter")
     page.wait_for_load_state("domcontentloaded")
@@ -71,6 +71,8 @@ def test_wedge_scanner_accepts_then_refuses_the_same_code_as_replayed(browser: A
         top = {s: page.eval_on_selector(s, "e => e.getBoundingClientRect().top") for s in ("#result", "#claims", "#register-form")}
         assert top["#result"] < top["#claims"] < top["#register-form"]
         _shot(page, f"desk-accepted-{name}")
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'room'")
+        assert page.evaluate("window.scrollY") == 0  # focused without scrolling the verdict away
         page.keyboard.insert_text("0807")  # the room field has the focus after an accepted code
         page.keyboard.press("Enter")
         page.wait_for_selector("#recorded")

@@ -24,11 +24,12 @@ function prepare() {
   return prepared;
 }
 
+// The next input is focused without scrolling: the verdict at the top stays in view.
 function focusCode() {
   const code = document.getElementById("code");
   const preferred = document.querySelector("[data-focus-first]");
-  if (preferred) preferred.focus();
-  else if (code) code.focus();
+  const target = preferred || code;
+  if (target) target.focus({ preventScroll: true });
 }
 
 function submitCode(text) {
