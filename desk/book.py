@@ -1,18 +1,20 @@
 """The desk's register: the entries of one day and one scenario, only the policy's
-fields, and their export as CSV for the hand-over to the police system. Entries older
+fields, and their export as CSV (and XLSX) for the hand-over to the police system. Entries older
 than the policy's retention period are purged before anything is shown or exported."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Response, g, render_template, request
 
 from issuer import LICENCE_TYPES
 
 from scenarios import load_matters
+from scenarios._register_values import csv_cell
 
 from .pages import bp, clerk_required, page
 from .source import freshness, source
@@ -72,23 +74,74 @@ def _field_label(name: str) -> tuple[str, str]:
     return (name, name)
 
 
-@bp.get("/book.csv")
-@clerk_required
-def book_csv() -> Any:
-    """The day's entries as CSV (UTF-8 with a BOM, so that a spreadsheet reads the Chinese):
-    recorded_at (UTC, ISO 8601), licence_type, [matter,] then exactly the policy's register
-    fields and clerk fields; a cell a spreadsheet would run as a formula is neutralised."""
+class Export(NamedTuple):
+    scenario: str
+    day: dt.date
+    header: list[str]
+    lines: list[list[str]]
+
+
+def _export() -> Export | Any:
+    """The day's entries as a table of text, or the refusal to send instead."""
     scenario, day = _scenario(), _day()
     if scenario is None:
         return page(403, error="scenario_not_allowed")
     if day is None:
         return page(400, scenario=scenario, error="bad_date")
+    header, lines = source().register().export_table(scenario, policy=source().policies()[scenario],
+                                                     rows=_entries(scenario, day))
+    return Export(scenario, day, header, lines)
+
+
+def _download(data: bytes, mimetype: str, scenario: str, day: dt.date, ext: str) -> Response:
+    name = f"register-{scenario}-{day.isoformat()}.{ext}"
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                      "Cache-Control": "no-store"})
+
+
+@bp.get("/book.csv")
+@clerk_required
+def book_csv() -> Any:
+    """The day's entries as CSV (UTF-8 with a BOM, so that a spreadsheet reads the Chinese):
+    recorded_at (UTC, ISO 8601), licence_type, [matter,] then exactly the policy's register
+    fields and clerk fields; a cell a spreadsheet would run as a formula gets a ``'``."""
+    export = _export()
+    if not isinstance(export, Export):
+        return export
+    scenario, day, header, lines = export
     out = io.StringIO()
-    out.write("\ufeff")
-    source().register().export_csv(out, scenario, policy=source().policies()[scenario], rows=_entries(scenario, day))
-    name = f"register-{scenario}-{day.isoformat()}.csv"
-    return Response(out.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([csv_cell(cell) for cell in line] for line in lines)
+    return _download(("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv", scenario, day, "csv")
 
 
-__all__ = ["book", "book_csv"]
+@bp.get("/book.xlsx")
+@clerk_required
+def book_xlsx() -> Any:
+    """The same table as an XLSX workbook (openpyxl); every cell is typed as text, so none
+    is ever a formula, and shown as written."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    export = _export()
+    if not isinstance(export, Export):
+        return export
+    scenario, day, header, lines = export
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=scenario)
+
+    def text(value: str) -> Any:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # a string, even one starting with "="
+        return cell
+
+    for line in [header, *lines]:
+        sheet.append([text(cell) for cell in line])
+    out = io.BytesIO()
+    book.save(out)
+    return _download(out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     scenario, day, "xlsx")
+
+
+__all__ = ["book", "book_csv", "book_xlsx"]

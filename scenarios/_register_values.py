@@ -97,15 +97,19 @@ def clerk_value(f: ClerkField, raw: object) -> str | None:
     return text
 
 
-def csv_cell(value: object) -> str:
+def text_cell(value: object) -> str:
+    """A stored register value as the text of one export cell."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        text = " ".join(str(v) for v in value)
-    else:
-        text = str(value)
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def csv_cell(text: str) -> str:
+    """``text`` made safe for a spreadsheet: a cell it would run as a formula gets a ``'``."""
     if text.startswith(_FORMULA_START):
-        text = "'" + text  # keep spreadsheets from running it as a formula
+        return "'" + text  # keep spreadsheets from running it as a formula
     return text

@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 from keys import private_file
 
 from .licences import licence_title_en, licence_title_zh
-from ._register_values import RegisterError, clerk_value, csv_cell, json_value
+from ._register_values import RegisterError, clerk_value, csv_cell, json_value, text_cell
 from .policy import Policy, PolicyError, get_policy
 
 __all__ = ["Base", "RegisterEntry", "Register", "RegisterError"]
@@ -288,6 +288,40 @@ class Register:
                     columns.append(key)
         return columns
 
+    def export_table(
+        self,
+        scenario: str,
+        *,
+        policy: Policy | None = None,
+        rows: list[dict[str, object]] | None = None,
+    ) -> tuple[list[str], list[list[str]]]:
+        """The scenario's rows as a table of text: (header, lines), as
+        :meth:`export_csv` writes them, before any cell is neutralised.
+
+        Header: recorded_at, licence_type, [matter], register fields...,
+        clerk fields...  The matter column is present for the ``window``
+        scenario and whenever a row has a matter.  ``policy`` defaults to the
+        one last used with :meth:`record`, else the packaged one; ``rows``
+        (from :meth:`rows`) to export only those.
+        """
+        if rows is None:
+            rows = self.rows(scenario)
+        columns = self._columns(scenario, rows, policy)
+        with_matter = scenario == "window" or any(r["matter"] is not None for r in rows)
+        header = ["recorded_at", "licence_type", *(["matter"] if with_matter else []), *columns]
+        lines = []
+        for row in rows:
+            recorded_at = row["recorded_at"]
+            assert isinstance(recorded_at, datetime)
+            fields = row["fields"]
+            assert isinstance(fields, dict)
+            line = [recorded_at.isoformat(), str(row["licence_type"])]
+            if with_matter:
+                line.append(text_cell(row["matter"]))
+            line.extend(text_cell(fields.get(c)) for c in columns)
+            lines.append(line)
+        return header, lines
+
     def export_csv(
         self,
         fp: TextIO,
@@ -296,33 +330,13 @@ class Register:
         policy: Policy | None = None,
         rows: list[dict[str, object]] | None = None,
     ) -> int:
-        """Write the scenario's rows as CSV; returns the number of rows written.
-
-        Header: recorded_at, licence_type, [matter], register fields...,
-        clerk fields...  The matter column is present for the ``window``
-        scenario and whenever a row has a matter.  ``policy`` defaults to the
-        one last used with :meth:`record`, else the packaged one; ``rows``
-        (from :meth:`rows`) to export only those.  Cells that a spreadsheet
-        would run as a formula are prefixed with ``'``.
-        """
-        if rows is None:
-            rows = self.rows(scenario)
-        columns = self._columns(scenario, rows, policy)
-        with_matter = scenario == "window" or any(r["matter"] is not None for r in rows)
-        header = ["recorded_at", "licence_type", *(["matter"] if with_matter else []), *columns]
+        """Write :meth:`export_table` as CSV; returns the number of rows written.
+        Cells that a spreadsheet would run as a formula are prefixed with ``'``."""
+        header, lines = self.export_table(scenario, policy=policy, rows=rows)
         writer = csv.writer(fp)
         writer.writerow(header)
-        for row in rows:
-            recorded_at = row["recorded_at"]
-            assert isinstance(recorded_at, datetime)
-            fields = row["fields"]
-            assert isinstance(fields, dict)
-            line = [recorded_at.isoformat(), str(row["licence_type"])]
-            if with_matter:
-                line.append(csv_cell(row["matter"]))
-            line.extend(csv_cell(fields.get(c)) for c in columns)
-            writer.writerow(line)
-        return len(rows)
+        writer.writerows([csv_cell(cell) for cell in line] for line in lines)
+        return len(lines)
 
     # -- lifetime --------------------------------------------------------
 

@@ -138,3 +138,25 @@ def test_the_background_sync_refreshes_the_folder(tmp_path: Path) -> None:
             break
         time.sleep(0.1)
     assert sorted(p.name for p in (data / "status").glob("*.jws")) == lists
+
+
+def test_the_xlsx_export_holds_the_same_table_as_text(folder: tuple[Path, Any]) -> None:
+    from openpyxl import load_workbook
+
+    from scenarios import get_policy
+    from wallet import present
+
+    data, holder = folder
+    client = _station(data)
+    _check_in(client, present(holder, "hotel", licence_type="id_card").text, "=1+2")
+    today = dt.datetime.now(CHINA).date().isoformat()
+    response = client.get(f"/desk/book.xlsx?scenario=hotel&date={today}")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    table = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    hotel = get_policy("hotel")
+    assert table[0] == ["recorded_at", "licence_type", *hotel.register, *hotel.clerk_field_names]
+    csv_text = client.get(f"/desk/book.csv?scenario=hotel&date={today}").get_data(as_text=True)
+    assert len(table) == len(list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff")))))
+    formula = [row for row in sheet.iter_rows() if row[-1].value == "=1+2"]
+    assert formula and formula[0][-1].data_type == "s"  # text, never a formula
