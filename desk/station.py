@@ -73,8 +73,10 @@ def create_station(data: str | Path, *, clock: Callable[[], float] | None = None
     app.config.update(
         DATABASE_URL=f"sqlite:///{folder / 'desk.db'}",
         SECRET_KEY=create_once(folder / "secret_key", secrets.token_urlsafe(48).encode("ascii")).decode("ascii").strip(),
-        # The station is served on this machine (localhost): plain http, so no Secure flag.
+        # The station is served on this machine (localhost): plain http, so no Secure flag;
+        # its own cookie name, as cookies ignore the port (a service on :8000 beside it).
         SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_NAME="certfree_desk_station",
     )
     if test_config:
         app.config.from_mapping(test_config)

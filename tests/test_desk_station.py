@@ -49,7 +49,7 @@ def _shot(page: Any, name: str) -> None:
 def _scan(page: Any, code: str) -> None:
     """What a keyboard-wedge scanner does: type the code into the focused field, then Enter."""
     page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
-    page.keyboard.insert_text(code)  # a scanner types fast; insert_text is one input event
+    page.keyboard.type(code)  # key by key, as the scanner's keyboard emulation sends them
     page.keyboard.press("Enter")
     page.wait_for_load_state("domcontentloaded")
     page.wait_for_selector("#result")
