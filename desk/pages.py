@@ -58,6 +58,20 @@ def _headers(response: Any) -> Any:
     return response
 
 
+@bp.context_processor
+def _freshness_everywhere() -> dict[str, Any]:
+    """Every desk page shows how old the trust list and status lists are (a page that
+    knows its scenario judges staleness by it; the others, the log-in page, by the most
+    lenient scenario: red means no scenario accepts them)."""
+    src = source()
+    try:
+        fresh = freshness(src.verifier(), src.now())
+    except (VerificationFailed, OSError, ValueError):
+        return {}
+    limit = max(p.status_max_age_seconds for p in src.policies().values())
+    return {"fresh": fresh, "stale": fresh.status_age is None or fresh.status_age > limit}
+
+
 def _verifier() -> Any:
     try:
         return source().verifier()

@@ -160,3 +160,19 @@ def test_the_xlsx_export_holds_the_same_table_as_text(folder: tuple[Path, Any]) 
     assert len(table) == len(list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff")))))
     formula = [row for row in sheet.iter_rows() if row[-1].value == "=1+2"]
     assert formula and formula[0][-1].data_type == "s"  # text, never a formula
+
+
+def test_the_log_in_page_shows_the_lists_age_and_an_unsynced_folder_is_refused(folder: tuple[Path, Any], tmp_path: Path) -> None:
+    from desk.station import create_station
+    from desk_station_fixtures import CERTFREE
+
+    data, _holder = folder
+    login = create_station(data).test_client().get("/desk/login").get_data(as_text=True)
+    assert 'id="freshness"' in login and 'data-stale="false"' in login
+    import subprocess
+
+    empty = tmp_path / "never-synced"
+    empty.mkdir()
+    refused = subprocess.run([CERTFREE, "desk", "serve", "--data", str(empty), "--bind", "127.0.0.1:9"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "certfree sync --to" in refused.stderr
