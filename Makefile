@@ -38,9 +38,10 @@ WEB_HOMES := $(patsubst %/package.json,%,$(wildcard */web/package.json))
 bundles:
 	@for home in $(WEB_HOMES); do (cd $$home && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build) || exit 1; done
 
-# CI: the committed bundles are exactly what the pinned packages and the sources build.
+# CI: the committed bundles are exactly what the pinned packages and the sources build
+# (under the web home's static/ or its role's, e.g. desk/web -> desk/static).
 check-bundles: bundles
-	git diff --exit-code --stat -- $(foreach h,$(WEB_HOMES),$(h)/static) || \
+	git diff --exit-code --stat -- $(foreach h,$(WEB_HOMES),$(h)/static $(dir $(h))static) || \
 	  { echo "a committed bundle differs from the rebuilt one: run make bundles and commit"; exit 1; }
 
 # The JavaScript unit tests (node's own test runner), when node is installed; CI always has it.

@@ -1035,6 +1035,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_lifecycle_commands(sub, keys)
     add_service_commands(sub)
 
+    # ---- the desk's commands live with the desk (desk/cli.py) ----
+    from desk.cli import add_commands as add_desk_commands
+
+    add_desk_commands(sub)
+
     p = sub.add_parser("demo", help="keys, six licences, QR codes and verification, end to end")
     p.add_argument("--out", default="demo-out")
     p.add_argument("--insecure-dev", action="store_true")

@@ -20,6 +20,8 @@ Keys of a policy file::
     clock_skew_seconds      int 0..300,    default 30
     status_max_age_seconds  int 60..2592000 (how stale a revocation list may be)
     status_unknown          "refuse" | "warn"
+    retention_days          int 1..3650, default 30 (how long the desk's register keeps an entry;
+                            older entries are purged automatically)
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ CLOCK_SKEW_RANGE = (0, 300)
 STATUS_MAX_AGE_RANGE = (60, 30 * 24 * 3600)
 MIN_AGE_RANGE = (1, 120)
 MAX_LENGTH_RANGE = (1, 1000)
+RETENTION_DAYS_RANGE = (1, 3650)
+DEFAULT_RETENTION_DAYS = 30  # each packaged policy states its own, with the reason
 
 #: Column names the register and its CSV export use for themselves; no
 #: register or clerk field may take them.
@@ -104,7 +108,7 @@ _REQUIRED_KEYS = frozenset(
     }
 )
 _OPTIONAL_KEYS = frozenset(
-    {"min_age", "clerk_fields", "freshness_seconds", "clock_skew_seconds"}
+    {"min_age", "clerk_fields", "freshness_seconds", "clock_skew_seconds", "retention_days"}
 )
 _CLERK_KEYS = frozenset(
     {"name", "label_zh", "label_en", "kind", "required", "max_length"}
@@ -166,6 +170,7 @@ class Policy:
     clock_skew_seconds: int
     status_max_age_seconds: int
     status_unknown: str  # "refuse" | "warn"
+    retention_days: int  # the desk's register purges entries older than this
 
     def __hash__(self) -> int:  # disclose is a mappingproxy, not hashable
         return hash((self.name, self.accepts, self.register, self.clerk_fields))
@@ -367,6 +372,10 @@ def _parse(data: Mapping[str, Any], file: str, stem: str | None) -> Policy:
             f"{status_unknown!r} is not one of {sorted(STATUS_UNKNOWN_CHOICES)}",
         )
 
+    retention_days = c.integer(
+        data.get("retention_days", DEFAULT_RETENTION_DAYS), "retention_days", *RETENTION_DAYS_RANGE
+    )
+
     return Policy(
         name=name,
         title_zh=title_zh,
@@ -380,6 +389,7 @@ def _parse(data: Mapping[str, Any], file: str, stem: str | None) -> Policy:
         clock_skew_seconds=skew,
         status_max_age_seconds=status_max_age,
         status_unknown=status_unknown,
+        retention_days=retention_days,
     )
 
 

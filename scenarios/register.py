@@ -10,7 +10,9 @@ Import it explicitly (``from scenarios.register import Register``); the
 
 Storage: one table, ``register_entries``: id, scenario, licence_type,
 recorded_at (UTC), matter (nullable), fields (JSON text of the kept register
-and clerk fields).  Each :meth:`Register.record` is one committed transaction;
+and clerk fields), desk (the recording desk's name, nullable).  Entries older
+than their policy's ``retention_days`` are deleted by :meth:`Register.purge`,
+and those of the scenario being recorded by :meth:`Register.record` itself.  Each :meth:`Register.record` is one committed transaction;
 a file database runs in WAL mode with ``synchronous=FULL``, so a committed
 record survives a crash or a power cut.
 """
@@ -19,15 +21,12 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-import unicodedata
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Mapping, TextIO
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, create_engine, event, select
+from sqlalchemy import DateTime, Index, Integer, String, Text, create_engine, delete, event, inspect, select, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -35,28 +34,13 @@ from sqlalchemy.types import TypeDecorator
 from keys import private_file
 
 from .licences import licence_title_en, licence_title_zh
-from .policy import ClerkField, Policy, PolicyError, get_policy
+from ._register_values import RegisterError, clerk_value, csv_cell, json_value, text_cell
+from .policy import Policy, PolicyError, get_policy
 
 __all__ = ["Base", "RegisterEntry", "Register", "RegisterError"]
 
 MAX_MATTER_LENGTH = 64
-_INTEGER_RE = re.compile(r"[0-9]+", re.ASCII)
-_DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
-#: Leading characters that make a spreadsheet treat a CSV cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class RegisterError(ValueError):
-    """A record was refused.  ``code`` is stable (``required``, ``too_long``,
-    ``not_integer``...), ``field`` names the offending field; the message is given in
-    English (``message_en``) and Chinese (``message_zh``)."""
-
-    def __init__(self, code: str, field: str, message_en: str, message_zh: str):
-        self.code = code
-        self.field = field
-        self.message_en = message_en
-        self.message_zh = message_zh
-        super().__init__(f"{code} [{field}]: {message_en} / {message_zh}")
+MAX_DESK_LENGTH = 128
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,6 +83,8 @@ class RegisterEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     matter: Mapped[str | None] = mapped_column(String(MAX_MATTER_LENGTH), nullable=True)
     fields: Mapped[str] = mapped_column(Text, nullable=False)
+    # The desk (its name) that recorded the entry; None for entries from before desks.
+    desk: Mapped[str | None] = mapped_column(String(MAX_DESK_LENGTH), nullable=True)
 
 
 def _url(url_or_path: str | Path) -> URL:
@@ -121,86 +107,10 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
-def _json_value(field: str, value: object) -> object:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_json_value(field, v) for v in value]
-    raise RegisterError(
-        "unsupported_value",
-        field,
-        f"claim {field!r} has an unsupported value type {type(value).__name__}",
-        f"证照项“{field}”的取值类型不受支持",
-    )
-
-
-def _clerk_value(f: ClerkField, raw: object) -> str | None:
-    """The validated, normalised clerk entry, or None when left empty."""
-    if raw is None:
-        text = ""
-    elif isinstance(raw, str):
-        text = raw
-    else:
-        raise RegisterError(
-            "not_text",
-            f.name, f"{f.label_en} must be text", f"“{f.label_zh}”必须是文字"
-        )
-    if f.kind in ("integer", "decimal"):
-        # Chinese input methods may give full-width digits: "１２．５" -> "12.5"
-        text = unicodedata.normalize("NFKC", text)
-    text = text.strip()
-    if not text:
-        if f.required:
-            raise RegisterError(
-                "required",
-                f.name,
-                f"required field {f.label_en} is missing",
-                f"必填项“{f.label_zh}”未填写",
-            )
-        return None
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise RegisterError(
-            "control_characters",
-            f.name,
-            f"{f.label_en} contains control characters",
-            f"“{f.label_zh}”含有控制字符",
-        )
-    if len(text) > f.max_length:
-        raise RegisterError(
-            "too_long",
-            f.name,
-            f"{f.label_en} is longer than {f.max_length} characters",
-            f"“{f.label_zh}”不能超过{f.max_length}个字符",
-        )
-    if f.kind == "integer" and not _INTEGER_RE.fullmatch(text):
-        raise RegisterError(
-            "not_integer",
-            f.name, f"{f.label_en} must be a whole number", f"“{f.label_zh}”必须是整数"
-        )
-    if f.kind == "decimal" and not _DECIMAL_RE.fullmatch(text):
-        raise RegisterError(
-            "not_number",
-            f.name, f"{f.label_en} must be a number", f"“{f.label_zh}”必须是数字"
-        )
-    return text
-
-
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        text = " ".join(str(v) for v in value)
-    else:
-        text = str(value)
-    if text.startswith(_FORMULA_START):
-        text = "'" + text  # keep spreadsheets from running it as a formula
-    return text
+def _expired(policy: Policy, now: datetime) -> Any:
+    """DELETE of ``policy``'s entries older than its retention period as of ``now``."""
+    cutoff = now.astimezone(timezone.utc) - timedelta(days=policy.retention_days)
+    return delete(RegisterEntry).where(RegisterEntry.scenario == policy.name, RegisterEntry.recorded_at < cutoff)
 
 
 class Register:
@@ -219,6 +129,9 @@ class Register:
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _on_sqlite_connect)
         Base.metadata.create_all(self._engine)
+        with self._engine.begin() as conn:  # a register file from before the desk column
+            if "desk" not in {c["name"] for c in inspect(conn).get_columns("register_entries")}:
+                conn.execute(text(f"ALTER TABLE register_entries ADD COLUMN desk VARCHAR({MAX_DESK_LENGTH})"))
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._policies: dict[str, Policy] = {}
 
@@ -237,13 +150,16 @@ class Register:
         *,
         recorded_at: datetime,
         matter: str | None = None,
+        desk: str | None = None,
     ) -> int:
         """Record one accepted presentation; returns the new row's id.
 
         Keeps only ``policy.register`` fields that are in ``claims`` and are
         disclosed for ``licence_type``; validates ``clerk`` against
         ``policy.clerk_fields`` (unknown keys, required, kind, max_length).
-        Raises :class:`RegisterError` naming the field otherwise.
+        Raises :class:`RegisterError` naming the field otherwise. ``desk`` names the
+        desk that records it. Entries of this scenario older than the policy's
+        ``retention_days`` are purged in the same transaction.
         """
         if licence_type not in policy.accepts:
             raise RegisterError(
@@ -281,9 +197,9 @@ class Register:
         kept: dict[str, object] = {}
         for name in policy.register:
             if name in claims and name in disclosed:
-                kept[name] = _json_value(name, claims[name])
+                kept[name] = json_value(name, claims[name])
         for f in policy.clerk_fields:
-            value = _clerk_value(f, clerk.get(f.name))
+            value = clerk_value(f, clerk.get(f.name))
             if value is not None:
                 kept[f.name] = value
 
@@ -293,8 +209,10 @@ class Register:
             recorded_at=recorded_at.astimezone(timezone.utc),
             matter=matter,
             fields=json.dumps(kept, ensure_ascii=False, sort_keys=False),
+            desk=desk[:MAX_DESK_LENGTH] if desk else None,
         )
         with self._sessions.begin() as session:  # one committed transaction
+            session.execute(_expired(policy, recorded_at))
             session.add(entry)
             session.flush()
             row_id = entry.id
@@ -303,12 +221,37 @@ class Register:
 
     # -- reading ---------------------------------------------------------
 
-    def rows(self, scenario: str | None = None) -> list[dict[str, object]]:
+    def purge(self, policies: Mapping[str, Policy], now: datetime) -> int:
+        """Delete every entry older than its scenario policy's ``retention_days`` as of
+        ``now``; returns how many were deleted. Entries of a scenario not in
+        ``policies`` are kept."""
+        deleted = 0
+        with self._sessions.begin() as session:
+            for policy in policies.values():
+                result: Any = session.execute(_expired(policy, now))
+                deleted += result.rowcount or 0
+        return deleted
+
+    def rows(
+        self,
+        scenario: str | None = None,
+        *,
+        desk: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, object]]:
         """Rows (oldest first) as dicts: id, scenario, licence_type,
-        recorded_at (aware UTC datetime), matter, fields (dict)."""
+        recorded_at (aware UTC datetime), matter, desk, fields (dict); only those of
+        ``scenario`` and ``desk`` when given, recorded in [``since``, ``until``)."""
         stmt = select(RegisterEntry).order_by(RegisterEntry.id)
         if scenario is not None:
             stmt = stmt.where(RegisterEntry.scenario == scenario)
+        if desk is not None:
+            stmt = stmt.where(RegisterEntry.desk == desk)
+        if since is not None:
+            stmt = stmt.where(RegisterEntry.recorded_at >= since)
+        if until is not None:
+            stmt = stmt.where(RegisterEntry.recorded_at < until)
         with self._sessions() as session:
             entries = list(session.scalars(stmt))
         return [
@@ -318,6 +261,7 @@ class Register:
                 "licence_type": e.licence_type,
                 "recorded_at": e.recorded_at,
                 "matter": e.matter,
+                "desk": e.desk,
                 "fields": json.loads(e.fields),
             }
             for e in entries
@@ -344,21 +288,28 @@ class Register:
                     columns.append(key)
         return columns
 
-    def export_csv(self, fp: TextIO, scenario: str, *, policy: Policy | None = None) -> int:
-        """Write the scenario's rows as CSV; returns the number of rows written.
+    def export_table(
+        self,
+        scenario: str,
+        *,
+        policy: Policy | None = None,
+        rows: list[dict[str, object]] | None = None,
+    ) -> tuple[list[str], list[list[str]]]:
+        """The scenario's rows as a table of text: (header, lines), as
+        :meth:`export_csv` writes them, before any cell is neutralised.
 
         Header: recorded_at, licence_type, [matter], register fields...,
         clerk fields...  The matter column is present for the ``window``
         scenario and whenever a row has a matter.  ``policy`` defaults to the
-        one last used with :meth:`record`, else the packaged one.  Cells that
-        a spreadsheet would run as a formula are prefixed with ``'``.
+        one last used with :meth:`record`, else the packaged one; ``rows``
+        (from :meth:`rows`) to export only those.
         """
-        rows = self.rows(scenario)
+        if rows is None:
+            rows = self.rows(scenario)
         columns = self._columns(scenario, rows, policy)
         with_matter = scenario == "window" or any(r["matter"] is not None for r in rows)
         header = ["recorded_at", "licence_type", *(["matter"] if with_matter else []), *columns]
-        writer = csv.writer(fp)
-        writer.writerow(header)
+        lines = []
         for row in rows:
             recorded_at = row["recorded_at"]
             assert isinstance(recorded_at, datetime)
@@ -366,10 +317,26 @@ class Register:
             assert isinstance(fields, dict)
             line = [recorded_at.isoformat(), str(row["licence_type"])]
             if with_matter:
-                line.append(_csv_cell(row["matter"]))
-            line.extend(_csv_cell(fields.get(c)) for c in columns)
-            writer.writerow(line)
-        return len(rows)
+                line.append(text_cell(row["matter"]))
+            line.extend(text_cell(fields.get(c)) for c in columns)
+            lines.append(line)
+        return header, lines
+
+    def export_csv(
+        self,
+        fp: TextIO,
+        scenario: str,
+        *,
+        policy: Policy | None = None,
+        rows: list[dict[str, object]] | None = None,
+    ) -> int:
+        """Write :meth:`export_table` as CSV; returns the number of rows written.
+        Cells that a spreadsheet would run as a formula are prefixed with ``'``."""
+        header, lines = self.export_table(scenario, policy=policy, rows=rows)
+        writer = csv.writer(fp)
+        writer.writerow(header)
+        writer.writerows([csv_cell(cell) for cell in line] for line in lines)
+        return len(lines)
 
     # -- lifetime --------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Fixtures for the real-browser tests: Debian's /usr/bin/chromium driven by Playwright, and
+"""Fixtures for the real-browser tests: Debian's /usr/bin/chromium driven by Playwright
+(``tests/chromium.py``), and
 the service with the demo data (``make run``'s) served on 127.0.0.1 in a thread, its
 internet-café freshness window cut to SHORT_FRESHNESS seconds. Locally the browser tests
 skip without chromium; in CI they fail.
@@ -16,26 +17,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from service_fixtures import make_app, require_in_ci
+from chromium import launch, playwright_session
+from service_fixtures import make_app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SHORT_FRESHNESS = 10  # the policy loader's minimum; the page renews 3 s before it ends
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        require_in_ci(CHROMIUM)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require_in_ci("the playwright package")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    for p in playwright_session():
+        b = launch(p)
         yield b
         b.close()
 

@@ -248,11 +248,20 @@ __all__ = [
 ]
 
 
-def add_clerk(app: Flask, username: str = "clerk", password: str = PASSWORD) -> str:
+TEST_DESK = "测试核验台 Test desk"
+
+
+def add_clerk(app: Flask, username: str = "clerk", password: str = PASSWORD, *, desk: str = TEST_DESK,
+              scenarios: tuple[str, ...] | None = None, matters: tuple[str, ...] = ()) -> str:
+    """A clerk working at ``desk`` (created if new; by default it may verify every scenario)."""
+    from desk.accounts import add_desk, assign, find_desk
     from issuer.service import db, residents
+    from scenarios import SCENARIOS
 
     with app.app_context(), db.sessions(app)() as session:
         clerk = residents.add_clerk(session, username, password, now=time.time())
+        place = find_desk(session, desk) or add_desk(session, desk, scenarios or SCENARIOS, matters, now=time.time())
+        assign(session, clerk, place)
         session.commit()
         return clerk.id
 

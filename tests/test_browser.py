@@ -13,6 +13,7 @@ from typing import Any
 
 from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr  # noqa: F401  (fixtures)
 
+
 def _sdk_verifier(app: Any) -> Any:
     from keys import KeyDir
     from scenarios import load_policies

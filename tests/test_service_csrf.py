@@ -86,11 +86,12 @@ class World:
 
     def result_token(self) -> str:
         """A desk's signed, unspent verification result (what the register form carries)."""
+        from desk.results import result_token
         from issuer import example
-        from issuer.service import desk
+        from service_fixtures import TEST_DESK
 
         with self.app.test_request_context():
-            return str(desk._result_token("internet_cafe", "id_card", example("id_card"), None, time.time()))
+            return str(result_token("internet_cafe", [("id_card", example("id_card"))], None, TEST_DESK, time.time()))
 
 
 @dataclass

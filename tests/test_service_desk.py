@@ -122,17 +122,47 @@ def test_upload_size_is_capped(app: Flask, client: FlaskClient) -> None:
     assert status == 413
 
 
-def test_window_matter(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
-    from scenarios import load_matters
+def test_window_matter_is_assembled_from_documents_scanned_one_after_another(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    """Newborn registration needs the parent's ID card and household register book: the first
+    scan leaves the matter incomplete (no "accepted" beside "missing"), the second completes
+    it, and the register then holds one entry per document, with the matter."""
+    from scenarios.register import Register
 
     resident = enrol(app, "wang")
-    licence = issue_via_api(client, operators["household_registration"], resident, "id_card", "desk-key-002").json["id"]
+    token = operators["household_registration"]
+    card = issue_via_api(client, token, resident, "id_card", "desk-key-002").json["id"]
+    book = issue_via_api(client, token, resident, "household_book", "desk-key-004").json["id"]
     wallet = app.test_client()
     login(wallet, "wang")
-    text = wallet_code(wallet, licence, "window")
-    matter = next(m for m in load_matters().values() if "id_card" in m.requires and len(m.requires) > 1)
-    html = _verify(client, scenario="window", matter=matter.id, text=text)[1]
-    assert "通过 / accepted" in html and "缺少" in html
+    code = lambda licence: wallet_code(wallet, licence, "window")  # noqa: E731
+    status, html = _verify(client, scenario="window", matter="birth_registration", code=code(card))
+    assert status == 200 and 'data-verdict="incomplete"' in html and "通过 / accepted" not in html
+    assert '<li data-type="id_card" data-state="present"' in html and '<li data-type="household_book" data-state="missing"' in html
+    assert "缺少：户口簿" in html and 'id="register-form"' not in html
+    progress = re.search(r'name="progress" value="([^"]+)"', html).group(1)
+    status, html = _verify(client, scenario="window", matter="birth_registration", code=code(book), progress=progress)
+    assert status == 200 and 'data-verdict="accepted"' in html and "办结条件齐全 / complete" in html
+    assert 'data-state="missing"' not in html and 'id="register-form"' in html
+    result = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    done = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": result})
+    assert done.status_code == 200 and "已登记 / recorded" in done.get_data(as_text=True)
+    rows = Register(app.config["DESK_REGISTER"]).rows("window")
+    assert sorted(r["licence_type"] for r in rows) == ["household_book", "id_card"]
+    assert {r["matter"] for r in rows} == {"birth_registration"}
+
+
+def test_pasted_codes_one_per_line_complete_a_matter(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    resident = enrol(app, "zhao")
+    token = operators["household_registration"]
+    card = issue_via_api(client, token, resident, "id_card", "desk-key-005").json["id"]
+    book = issue_via_api(client, token, resident, "household_book", "desk-key-006").json["id"]
+    wallet = app.test_client()
+    login(wallet, "zhao")
+    texts = [wallet_code(wallet, licence, "window") for licence in (card, book)]
+    status, html = _verify(client, scenario="window", matter="birth_registration", text="\r\n".join(texts) + "\n")
+    assert status == 200 and "办结条件齐全 / complete" in html
+    status, html = _verify(client, scenario="hotel", text="\n".join(texts))  # one code at a time elsewhere
+    assert status == 400 and 'data-code="several_codes"' in html
 
 
 def test_revoked_licence_is_rejected_at_the_desk(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
@@ -264,7 +294,8 @@ def test_desk_refusals_are_coded_and_say_what_to_do(app: Flask, client: FlaskCli
     comes back on the desk page with its code, Chinese first, and a fresh CSRF token."""
     import time
 
-    from issuer.service import desk
+    from desk.results import RESULT_MAX_AGE, result_token
+    from service_fixtures import TEST_DESK
 
     big = io.BytesIO(b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1))
     status, html = _verify(client, scenario="hotel", image=(big, "photo.jpg"))
@@ -277,7 +308,7 @@ def test_desk_refusals_are_coded_and_say_what_to_do(app: Flask, client: FlaskCli
     status, html = _verify(client, scenario="hotel")
     assert status == 400 and 'data-code="no_input"' in html and "请上传二维码图片或粘贴二维码文本" in html
     with app.test_request_context():
-        old = desk._result_token("hotel", "id_card", {"name": "x"}, None, time.time() - desk.RESULT_MAX_AGE - 60)
+        old = result_token("hotel", [("id_card", {"name": "x"})], None, TEST_DESK, time.time() - RESULT_MAX_AGE - 60)
     late = client.post("/desk/register", data={"csrf_token": csrf(client, "/desk/"), "token": old, "room": "0807"})
     html = late.get_data(as_text=True)
     assert late.status_code == 400 and 'data-code="result_expired"' in html

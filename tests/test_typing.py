@@ -12,6 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_mypy_accepts_the_packages() -> None:
     out, err, status = api.run(
         ["--ignore-missing-imports", "--no-error-summary", "--cache-dir", str(ROOT / ".mypy_cache"),
-         *(str(ROOT / p) for p in ("keys", "verifier", "wallet", "issuer", "scenarios", "app.py"))]
+         *(str(ROOT / p) for p in ("keys", "verifier", "wallet", "issuer", "scenarios", "desk", "app.py"))]
     )
     assert status == 0, out + err

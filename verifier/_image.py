@@ -1,11 +1,17 @@
-"""Read the QR text out of an image (a photo or a screenshot), with size caps."""
+"""Read the QR text out of an image (a photo or a screenshot), with size caps.
+
+A desk's camera often sees other codes beside the phone (a payment or Wi-Fi sticker):
+of every code zxing-cpp finds, the certfree one is taken (``CF1:`` or a compact JWS),
+else the first. A small, blurred code that is not found is looked for once more in the
+image resampled to twice its size (bicubic), before ``qr_not_found``."""
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any, Callable, Iterable, Union
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
@@ -21,6 +27,11 @@ MAX_IMAGE_SIDE = 65_535  # zxing-cpp reads no wider or taller image (it raises V
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 
 ImageInput = Union[bytes, Path, Image.Image]
+
+# The 2 x retry runs only while the enlarged image stays this small (a big photo without a
+# code is not worth four times its decoding time, and its pixels are not small ones).
+MAX_RETRY_PIXELS = 16_000_000
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", re.ASCII)
 
 # What Pillow raises for a file it cannot read. Image.open turns its plugins' SyntaxError,
 # IndexError, TypeError and struct.error into UnidentifiedImageError, but load() does not:
@@ -46,7 +57,8 @@ def decode_qr_image(image: ImageInput) -> str:
         if rendered is not None:
             buffer, width, height, stride = rendered  # buffer stays referenced while read
             _check_size(width, height)
-            return _read_bilevel(zxingcpp.ImageView(buffer, width, height, zxingcpp.ImageFormat.Lum, stride))
+            view = zxingcpp.ImageView(buffer, width, height, zxingcpp.ImageFormat.Lum, stride)
+            return _read_bilevel(view, lambda: Image.frombuffer("L", (width, height), bytes(buffer), "raw", "L", stride, 1))
         try:
             picture = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             _check_size(*picture.size)
@@ -66,20 +78,31 @@ def decode_qr_image(image: ImageInput) -> str:
         if picture.mode != "L":
             picture = picture.convert("L")
         grey = picture.tobytes()
-    pixels = zxingcpp.ImageView(grey, picture.width, picture.height, zxingcpp.ImageFormat.Lum)
-    return _read_bilevel(pixels) if bilevel else _read(pixels)
+    width, height = picture.width, picture.height
+    pixels = zxingcpp.ImageView(grey, width, height, zxingcpp.ImageFormat.Lum)
+    as_image = lambda: Image.frombuffer("L", (width, height), grey, "raw", "L", 0, 1)  # noqa: E731
+    return _read_bilevel(pixels, as_image) if bilevel else _read(pixels, as_image)
 
 
-def _read_bilevel(pixels: zxingcpp.ImageView) -> str:
+def _read_bilevel(pixels: zxingcpp.ImageView, as_image: Callable[[], Image.Image]) -> str:
     """A 1-bit image is a render (a wallet's PNG, a printed code scanned in black and
     white), not a camera photo: try zxing-cpp's reader for an upright code on a clean
     background first, about 3 x faster; if it finds nothing, the full detector runs."""
-    text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR, is_pure=True, binarizer=_EXACT))
-    return text if text is not None else _read(pixels)
+    text = _choose_text(zxingcpp.read_barcodes(pixels, formats=_QR, is_pure=True, binarizer=_EXACT))
+    return text if text is not None else _read(pixels, as_image)
 
 
-def _read(pixels: zxingcpp.ImageView) -> str:
-    text = _first_text(zxingcpp.read_barcodes(pixels, formats=_QR))
+def _read(pixels: zxingcpp.ImageView, as_image: Callable[[], Image.Image]) -> str:
+    """The code's text; if none is found, once more at twice the size (see the module)."""
+    text = _choose_text(zxingcpp.read_barcodes(pixels, formats=_QR))
+    if text is None:
+        picture = as_image()
+        width, height = picture.width * 2, picture.height * 2
+        if width * height <= MAX_RETRY_PIXELS and max(width, height) <= MAX_IMAGE_SIDE:
+            larger = picture.resize((width, height), Image.Resampling.BICUBIC)
+            grey = larger.tobytes()  # referenced while zxing-cpp reads it
+            view = zxingcpp.ImageView(grey, larger.width, larger.height, zxingcpp.ImageFormat.Lum)
+            text = _choose_text(zxingcpp.read_barcodes(view, formats=_QR))
     if text is None:
         raise VerificationFailed([QRNotFound()])
     return text
@@ -95,11 +118,15 @@ _QR = zxingcpp.barcode_formats_from_str("QRCode")
 _EXACT = zxingcpp.Binarizer.BoolCast  # grey from a 1-bit image is exactly 0 or 255
 
 
-def _first_text(results: Iterable[Any]) -> str | None:
-    for result in results:
-        if result.valid and result.text:
-            return str(result.text)
-    return None
+def is_certfree_text(text: str) -> bool:
+    """Whether a QR code's text is a certfree code: the ``CF1:`` envelope or a compact JWS."""
+    return text.startswith("CF1:") or _COMPACT_JWS.fullmatch(text) is not None
+
+
+def _choose_text(results: Iterable[Any]) -> str | None:
+    """The certfree code among the codes found (a sticker may be in view), else the first."""
+    texts = [str(result.text) for result in results if result.valid and result.text]
+    return next((text for text in texts if is_certfree_text(text)), texts[0] if texts else None)
 
 
 def _read_capped(source: bytes | Path) -> bytes:

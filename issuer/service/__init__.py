@@ -1,5 +1,6 @@
 """certfree's web service: the Flask app factory (issuer API, public trust and status
-endpoints, the residents' web wallet from ``wallet.web``, the front desk's verify page).
+endpoints, the residents' web wallet from ``wallet.web``, and the desk's pages from the
+``desk`` package).
 
 ``app.create_app`` is the entry point; this package holds the internals.
 """
@@ -16,9 +17,11 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config defaults, then instance ``config.py`` or ``CERTFREE_*``
     environment, then ``test_config``; then the database and the blueprints."""
+    from desk.pages import bp as desk_pages
+    from desk.source import EXTENSION as DESK_SOURCE, CentralSource
     from wallet.web import bp as wallet_bp
 
-    from . import api, config, db, desk, errors, public
+    from . import api, config, db, errors, public
     from .security import csrf_token
 
     app = Flask(__name__, instance_path=_instance_path(test_config), instance_relative_config=True)
@@ -30,7 +33,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(wallet_bp)
-    app.register_blueprint(desk.bp)
+    app.extensions[DESK_SOURCE] = CentralSource()  # the desk's pages on the service's own keys and records
+    app.register_blueprint(desk_pages)
     errors.init_app(app)
     app.after_request(_security_headers)
     return app

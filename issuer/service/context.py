@@ -37,7 +37,7 @@ def desk_verifier() -> Any:
     """The desk's verifier: trust list pinned to the root key, replay cache in a SQLite file
     shared by the workers of this machine, the app's clock and policies, and the status
     lists, refreshed from the issuer's records at most every DESK_STATUS_REFRESH_SECONDS
-    (a stand-alone desk would sync them from /status/*.jws instead)."""
+    (a stand-alone desk station syncs them from /status/*.jws: desk.source.FolderSource)."""
     from verifier import SqliteReplayCache, Verifier, load_status_lists, load_trust_list
 
     ext = current_app.extensions

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from issuer import LICENCE_TYPES, example
+from scenarios import SCENARIOS
 from keys import AUTHORITIES, KeyDir, atomic_write
 
 from . import config, db, issuing, residents
@@ -23,6 +24,7 @@ DEMO_PASSWORD = "certfree-resident"
 OTHER_USER = "demo2"  # a second resident with no licences, to try the 404s
 DESK_USER = "desk"
 DESK_PASSWORD = "certfree-clerk"
+DEMO_DESK = "演示核验台 Demo desk"
 
 
 def prepare(app: Flask) -> dict[str, Any]:
@@ -48,8 +50,10 @@ def prepare(app: Flask) -> dict[str, Any]:
             for username in (DEMO_USER, OTHER_USER):
                 if session.scalar(select(Resident).where(Resident.username == username)) is None:
                     residents.enrol(session, username, DEMO_PASSWORD, now=moment)
-            if session.scalar(select(DeskClerk).where(DeskClerk.username == DESK_USER)) is None:
-                residents.add_clerk(session, DESK_USER, DESK_PASSWORD, now=moment)
+            clerk = session.scalar(select(DeskClerk).where(DeskClerk.username == DESK_USER))
+            if clerk is None:
+                clerk = residents.add_clerk(session, DESK_USER, DESK_PASSWORD, now=moment)
+            _demo_desk(session, clerk, moment)
             session.flush()
             demo = session.scalar(select(Resident).where(Resident.username == DEMO_USER))
             assert demo is not None
@@ -67,6 +71,16 @@ def prepare(app: Flask) -> dict[str, Any]:
                             if r.username in (DEMO_USER, OTHER_USER)}
     atomic_write(tokens_file, json.dumps(tokens, indent=2).encode(), mode=0o600)
     return {"tokens": tokens, "residents": resident_ids, "password": DEMO_PASSWORD, "insecure_keys": keys.insecure_dev}
+
+
+def _demo_desk(session: Any, clerk: DeskClerk, moment: float) -> None:
+    """The demo clerk works at a demo desk that may verify every scenario (a real desk is
+    bound to its place: ``certfree desk add``)."""
+    from desk.accounts import add_desk, assign, desk_of, find_desk
+
+    if desk_of(session, clerk.id) is None:
+        desk = find_desk(session, DEMO_DESK) or add_desk(session, DEMO_DESK, SCENARIOS, now=moment)
+        assign(session, clerk, desk)
 
 
 def banner(info: dict[str, Any], base_url: str) -> str:

@@ -53,6 +53,13 @@ _MESSAGES = [
             "the register cannot be written now; try again later"),
     Message("desk_unavailable", "核验台暂时无法核验：信任列表或状态列表未能加载，请联系管理员",
             "the desk cannot check codes now: its trust list or status lists were refused; call the administrator"),
+    Message("no_desk", "该账号未分配核验台，请联系管理员（certfree desk clerk）",
+            "this account belongs to no desk: ask the administrator (certfree desk clerk)"),
+    Message("scenario_not_allowed", "本核验台不能核验该场景", "this desk may not verify this scenario"),
+    Message("matter_not_allowed", "本窗口不能办理该事项", "this window may not handle this matter"),
+    Message("several_codes", "本场景一次只能核验一个二维码，请逐个扫码",
+            "this scenario checks one code at a time: scan them one by one"),
+    Message("bad_date", "日期格式不对，请按 年-月-日 输入", "the date is not valid: write it as YYYY-MM-DD"),
 ]
 MESSAGES = {m.code: m for m in _MESSAGES}
 STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 500: "internal_error"}

@@ -13,6 +13,7 @@ from alembic import context
 
 from issuer.db import Base, make_engine
 from issuer.service import models  # noqa: F401  (registers the models on Base.metadata)
+from desk import models as desk_models  # noqa: F401  (the desks and their clerks)
 
 config = context.config
 target_metadata = Base.metadata

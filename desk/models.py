@@ -1,0 +1,42 @@
+"""Desks and which clerk works at which desk. They share ``issuer.db.Base`` with the
+service's other tables (one Alembic history, migration 0007), and a stand-alone station
+creates the same tables in the SQLite file of its data folder.
+
+A desk is a place: a name ("Hotel Haishu 0807 front desk"), the scenarios it may verify
+and, for a window, the matters. A clerk belongs to one desk (``desk_memberships``, a
+table of its own so that the clerk accounts stay as they are)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from issuer.db import Base
+
+MAX_DESK_NAME = 128
+
+
+class Desk(Base):
+    """A desk: its name, the scenarios it may verify and (for a window) its matters."""
+
+    __tablename__ = "desks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(MAX_DESK_NAME), unique=True)
+    scenarios: Mapped[list[str]] = mapped_column(JSON)
+    matters: Mapped[list[str]] = mapped_column(JSON)  # empty: every matter (a window only)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeskMembership(Base):
+    """The desk a clerk works at (one per clerk)."""
+
+    __tablename__ = "desk_memberships"
+
+    clerk_id: Mapped[str] = mapped_column(ForeignKey("desk_clerks.id", ondelete="CASCADE"), primary_key=True)
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), index=True)
+
+
+__all__ = ["Desk", "DeskMembership", "MAX_DESK_NAME"]

@@ -1,0 +1,125 @@
+// The desk page: the code field stays focused for a keyboard-wedge scanner (a code and
+// Enter submit the form, no click), and the camera reads codes with zxing-wasm (the same
+// zxing-cpp engine as the server's), served from this desk: nothing is fetched elsewhere.
+import { prepareZXingModule, readBarcodes } from "zxing-wasm/reader";
+import { fingerprint, pickCode } from "./codes.js";
+
+const LAST = "certfree-desk-last-code";
+const CAMERA_ON = "certfree-desk-camera";
+
+function wasmUrl() {
+  const script = document.querySelector("script[data-wasm]");
+  return script ? script.dataset.wasm : "zxing_reader.wasm";
+}
+
+let prepared = null;
+function prepare() {
+  if (prepared === null) {
+    const url = wasmUrl();
+    prepared = prepareZXingModule({
+      overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? url : prefix + path) },
+      fireImmediately: true,
+    });
+  }
+  return prepared;
+}
+
+// The next input is focused without scrolling: the verdict at the top stays in view.
+function focusCode() {
+  const code = document.getElementById("code");
+  const preferred = document.querySelector("[data-focus-first]");
+  const target = preferred || code;
+  if (target) target.focus({ preventScroll: true });
+}
+
+function submitCode(text) {
+  const form = document.getElementById("verify-form");
+  const code = document.getElementById("code");
+  if (!form || !code) return;
+  sessionStorage.setItem(LAST, fingerprint(text));
+  code.value = text;
+  form.requestSubmit();
+}
+
+async function startCamera() {
+  const video = document.getElementById("camera");
+  const status = document.getElementById("camera-status");
+  if (!video || !navigator.mediaDevices) return;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+  } catch (err) {
+    if (status) status.textContent = "无法打开摄像头 / the camera cannot be opened";
+    sessionStorage.removeItem(CAMERA_ON);
+    return;
+  }
+  sessionStorage.setItem(CAMERA_ON, "1");
+  video.srcObject = stream;
+  video.hidden = false;
+  toggleButtons(true);
+  await video.play();
+  await prepare();
+  if (status) status.textContent = "请将二维码对准摄像头 / hold the code to the camera";
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const last = sessionStorage.getItem(LAST);
+  const tick = async () => {
+    if (!video.srcObject) return;
+    if (video.videoWidth > 0) {
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      ctx.drawImage(video, 0, 0);
+      const frame = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const results = await readBarcodes(frame, { formats: ["QRCode"], tryHarder: true, maxNumberOfSymbols: 4 });
+      const text = pickCode(results);
+      if (text !== null && fingerprint(text) !== last) {
+        stopCamera(false);
+        submitCode(text);
+        return;
+      }
+    }
+    setTimeout(tick, 120);
+  };
+  tick();
+}
+
+function toggleButtons(on) {
+  const start = document.getElementById("camera-start");
+  const stop = document.getElementById("camera-stop");
+  if (start) start.hidden = on;
+  if (stop) stop.hidden = !on;
+}
+
+function stopCamera(forget) {
+  const video = document.getElementById("camera");
+  if (video && video.srcObject) {
+    for (const track of video.srcObject.getTracks()) track.stop();
+    video.srcObject = null;
+    video.hidden = true;
+  }
+  toggleButtons(false);
+  if (forget) sessionStorage.removeItem(CAMERA_ON);
+}
+
+function init() {
+  focusCode();
+  const start = document.getElementById("camera-start");
+  if (start) start.addEventListener("click", () => startCamera());
+  const stop = document.getElementById("camera-stop");
+  if (stop) stop.addEventListener("click", () => stopCamera(true));
+  // A new scenario or matter starts a new matter: its progress no longer applies.
+  for (const id of ["scenario", "matter"]) {
+    const select = document.getElementById(id);
+    if (select) select.addEventListener("change", () => {
+      const progress = document.querySelector("input[name=progress]");
+      if (progress) progress.value = "";
+      select.form.requestSubmit(document.getElementById("switch"));
+    });
+  }
+  // ?camera=1 opens the camera on load (a desk that always scans with it); once on, it
+  // stays on from one verdict to the next, skipping the code it has just read.
+  if (new URLSearchParams(location.search).get("camera") === "1" || sessionStorage.getItem(CAMERA_ON) === "1") startCamera();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+else init();

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { fingerprint, isCertfreeText, matterProgress, pickCode, splitCodes } from "../src/codes.js";
+
+test("pickCode chooses the certfree code among other codes in view", () => {
+  const results = [
+    { isValid: true, text: "WIFI:S:Hotel Guest;T:WPA;P:secret;;" },
+    { isValid: true, text: "https://qr.alipay.com/fkx12345" },
+    { isValid: true, text: "CF1:6BFOXN*TS0BI$ZD.P9" },
+  ];
+  assert.equal(pickCode(results), "CF1:6BFOXN*TS0BI$ZD.P9");
+  assert.equal(pickCode(["eyJhbGciOiJFZERTQSJ9.eyJhIjoxfQ.c2ln", "WIFI:S:x;;"]), "eyJhbGciOiJFZERTQSJ9.eyJhIjoxfQ.c2ln");
+  assert.equal(pickCode([{ isValid: true, text: "https://example.com/pay" }]), null);
+  assert.equal(pickCode([{ isValid: false, text: "CF1:ABC" }]), null);
+  assert.equal(pickCode([]), null);
+});
+
+test("isCertfreeText refuses look-alikes", () => {
+  assert.ok(isCertfreeText("CF1:ABC"));
+  assert.ok(!isCertfreeText("cf1:ABC"));
+  assert.ok(!isCertfreeText("a.b"));
+  assert.ok(!isCertfreeText("a b.c.d"));
+  assert.ok(!isCertfreeText(null));
+});
+
+test("splitCodes: one code per line, any line end, spaces inside kept", () => {
+  assert.deepEqual(splitCodes("CF1:A B\r\nCF1:CD\n\n  CF1:EF  \r"), ["CF1:A B", "CF1:CD", "CF1:EF"]);
+  assert.deepEqual(splitCodes(""), []);
+  assert.deepEqual(splitCodes(undefined), []);
+});
+
+test("matterProgress mirrors check_matter", () => {
+  const birth = matterProgress(["household_book", "id_card"], [], ["id_card"]);
+  assert.deepEqual(birth, { done: false, missing: ["household_book"], missingOneOf: [] });
+  assert.equal(matterProgress(["household_book", "id_card"], [], ["id_card", "household_book"]).done, true);
+  const either = matterProgress(["vehicle_license"], [["id_card", "residence_permit"]], ["vehicle_license"]);
+  assert.deepEqual(either.missingOneOf, [["id_card", "residence_permit"]]);
+  assert.equal(matterProgress(["vehicle_license"], [["id_card", "residence_permit"]], ["vehicle_license", "residence_permit"]).done, true);
+});
+
+test("fingerprint is stable and short", () => {
+  assert.equal(fingerprint("CF1:ABC"), fingerprint("CF1:ABC"));
+  assert.notEqual(fingerprint("CF1:ABC"), fingerprint("CF1:ABD"));
+  assert.match(fingerprint("x"), /^[0-9a-f]{8}$/);
+});

@@ -1,0 +1,176 @@
+"""Real headless Chromium against a stand-alone desk station (``certfree desk serve`` on a
+folder written by ``certfree sync``; no issuer running): a keyboard-wedge scanner's flow
+(a code and Enter, no click), the replay of the same code, a window matter completed from
+two documents scanned one after the other, and the camera (Chromium's fake camera playing
+a video made from a presentation PNG) giving the verdict with no click at all.
+
+With ``CERTFREE_SCREENSHOTS=docs/screenshots`` the desk's screenshots (390 x 844 and
+1280 x 800) are written there. Locally these skip without chromium; in CI they fail."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from desk_station_fixtures import *
+from chromium import launch, playwright_session
+from desk_station_fixtures import Station, log_in
+
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    yield from playwright_session()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    b = launch(playwright)
+    yield b
+    b.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    """A screenshot into $CERTFREE_SCREENSHOTS (docs/screenshots), when it is set; and the
+    page never scrolls sideways, whatever the width."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name}: the page is {overflow} px wider than the screen"
+    folder = os.environ.get("CERTFREE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+
+
+def _scan(page: Any, code: str) -> None:
+    """What a keyboard-wedge scanner does: type the code into the focused field, then Enter."""
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
+    page.keyboard.type(code)  # key by key, as the scanner's keyboard emulation sends them
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("domcontentloaded")
+    page.wait_for_selector("#result")
+
+
+def test_wedge_scanner_accepts_then_refuses_the_same_code_as_replayed(browser: Any, station: Station) -> None:
+    for name, viewport in (("phone", PHONE), ("desk", DESK)):
+        page = browser.new_page(viewport=viewport)
+        log_in(page, station.url, "front1")
+        assert "Hotel Haishu 0807 front desk" in page.inner_text("#desk-name")
+        assert page.get_attribute("#freshness", "data-stale") == "false"  # synced just now
+        _shot(page, f"desk-scan-{name}")
+        code = station.code("hotel", "id_card")
+        _scan(page, code)
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        assert "通过 / accepted" in page.inner_text("#result")
+        assert page.inner_text('dd[data-field="name"]')
+        # the verdict is the first thing under the header, above the fields and the form
+        top = {s: page.eval_on_selector(s, "e => e.getBoundingClientRect().top") for s in ("#result", "#claims", "#register-form")}
+        assert top["#result"] < top["#claims"] < top["#register-form"]
+        _shot(page, f"desk-accepted-{name}")
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'room'")
+        assert page.evaluate("window.scrollY") == 0  # focused without scrolling the verdict away
+        page.keyboard.insert_text("0807")  # the room field has the focus after an accepted code
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#recorded")
+        _scan(page, code)  # the same code again: the field was cleared and focused for the next guest
+        assert page.get_attribute("#result", "data-verdict") == "rejected"
+        assert page.locator('#result li[data-code="replayed"]').count() == 1
+        assert "该二维码已被使用过" in page.inner_text("#result")
+        _shot(page, f"desk-replayed-{name}")
+        page.close()
+
+
+def test_birth_registration_from_two_documents_scanned_one_after_the_other(browser: Any, station: Station) -> None:
+    for name, viewport in (("phone", PHONE), ("desk", DESK)):
+        page = browser.new_page(viewport=viewport)
+        log_in(page, station.url, "window1")
+        page.select_option("#matter", "birth_registration")  # the page switches to the matter by itself
+        page.wait_for_selector('#matter option[value="birth_registration"][selected]', state="attached")
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
+        _scan(page, station.code("window", "id_card"))
+        assert page.get_attribute("#result", "data-verdict") == "incomplete"
+        assert page.get_attribute('#matter-progress li[data-type="id_card"]', "data-state") == "present"
+        assert page.get_attribute('#matter-progress li[data-type="household_book"]', "data-state") == "missing"
+        assert "通过 / accepted" not in page.inner_text("body")
+        _shot(page, f"desk-matter-incomplete-{name}")
+        _scan(page, station.code("window", "household_book"))
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        assert "办结条件齐全 / complete" in page.inner_text("#result")
+        assert page.get_attribute("#matter-progress", "data-done") == "true"
+        _shot(page, f"desk-matter-complete-{name}")
+        page.click("#record")
+        page.wait_for_selector("#recorded")
+        page.goto(f"{station.url}/desk/book?scenario=window")
+        assert page.locator("#book tbody tr").count() >= 2
+        _shot(page, f"desk-register-{name}")
+        page.close()
+
+
+def _y4m(png: bytes, path: Path, width: int = 640, height: int = 480, frames: int = 10) -> Path:
+    """A YUV4MPEG2 video (4:2:0) of the code on a white frame, grey only (U = V = 128):
+    what Chromium's fake camera plays in a loop."""
+    from PIL import Image
+
+    code = Image.open(io.BytesIO(png)).convert("L")
+    side = min(width, height) - 40
+    code = code.resize((side, side), Image.NEAREST) if code.width > side else code
+    frame = Image.new("L", (width, height), 255)
+    frame.paste(code, ((width - code.width) // 2, (height - code.height) // 2))
+    y = frame.tobytes()
+    chroma = bytes([128]) * ((width // 2) * (height // 2) * 2)
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for _ in range(frames):
+            out.write(b"FRAME\n" + y + chroma)
+    return path
+
+
+def test_camera_reads_the_code_and_the_verdict_appears_without_a_click(playwright: Any, station: Station, tmp_path: Path) -> None:
+    from wallet import write
+
+    code = station.code("hotel", "id_card")
+    video = _y4m(write(code, tmp_path / "hotel.png").read_bytes(), tmp_path / "hotel.y4m")
+    camera = launch(playwright, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                     f"--use-file-for-fake-video-capture={video}")
+    try:
+        context = camera.new_context(viewport=DESK)
+        context.grant_permissions(["camera"], origin=station.url)
+        page = context.new_page()
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
+        log_in(page, station.url, "front1")
+        page.goto(f"{station.url}/desk/?camera=1")  # the desk opens its camera on load: no click
+        page.wait_for_selector('#result[data-verdict="accepted"]', timeout=60_000)
+        assert "通过 / accepted" in page.inner_text("#result")
+        assert all(url.startswith(station.url) for url in fetched), [u for u in fetched if not u.startswith(station.url)]
+        assert any(url.endswith("/desk/static/zxing_reader.wasm") for url in fetched)
+        context.close()
+    finally:
+        camera.close()
+
+
+def test_a_hotel_desk_refuses_to_verify_as_a_window_or_a_street_check(station: Station) -> None:
+    """Through the station's own app (its Flask test client) on the same folder."""
+    from desk.station import create_station
+
+    client = create_station(station.data).test_client()
+    page = client.get("/desk/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    from desk_station_fixtures import CLERK_PASSWORD
+
+    assert client.post("/desk/login", data={"username": "front1", "password": CLERK_PASSWORD, "csrf_token": token}).status_code == 302
+    html = client.get("/desk/").get_data(as_text=True)
+    assert 'value="hotel"' in html and 'value="window"' not in html and 'value="street_check"' not in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    for scenario in ("window", "street_check"):
+        refused = client.post("/desk/verify", data={"csrf_token": token, "scenario": scenario,
+                                                    "code": station.code("window", "id_card")})
+        body = refused.get_data(as_text=True)
+        assert refused.status_code == 403 and 'data-code="scenario_not_allowed"' in body, scenario
+        assert "本核验台不能核验该场景" in body and 'data-verdict' not in body
+    book = client.get("/desk/book.csv?scenario=window")
+    assert book.status_code == 403
