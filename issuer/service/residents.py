@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -89,9 +89,9 @@ def authenticate(
         return LoginResult(None, True)
     # the name as stored (RFC 8265), or as typed for an account older than that rule
     names = {login_policy.prepare_username(username) or username.strip(), username.strip()}
-    found = {a.username: a for a in session.scalars(select(model).where(model.username.in_(names)))}
-    account = cast("Resident | DeskClerk | None",
-                   found.get(login_policy.prepare_username(username) or "") or found.get(username.strip()))
+    rows: list[Resident | DeskClerk] = list(session.scalars(select(model).where(model.username.in_(names))))
+    found = {a.username: a for a in rows}
+    account = found.get(login_policy.prepare_username(username) or "") or found.get(username.strip())
     if check_password(account.password_hash if account else None, password):
         throttle.succeeded(session, counted)
         return LoginResult(account, False)
