@@ -38,7 +38,7 @@ def read_json(path: str | Path, option: str) -> Any:
     try:
         return json.loads(Path(path).read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{option}: cannot read JSON: {exc}") from None
+        raise UsageError(f"{option} {path}: cannot read JSON ({type(exc).__name__}) / 无法读取 JSON 文件 {path}") from None
 
 
 def parse_time(text: str | None, option: str = "--now") -> int | None:
@@ -48,7 +48,7 @@ def parse_time(text: str | None, option: str = "--now") -> int | None:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{option}: not an ISO 8601 time: {text!r}") from None
+        raise UsageError(f"{option}: not an ISO 8601 time: {text!r} / 不是 ISO 8601 时间") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA)
     return int(moment.timestamp())
@@ -90,9 +90,28 @@ def shown_db(value: str) -> str:
 # ---- keys -------------------------------------------------------------------------------
 
 
+SOURCE_PACKAGES = ("keys", "issuer", "wallet", "verifier", "scenarios", "desk")
+
+
+def outside_source(folder: str, option: str) -> None:
+    """UsageError if ``folder`` lies inside one of certfree's own packages: key material and
+    wallets never go into the source tree (``--dir keys`` run from the repository root would
+    write private keys into the ``keys`` package)."""
+    import importlib
+
+    target = Path(folder).resolve()
+    for name in SOURCE_PACKAGES:
+        home = Path(importlib.import_module(name).__file__ or "").resolve().parent
+        if target == home or home in target.parents:
+            raise UsageError(f"{option} {folder}: inside certfree's own {name}/ package; use a folder of your own "
+                             f"(mkdir try && cd try) / {option} {folder} 位于 certfree 源代码的 {name}/ 包内，"
+                             "请使用自己的文件夹（如 mkdir try && cd try）")
+
+
 def cmd_keys_init(args: argparse.Namespace) -> int:
     from keys import KeyDir, KeyStoreError
 
+    outside_source(args.dir, "--dir")
     try:
         store = KeyDir.init(args.dir, insecure_dev=args.insecure_dev, now=parse_time(args.now))
     except KeyStoreError as exc:
@@ -134,7 +153,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     elif args.holder_key:
         holder = read_json(args.holder_key, "--holder-key")
     if args.out and not Path(args.out).resolve().parent.is_dir():  # before anything is issued
-        raise UsageError(f"--out: no folder {Path(args.out).parent}")
+        raise UsageError(f"--out: no folder {Path(args.out).parent} / 文件夹不存在")
     try:
         keys = KeyDir(args.keys)
         with open_db(args.db) as session:
@@ -171,6 +190,7 @@ def cmd_wallet_init(args: argparse.Namespace) -> int:
         # the key file's own KDF is light (PKCS#8 PBKDF2, 2048 rounds): the length is the defence
         raise UsageError(f"{WALLET_PASSPHRASE_ENV} must be at least {WALLET_PASSPHRASE_MIN} characters / "
                          f"{WALLET_PASSPHRASE_ENV} 至少需要 {WALLET_PASSPHRASE_MIN} 个字符")
+    outside_source(args.dir, "--dir")
     try:
         Wallet.init(args.dir, insecure_dev=args.insecure_dev)
     except WalletError as exc:
@@ -270,10 +290,10 @@ def load_verifier(keys_dir: str, replay_db: str | None = None, status_dir: str |
         token = (folder / "trust_list.jws").read_text("ascii")
         root = json.loads((folder / "root.jwk.json").read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--keys: cannot read the trust list or root key: {exc}") from None
+        raise UsageError(f"--keys: cannot read the trust list or root key in {keys_dir} / 无法读取信任列表或根公钥") from None
     trust = load_trust_list(token, root)
     if replay_db and not Path(replay_db).resolve().parent.is_dir():
-        raise UsageError(f"--replay-db: no folder {Path(replay_db).parent}")
+        raise UsageError(f"--replay-db: no folder {Path(replay_db).parent} / 文件夹不存在")
     try:
         cache = SqliteReplayCache(replay_db) if replay_db else MemoryReplayCache()
     except sqlite3.Error as exc:
@@ -370,18 +390,18 @@ def _clerk_entries(args: argparse.Namespace) -> dict[str, str]:
     from scenarios import get_policy
 
     if not args.scenario:
-        raise UsageError("--register needs --scenario")
+        raise UsageError("--register needs --scenario / --register 须同时指定 --scenario")
     clerk: dict[str, str] = {}
     for item in args.clerk or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise UsageError(f"--clerk: expected FIELD=VALUE, got {item!r}")
+            raise UsageError(f"--clerk: expected FIELD=VALUE, got {item!r} / 格式应为 字段=值")
         clerk[name] = value
     policy = get_policy(args.scenario)
     known = {f.name for f in policy.clerk_fields}
     for name in clerk:
         if name not in known:
-            raise UsageError(f"--clerk: {policy.name} has no field {name!r} (fields: {', '.join(sorted(known)) or 'none'})")
+            raise UsageError(f"--clerk: {policy.name} has no field {name!r} (fields: {', '.join(sorted(known)) or 'none'}) / 该场景没有此登记字段")
     for f in policy.clerk_fields:
         if f.required and not clerk.get(f.name, "").strip():
             raise UsageError(f"--clerk {f.name}=...: required at {policy.name} / 必填：{f.label_zh}")
@@ -634,9 +654,9 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     from keys import KeyDir, KeyStoreError, atomic_write
 
     if not args.wallet and not args.source:
-        raise UsageError("give --wallet W or --from DIR (with --out DIR)")
+        raise UsageError("give --wallet W or --from DIR (with --out DIR) / 请指定 --wallet，或 --from 与 --out")
     if args.source and not args.out:
-        raise UsageError("--from needs --out")
+        raise UsageError("--from needs --out / --from 须同时指定 --out")
     keys = KeyDir(args.dir)
     held: list[tuple[str, Any]] = []  # (credential, wallet or None)
     wallet = None

@@ -225,7 +225,7 @@ def set_status(session: Session, licence_id: str, state: str, *, reason: str, no
     changed = cast("CursorResult[Any]", result).rowcount
     record = session.get(LicenceRecord, licence_id, populate_existing=True)
     if record is None:
-        raise RecordError(f"no licence {licence_id!r}")
+        raise RecordError(f"no licence {licence_id!r} / 无此证照 {licence_id!r}")
     if not changed:
         raise StateConflict(licence_id, record.state)
     return record
@@ -335,7 +335,7 @@ def reissue_credential(
     now = int(time.time()) if now is None else now
     record, claims = _handed_back(session, credential)
     if kid is not None and record.kid != kid:
-        raise RecordError(f"licence {record.id} was not signed by {kid}")
+        raise RecordError(f"licence {record.id} was not signed by {kid} / 证照 {record.id} 不是由该密钥签发")
     return _reissue(session, keys, record, claims, _holder_jwk(claims), record.holder, "reissued", now)
 
 
@@ -359,7 +359,7 @@ def _reissue(session: Session, keys: KeyDir, record: LicenceRecord, claims: Mapp
              holder_jwk: Mapping[str, str] | None, holder: str | None, reason: str, now: int) -> Reissued:
     old_id, licence_type = record.id, record.licence_type
     if record.state == "revoked":
-        raise RecordError(f"licence {old_id} is revoked; it is not re-issued")
+        raise RecordError(f"licence {old_id} is revoked; it is not re-issued / 证照 {old_id} 已注销，不予重签")
     fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
     issued = issue_licence(session, keys, licence_type, fields, holder_jwk=holder_jwk, holder=holder, now=now)
     new = session.get(LicenceRecord, issued.jti)
@@ -381,12 +381,12 @@ def refresh_views(session: Session, keys: KeyDir, credential: str, *, now: int |
     now = int(time.time()) if now is None else now
     record, claims = _handed_back(session, credential)
     if record.state == "revoked":
-        raise RecordError(f"licence {record.id} is revoked; it gets no new views")
+        raise RecordError(f"licence {record.id} is revoked; it gets no new views / 证照 {record.id} 已注销，不再更新")
     if claims.get("exp", 0) <= now:
-        raise RecordError(f"licence {record.id} has expired; it gets no new views")
+        raise RecordError(f"licence {record.id} has expired; it gets no new views / 证照 {record.id} 已过期，不再更新")
     holder_jwk = _holder_jwk(claims)
     if holder_jwk is None:
-        raise RecordError(f"licence {record.id} names no holder key; it has no views")
+        raise RecordError(f"licence {record.id} names no holder key; it has no views / 证照 {record.id} 未绑定持证人设备")
     view_status = {e.scope: {"idx": e.idx, "lst": e.list_id} for e in record.entries if e.scope != "credential"}
     fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
     return sign_views(keys, record.licence_type, fields, holder_jwk=holder_jwk, exp=claims["exp"],
@@ -404,12 +404,12 @@ def _handed_back(session: Session, credential: str) -> tuple[LicenceRecord, dict
         claims = json.loads(payload)
         licence_id = claims["jti"]
     except (ValueError, KeyError, TypeError):
-        raise RecordError("not a certfree credential") from None
+        raise RecordError("not a certfree credential / 不是本系统签发的凭证") from None
     record = session.get(LicenceRecord, licence_id) if isinstance(licence_id, str) else None
     if record is None:
-        raise RecordError(f"no licence {licence_id!r} on record")
+        raise RecordError(f"no licence {licence_id!r} on record / 无此证照记录 {licence_id!r}")
     if record.credential_sha256 != credential_digest(credential):
-        raise RecordError(f"licence {licence_id}: the credential differs from the one issued")
+        raise RecordError(f"licence {licence_id}: the credential differs from the one issued / 证照 {licence_id} 与签发时不一致")
     return record, claims
 
 

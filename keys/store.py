@@ -107,13 +107,13 @@ def read_private_key(path: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
     try:
         pem = path.read_bytes()
     except FileNotFoundError:
-        raise KeyStoreError(f"private key file missing: {path.name}") from None
+        raise KeyStoreError(f"private key file missing: {path.name} / 私钥文件缺失：{path.name}") from None
     try:
         key = load_pem_private_key(pem, password=passphrase)
     except (ValueError, TypeError):
-        raise KeyStoreError(f"cannot unlock {path.name}: wrong passphrase or damaged file") from None
+        raise KeyStoreError(f"cannot unlock {path.name}: wrong passphrase or damaged file / 无法解锁 {path.name}：口令错误或文件损坏") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyStoreError(f"{path.name} is not an Ed25519 key")
+        raise KeyStoreError(f"{path.name} is not an Ed25519 key / {path.name} 不是 Ed25519 密钥")
     return key
 
 
@@ -133,7 +133,7 @@ class KeyDir:
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._signing: dict[str, tuple[IssuerKey, Ed25519PrivateKey]] = {}  # cleared on any change
         if not (self.path / "registry.json").is_file():
-            raise KeyStoreError(f"no key directory at {self.path} (run: certfree keys init --dir {self.path})")
+            raise KeyStoreError(f"no key directory at {self.path} (run: certfree keys init --dir {self.path}) / {self.path} 不是密钥目录（请先运行 certfree keys init --dir {self.path}）")
         self._registry: dict[str, Any] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._checked_at = float("-inf")
@@ -175,12 +175,13 @@ class KeyDir:
         """Create a root key and one issuer key per authority, then publish JWKS and trust list."""
         path = Path(path)
         if (path / "registry.json").exists():
-            raise KeyStoreError(f"{path} already holds keys; refusing to overwrite them")
+            raise KeyStoreError(f"{path} already holds keys; refusing to overwrite them / {path} 中已有密钥，不会覆盖")
         passphrase = passphrase if passphrase is not None else passphrase_from_env()
         if not insecure_dev and not passphrase:
             raise KeyStoreError(
                 f"set {PASSPHRASE_ENV} to encrypt the private keys "
-                "(or pass --insecure-dev for unencrypted development keys)"
+                "(or pass --insecure-dev for unencrypted development keys) / "
+                f"请设置 {PASSPHRASE_ENV} 以加密私钥（或使用 --insecure-dev 生成不加密的开发密钥）"
             )
         now = int(time.time()) if now is None else now
         path.mkdir(parents=True, exist_ok=True)
@@ -213,7 +214,7 @@ class KeyDir:
 
     def _write_private(self, name: str, key: Ed25519PrivateKey) -> None:
         if not (self.insecure_dev or self._passphrase):
-            raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; a new key would be written unencrypted")
+            raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; a new key would be written unencrypted / 未设置 {PASSPHRASE_ENV}，新密钥将无法加密")
         write_private_key(self._key_file(name), key, None if self.insecure_dev else self._passphrase)
         self._private[name] = key
 
@@ -256,7 +257,7 @@ class KeyDir:
         if self.insecure_dev:
             log.warning("using UNENCRYPTED development key %s (--insecure-dev)", path.name)
         elif not self._passphrase:
-            raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; cannot unlock {path.name}")
+            raise KeyStoreError(f"{PASSPHRASE_ENV} is not set; cannot unlock {path.name} / 未设置 {PASSPHRASE_ENV}，无法解锁 {path.name}")
         key = read_private_key(path, None if self.insecure_dev else self._passphrase)
         self._private[name] = key
         return key
@@ -276,13 +277,13 @@ class KeyDir:
                 found = entry, self.private_key(entry.kid)
                 self._signing[licence_type] = found
                 return found
-        raise KeyStoreError(f"no active issuer key may sign {licence_type!r}")
+        raise KeyStoreError(f"no active issuer key may sign {licence_type!r} / 没有可签发 {licence_type!r} 的有效密钥")
 
     def key_for_authority(self, authority: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
         for entry in reversed(self.issuer_keys()):
             if entry.state == "active" and entry.authority == authority and entry.not_before <= now < entry.not_after:
                 return entry, self.private_key(entry.kid)
-        raise KeyStoreError(f"no active key for authority {authority!r}")
+        raise KeyStoreError(f"no active key for authority {authority!r} / 机关 {authority!r} 没有有效密钥")
 
     def root_public_jwk(self) -> dict[str, str]:
         return json.loads((self.path / "root.jwk.json").read_text("utf-8"))
@@ -308,7 +309,7 @@ class KeyDir:
         until it expires. Publishes a new trust list. Returns (new key, keys retired).
         """
         if authority not in AUTHORITIES:
-            raise KeyStoreError(f"unknown authority {authority!r}")
+            raise KeyStoreError(f"unknown authority {authority!r} / 未知的签发机关 {authority!r}")
         self._begin_change()
         now = int(time.time()) if now is None else now
         retired = []
@@ -330,7 +331,7 @@ class KeyDir:
             if data["kid"] == kid:
                 break
         else:
-            raise KeyStoreError(f"no issuer key {kid!r}")
+            raise KeyStoreError(f"no issuer key {kid!r} / 没有密钥 {kid!r}")
         was_active = data["state"] == "active"
         # Never accept more than before: a second report cannot move the time later, and a
         # retired key keeps refusing what it signed after its retirement.
@@ -354,7 +355,7 @@ class KeyDir:
         for entry in self.issuer_keys():
             if entry.kid == kid:
                 return entry
-        raise KeyStoreError(f"no issuer key {kid!r}")
+        raise KeyStoreError(f"no issuer key {kid!r} / 没有密钥 {kid!r}")
 
     # ---- publishing -----------------------------------------------------------------
 

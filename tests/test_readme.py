@@ -33,11 +33,16 @@ def test_worked_example(tmp_path: Path) -> None:
     env.pop("CERTFREE_DATABASE_URL", None)
     commands = example_commands()
     assert len(commands) >= 15 and any(code == 1 for _, code in commands)
-    last = None
+    last, cwd = None, tmp_path
     for command, expected in commands:
-        last = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        if command.startswith("mkdir -p ") and " && cd " in command:  # the example's own working folder
+            cwd = cwd / command.rsplit(" && cd ", 1)[1].strip()
+            cwd.mkdir(parents=True, exist_ok=True)
+            continue
+        last = subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
         assert last.returncode == expected, f"{command}\n{last.stdout}\n{last.stderr}"
     assert last is not None and "办结条件齐全 / complete" in last.stdout
+    assert cwd != tmp_path and sorted(p.name for p in tmp_path.iterdir()) == [cwd.name]  # all of it in "try"
 
 
 def failure_table() -> dict[str, tuple[str, str]]:

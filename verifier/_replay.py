@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from keys.files import private_file
+
 
 class ReplayCache(Protocol):
     def check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
@@ -46,6 +48,8 @@ class SqliteReplayCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:":
+            private_file(self.path)  # the proofs a desk has seen: its owner's alone (600)
         self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
