@@ -9,6 +9,7 @@ folder with no connection to the issuer.
 * :mod:`desk.station` — the stand-alone station (``certfree desk serve --data DIR``).
 * :mod:`desk.accounts`, :mod:`desk.models` — desks and their clerks.
 * :mod:`desk.cli` — ``certfree desk ...``.
+* :mod:`desk.verify_cli` — ``certfree verify``; :mod:`desk.demo_cli` — ``certfree demo``.
 * ``desk/web/`` — the page's JavaScript sources (bundled into ``desk/static/desk.js``).
 
 The verifier core stays free of Flask: the desk imports it, never the other way round.

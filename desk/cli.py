@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from keys.cli_base import EXIT_OK, EXIT_USAGE
 from scenarios import SCENARIOS
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def _usage(message: str) -> int:

@@ -1,5 +1,6 @@
 """certfree keys: Ed25519 key generation, encrypted key files, JWK/JWKS, RFC 7638 kids,
-the signed trust list, and the crash-safe file writes and JOSE helpers the other parts share."""
+the signed trust list, and the crash-safe file writes and JOSE helpers the other parts share;
+:mod:`keys.cli` holds the key commands, :mod:`keys.cli_base` the plumbing every command shares."""
 
 from .authorities import AUTHORITIES, Authority, authority_for
 from .files import atomic_write, private_file

@@ -330,11 +330,12 @@ def test_an_unsupported_database_url_says_which_forms_work(workdir: Path) -> Non
 def test_an_unexpected_error_is_an_internal_error_exit_3_without_its_text(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import app
+    import issuer.cli
 
     def broken(args: object) -> int:
         raise RuntimeError("李华 110101199003070038")  # an exception's text may hold personal data
 
-    monkeypatch.setattr(app, "cmd_example", broken)
+    monkeypatch.setattr(issuer.cli, "cmd_example", broken)
     assert app.main(["example", "id_card"]) == 3
     err = capsys.readouterr().err
     assert "内部错误 / internal error: RuntimeError" in err

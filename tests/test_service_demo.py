@@ -40,12 +40,13 @@ def test_demo_data_is_idempotent_and_holds_six_licences(tmp_path: Path) -> None:
 
 
 def test_cli_has_serve_and_demo_data() -> None:
-    import app as cli
+    import app
+    from issuer import service_cli
 
-    parser = cli.build_parser()
+    parser = app.build_parser()
     args = parser.parse_args(["serve", "--bind", "127.0.0.1:9000", "--workers", "3"])
-    assert args.func is cli.cmd_serve and args.workers == 3
-    assert parser.parse_args(["demo-data"]).func is cli.cmd_demo_data
+    assert args.func is service_cli.cmd_serve and args.workers == 3
+    assert parser.parse_args(["demo-data"]).func is service_cli.cmd_demo_data
 
 
 def test_server_secrets_are_created_once_even_by_racing_workers(tmp_path: Path) -> None:
