@@ -1,0 +1,275 @@
+"""Properties of the verifier that fail when one of its checks is weakened.
+
+Each test here was written against a deliberate weakening of the verifier (a boundary
+moved by one, a branch dropped, a filter widened) and fails on it; docs/security.md
+("Mutation testing") lists them. Everything is real: views and credentials signed with
+the test key folder's issuer keys, trust lists with its root key, QR envelopes built by
+the wallet, and the verifier's public API. Checks are made on the QR text (the image path
+is covered by test_presentations.py), so a property can run over every scenario and
+licence type in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import NOW
+from issuer import example, issue
+from issuer.status_list import sign_status_list, status_list_claims
+from keys import KeyDir
+from keys.envelope import encode_credential
+from keys.jose import TYP_STATUS_LIST, TYP_TRUST_LIST, sign_compact, split_compact
+from scenarios import SCENARIOS, get_policy
+from verifier import (
+    MemoryReplayCache,
+    StatusStore,
+    TrustStore,
+    VerificationFailed,
+    Verifier,
+    load_status_lists,
+    load_trust_list,
+    parse_status_list,
+)
+from verifier._core import DEFAULT_FRESHNESS, DEFAULT_SKEW
+from wallet import Wallet, present_view
+
+DAY = 86400
+
+#: Every (scenario, licence type) pair the packaged policies accept.
+ACCEPTED = [(s, t) for s in SCENARIOS for t in get_policy(s).accepts]
+#: Every (scenario, licence type, disclosed claim) triple.
+DISCLOSED = [(s, t, c) for s, t in ACCEPTED for c in sorted(get_policy(s).disclosed_for(t))]
+
+
+def _claims(jws: str) -> dict[str, Any]:
+    return json.loads(split_compact(jws)[1])
+
+
+def resign(keydir: KeyDir, jws: str, *, drop: tuple[str, ...] = (), **changes: Any) -> str:
+    """``jws`` signed again by the same issuer key with ``changes`` made and ``drop``
+    removed: a view or credential as a real (buggy or lenient) issuer could sign it."""
+    header = json.loads(split_compact(jws)[0])
+    claims = {k: v for k, v in _claims(jws).items() if k not in drop} | changes
+    return sign_compact(claims, keydir.private_key(header["kid"]), kid=header["kid"], typ=header["typ"])
+
+
+def desk(trust: TrustStore, at: int = NOW, status: StatusStore | None = None) -> Verifier:
+    """A desk that has seen nothing yet, its clock at ``at``."""
+    return Verifier(trust, clock=lambda: at, replay_cache=MemoryReplayCache(), status=status)
+
+
+def refused(verifier: Verifier, text: str, scenario: str | None, **kw: Any) -> list[str]:
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(text, scenario=scenario, **kw)
+    return exc.value.codes
+
+
+@pytest.fixture(scope="module")
+def trust(keydir: KeyDir) -> TrustStore:
+    return load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+
+
+def shown(holder: Wallet, view: str, licence_type: str, scenario: str, at: int = NOW) -> str:
+    return present_view(view, holder.device_key(), licence_type=licence_type, scenario=scenario, now=at).text
+
+
+# ---- disclosure: exactly the policy's set, whatever a signed view carries --------------------
+
+
+@pytest.mark.parametrize(("scenario", "licence_type"), ACCEPTED)
+def test_the_result_holds_exactly_the_disclosed_claims_whatever_else_a_signed_view_carries(
+    scenario: str, licence_type: str, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """A view signed by the real issuer key that also carries every other field of the
+    licence and a claim no policy knows: the result still holds exactly the policy's
+    disclosed claims, with the view's values, and the JSON a desk renders says no more."""
+    policy = get_policy(scenario)
+    disclosed = policy.disclosed_for(licence_type)
+    view = holder.licence(licence_type).views[scenario]
+    extra = {k: v for k, v in example(licence_type).items() if k not in disclosed}
+    overfull = resign(keydir, view, smuggled="not for this desk", **extra)
+    result = desk(trust).verify(shown(holder, overfull, licence_type, scenario), scenario=scenario)
+    assert set(result.claims) == disclosed
+    assert dict(result.claims) == {k: v for k, v in _claims(view).items() if k in disclosed}
+    assert set(result.to_json()["claims"]) == disclosed
+
+
+@pytest.mark.parametrize(("scenario", "licence_type", "claim"), DISCLOSED)
+def test_a_view_without_one_disclosed_claim_is_refused_naming_it(
+    scenario: str, licence_type: str, claim: str, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """Every disclosed claim is required: a signed view without it (the internet café's
+    age_over_18 among them, which would otherwise skip the age check) is claim_missing."""
+    view = resign(keydir, holder.licence(licence_type).views[scenario], drop=(claim,))
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(shown(holder, view, licence_type, scenario), scenario=scenario)
+    assert exc.value.codes == ["claim_missing"]
+    assert exc.value.failures[0].field == claim
+
+
+# ---- time: every boundary exact to the second, on both sides ---------------------------------
+
+
+def _skew(scenario: str | None) -> int:
+    return get_policy(scenario).clock_skew_seconds if scenario else DEFAULT_SKEW
+
+
+def _timed(keydir: KeyDir, holder: Wallet, scenario: str | None, nbf: int, exp: int) -> Any:
+    """A function of the scan time that returns the QR text of an id-card view (a bare
+    credential without a scenario) valid from ``nbf`` to ``exp``, presented at that time."""
+    if scenario is None:
+        text = encode_credential(resign(keydir, holder.licence("id_card").credential, nbf=nbf, exp=exp))
+        return lambda at: text
+    licence_type = get_policy(scenario).accepts[0]
+    view = resign(keydir, holder.licence(licence_type).views[scenario], nbf=nbf, exp=exp)
+    return lambda at: shown(holder, view, licence_type, scenario, at)
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS])
+def test_not_before_is_exact_to_the_second_with_the_clock_skew(
+    scenario: str | None, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """nbf later than iat (a licence that starts next week): valid from nbf - skew, not a
+    second earlier."""
+    nbf = NOW + 7 * DAY
+    code = _timed(keydir, holder, scenario, nbf=nbf, exp=nbf + 30 * DAY)
+    first = nbf - _skew(scenario)
+    assert desk(trust, first).verify(code(first), scenario=scenario).licence_type
+    assert refused(desk(trust, first - 1), code(first - 1), scenario) == ["not_yet_valid"]
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS])
+def test_expiry_is_exact_to_the_second_with_the_clock_skew_everywhere(
+    scenario: str | None, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    exp = NOW + 7 * DAY
+    code = _timed(keydir, holder, scenario, nbf=NOW - DAY, exp=exp)
+    last = exp + _skew(scenario) - 1
+    assert desk(trust, last).verify(code(last), scenario=scenario).expires_at == exp
+    assert refused(desk(trust, last + 1), code(last + 1), scenario) == ["expired"]
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS])
+def test_a_presentations_time_is_exact_to_the_second_on_both_ends(
+    scenario: str | None, holder: Wallet, trust: TrustStore
+) -> None:
+    """A holder proof made up to skew seconds ahead of the desk's clock, and up to
+    freshness + skew seconds before it, is accepted; one second more either way is not.
+    Without a scenario the verifier's defaults apply."""
+    policy = get_policy(scenario) if scenario else None
+    skew = _skew(scenario)
+    freshness = policy.freshness_seconds if policy else DEFAULT_FRESHNESS
+    where = scenario or "hotel"
+    licence_type = get_policy(where).accepts[0]
+    view = holder.licence(licence_type).views[where]
+
+    def at(made: int) -> str:
+        return shown(holder, view, licence_type, where, made)
+
+    assert desk(trust).verify(at(NOW + skew), scenario=scenario).presented_at == NOW + skew
+    assert refused(desk(trust), at(NOW + skew + 1), scenario) == ["presentation_from_future"]
+    oldest = NOW - freshness - skew
+    assert desk(trust).verify(at(oldest), scenario=scenario).presented_at == oldest
+    assert refused(desk(trust), at(oldest - 1), scenario) == ["presentation_stale"]
+
+
+# ---- the holder proof, with or without a scenario -----------------------------------------
+
+
+@pytest.mark.parametrize("scenario", [None, "hotel"])
+def test_a_presentations_holder_proof_is_checked_with_or_without_a_scenario(
+    scenario: str | None, holder: Wallet, trust: TrustStore, tmp_path: Path
+) -> None:
+    """``verify(text)`` with no scenario (what ``certfree verify`` does) checks a
+    presentation's proof as a desk does: another device's proof, a replay, a stale or a
+    future proof are refused; the holder's own fresh proof is accepted and dated."""
+    view = holder.licence("id_card").views["hotel"]
+    thief = Wallet.init(tmp_path / "thief", passphrase=b"x")
+    stolen = present_view(view, thief.device_key(), licence_type="id_card", scenario="hotel", now=NOW).text
+    assert refused(desk(trust), stolen, scenario) == ["holder_proof_invalid"]
+    own = shown(holder, view, "id_card", "hotel")
+    verifier = desk(trust)
+    assert verifier.verify(own, scenario=scenario).presented_at == NOW
+    assert refused(verifier, own, scenario) == ["replayed"]
+    assert refused(desk(trust), shown(holder, view, "id_card", "hotel", NOW - DAY), scenario) == ["presentation_stale"]
+    assert refused(desk(trust), shown(holder, view, "id_card", "hotel", NOW + DAY), scenario) == ["presentation_from_future"]
+
+
+def test_a_view_whose_holder_key_is_unusable_is_refused_without_a_scenario(
+    keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """A signed view whose cnf names no usable key cannot be presented, scenario or not."""
+    view = resign(keydir, holder.licence("id_card").views["hotel"], cnf={"jwk": {"kty": "RSA"}})
+    for scenario in (None, "hotel"):
+        assert refused(desk(trust), shown(holder, view, "id_card", "hotel"), scenario) == ["holder_proof_invalid"]
+
+
+# ---- keys reported compromised without a time ---------------------------------------------
+
+
+def _trust_with(keydir: KeyDir, kid: str, *, drop: tuple[str, ...] = (), **entry_changes: Any) -> TrustStore:
+    """The test key folder's trust list with one key's entry changed, signed by its root."""
+    header, payload, _ = split_compact(keydir.trust_list())
+    claims = json.loads(payload)
+    for entry in claims["keys"]:
+        if entry["kid"] == kid:
+            entry.update(entry_changes)
+            for name in drop:
+                entry.pop(name, None)
+    root_kid = json.loads(header)["kid"]
+    token = sign_compact(claims, keydir.private_key("root"), kid=root_kid, typ=TYP_TRUST_LIST)
+    return load_trust_list(token, keydir.root_public_jwk())
+
+
+def test_a_key_reported_compromised_without_a_time_verifies_nothing(keydir: KeyDir, holder: Wallet) -> None:
+    """A trust list may mark a key compromised with no compromised_since (the time of the
+    theft unknown): everything that key signed is refused, credentials and status lists
+    alike. With a time after the signing, the same credential and list are good."""
+    credential = holder.licence("driving_license").credential
+    kid = json.loads(split_compact(credential)[0])["kid"]
+    authority = _claims(credential)["iss"]
+    status_list = sign_compact(status_list_claims("WEAKENED", authority, 1024, [], NOW - 60), keydir.private_key(kid),
+                               kid=kid, typ=TYP_STATUS_LIST)
+    for trust in (_trust_with(keydir, kid, state="compromised", compromised_since=None),
+                  _trust_with(keydir, kid, state="compromised", drop=("compromised_since",))):
+        assert trust.by_kid(kid).compromised_since is None
+        assert refused(desk(trust), encode_credential(credential), None) == ["key_compromised"]
+        with pytest.raises(VerificationFailed) as exc:
+            parse_status_list(status_list, trust)
+        assert exc.value.codes == ["status_list_invalid"]
+        assert exc.value.failures[0].detail == "signed after the key was reported compromised"
+    later = _trust_with(keydir, kid, state="compromised", compromised_since=NOW)
+    assert desk(later).verify(encode_credential(credential)).licence_type == "driving_license"
+    assert parse_status_list(status_list, later).list_id == "WEAKENED"
+
+
+# ---- status index at the end of its list ------------------------------------------------------
+
+
+def test_a_status_index_at_or_past_the_end_of_its_list_is_status_list_invalid(
+    keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """A list of 1024 entries: entry 1023 (its last) is read; 1024 (the list's size) and
+    beyond are outside it, refused as status_list_invalid, never an IndexError; as a bare
+    credential and as a presentation."""
+    size = 1024
+    credential = holder.licence("id_card").credential
+    authority = _claims(credential)["iss"]
+    status = load_status_lists([sign_status_list(keydir, authority, "EDGE", size, [(size - 1, 1)], NOW - 60)], trust)
+    assert status.lists["EDGE"].size == size
+    for idx, codes in ((size - 1, ["revoked"]), (size, ["status_list_invalid"]), (size + 1, ["status_list_invalid"]),
+                       (4 * size, ["status_list_invalid"])):
+        ref = {"lst": "EDGE", "idx": idx}
+        bare = encode_credential(resign(keydir, credential, status=ref))
+        view = resign(keydir, holder.licence("id_card").views["hotel"], status=ref)
+        for text, scenario in ((bare, None), (shown(holder, view, "id_card", "hotel"), "hotel")):
+            with pytest.raises(VerificationFailed) as exc:
+                desk(trust, status=status).verify(text, scenario=scenario)
+            assert exc.value.codes == codes, (idx, scenario)
+            if codes == ["status_list_invalid"]:
+                assert exc.value.failures[0].detail == "index outside the list"
+    assert status.lookup("EDGE", size - 1) == 1 and status.lookup("EDGE", size) is None
