@@ -273,3 +273,101 @@ def test_a_status_index_at_or_past_the_end_of_its_list_is_status_list_invalid(
             if codes == ["status_list_invalid"]:
                 assert exc.value.failures[0].detail == "index outside the list"
     assert status.lookup("EDGE", size - 1) == 1 and status.lookup("EDGE", size) is None
+
+
+# ---- what the result and the refusals say ------------------------------------------------
+
+
+def test_the_result_json_is_exactly_what_a_desk_renders(holder: Wallet, trust: TrustStore) -> None:
+    view = holder.licence("id_card").views["fuel_purchase"]
+    claims = _claims(view)
+    result = desk(trust).verify(shown(holder, view, "id_card", "fuel_purchase", NOW - 5), scenario="fuel_purchase")
+    assert result.to_json() == {
+        "ok": True,
+        "type": "id_card",
+        "scenario": "fuel_purchase",
+        "claims": {"name": claims["name"], "id_number": claims["id_number"]},
+        "authority": "household_registration",
+        "issued_at": claims["iat"],
+        "expires_at": claims["exp"],
+        "presented_at": NOW - 5,
+        "warnings": [],
+        "failures": [],
+    }
+    bare = desk(trust).verify(holder.licence("id_card").credential)
+    assert bare.presented_at is None and bare.scenario is None and bare.warnings == ()
+
+
+def test_an_unknown_scenario_is_refused_before_the_code_is_read(trust: TrustStore) -> None:
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify("not even a code", scenario="casino")
+    assert [(f.code, f.field) for f in exc.value.failures] == [("unknown_scenario", "scenario")]
+
+
+_BAD_TIMES = [True, False, -1, 2**40, 2**41, 1.5, "1", None, [1]]
+
+
+@pytest.mark.parametrize("name", ["iat", "nbf", "exp"])
+@pytest.mark.parametrize("value", _BAD_TIMES, ids=repr)
+def test_a_time_claim_that_is_not_a_whole_second_in_range_is_claim_invalid(
+    name: str, value: Any, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """iat, nbf and exp must be ints from 0 to 2**40 - 1 (not bools, floats or text); a
+    signed credential with one that is not is claim_invalid, naming it, as a compact JWS
+    (the QR envelope cannot carry most of these)."""
+    token = resign(keydir, holder.licence("id_card").credential, **{name: value})
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(token)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", name)]
+
+
+@pytest.mark.parametrize("name", ["iat", "nbf", "exp"])
+@pytest.mark.parametrize("value", [0, 2**40 - 1])
+def test_a_time_claim_at_the_ends_of_its_range_is_a_valid_claim(
+    name: str, value: int, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """0 and 2**40 - 1 are well-formed times: whatever else is said about the credential
+    (expired, not yet valid, signed outside the key's validity), it is not claim_invalid."""
+    token = resign(keydir, holder.licence("id_card").credential, **{name: value})
+    try:
+        desk(trust).verify(token)
+    except VerificationFailed as exc:
+        assert "claim_invalid" not in exc.codes and "malformed" not in exc.codes
+
+
+def test_every_malformed_claim_is_named_at_once(keydir: KeyDir, holder: Wallet, trust: TrustStore) -> None:
+    bad = {"iat": "yesterday", "exp": -1, "nbf": 1.5, "iss": 7, "vct": None}
+    token = resign(keydir, holder.licence("id_card").credential, **bad)
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(token)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", n) for n in ("iat", "exp", "nbf", "iss", "vct")]
+    view = resign(keydir, holder.licence("id_card").views["hotel"], scn=["hotel"])
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(view)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", "scn")]
+
+
+def _jws(header: bytes, payload: bytes) -> str:
+    from keys.jose import b64url_encode
+
+    return ".".join(b64url_encode(part) for part in (header, payload, bytes(64)))
+
+
+_EDDSA = b'{"alg":"EdDSA"}'
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("hello", "not a certfree QR code or JWS"),
+        ("eyJ" + "A" * (16 * 1024 - 3), "not a compact JWS"),  # exactly MAX_JWS long: parsed
+        ("eyJ" + "A" * (16 * 1024 - 2), "too long"),  # one more: refused unread
+        (_jws(_EDDSA, b"[1]"), "header or payload is not an object"),
+        (_jws(_EDDSA, b'{"a":1,"a":2}'), "not a compact JWS"),
+    ],
+    ids=["not_a_code", "max_length", "too_long", "payload_list", "duplicate_member"],
+)
+def test_malformed_text_says_why(text: str, detail: str, trust: TrustStore) -> None:
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(text)
+    assert [(f.code, f.detail) for f in exc.value.failures] == [("malformed", detail)]
