@@ -371,3 +371,40 @@ def test_malformed_text_says_why(text: str, detail: str, trust: TrustStore) -> N
     with pytest.raises(VerificationFailed) as exc:
         desk(trust).verify(text)
     assert [(f.code, f.detail) for f in exc.value.failures] == [("malformed", detail)]
+
+
+def _header_variants(credential: str) -> dict[str, tuple[str, tuple[str, str | None, str | None]]]:
+    """The credential's payload under headers the verifier must refuse, with the refusal."""
+    from keys.jose import TYP_VIEW, b64url_encode
+
+    header_bytes, payload, signature = split_compact(credential)
+    header = json.loads(header_bytes)
+
+    def token(h: dict[str, Any], sig: bytes = signature) -> str:
+        return ".".join(b64url_encode(p) for p in (json.dumps(h).encode(), payload, sig))
+
+    return {
+        "alg_none": (token({**header, "alg": "none"}), ("unsupported_algorithm", "alg", None)),
+        "alg_list": (token({**header, "alg": ["EdDSA"]}), ("unsupported_algorithm", "alg", None)),
+        "crit": (token({**header, "crit": ["exp"]}), ("unsupported_header", "crit", None)),
+        "typ_jwt": (token({**header, "typ": "JWT"}), ("unsupported_header", "typ", None)),
+        "view_typ_without_scn": (token({**header, "typ": TYP_VIEW}), ("unsupported_header", "typ", None)),
+        "extra_member": (token({**header, "zip": "DEF"}), ("unsupported_header", "header", None)),
+        "kid_unknown": (token({**header, "kid": "A" * 43}), ("unknown_key", None, None)),
+        "kid_not_text": (token({**header, "kid": 1}), ("unknown_key", None, None)),
+        "short_signature": (token(header, signature[:63]), ("signature_invalid", None, None)),
+    }
+
+
+def test_each_unacceptable_header_is_refused_naming_what(holder: Wallet, trust: TrustStore) -> None:
+    credential = holder.licence("id_card").credential
+    for name, (token, expected) in _header_variants(credential).items():
+        with pytest.raises(VerificationFailed) as exc:
+            desk(trust).verify(token)
+        assert [(f.code, f.field, f.detail) for f in exc.value.failures] == [expected], name
+    # a view's header on a credential's payload, and the other way round
+    view = holder.licence("id_card").views["hotel"]
+    for token in (view.split(".")[0] + "." + credential.split(".", 1)[1], credential.split(".")[0] + "." + view.split(".", 1)[1]):
+        with pytest.raises(VerificationFailed) as exc:
+            desk(trust).verify(token)
+        assert [(f.code, f.field) for f in exc.value.failures] == [("unsupported_header", "typ")]
