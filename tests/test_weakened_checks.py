@@ -408,3 +408,23 @@ def test_each_unacceptable_header_is_refused_naming_what(holder: Wallet, trust: 
         with pytest.raises(VerificationFailed) as exc:
             desk(trust).verify(token)
         assert [(f.code, f.field) for f in exc.value.failures] == [("unsupported_header", "typ")]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_desk_refuses_every_type_it_does_not_accept_and_every_other_desks_view(
+    scenario: str, holder: Wallet, trust: TrustStore
+) -> None:
+    """Any other scenario's view of a licence type this desk does not accept is
+    type_not_accepted (naming the type); of a type it accepts, wrong_scenario (naming the
+    view's scenario). The holder's proof over each is genuine."""
+    policy = get_policy(scenario)
+    for other in SCENARIOS:
+        if other == scenario:
+            continue
+        for licence_type in get_policy(other).accepts:
+            text = shown(holder, holder.licence(licence_type).views[other], licence_type, other)
+            expected = (("type_not_accepted", "vct", licence_type) if licence_type not in policy.accepts
+                        else ("wrong_scenario", "scn", other))
+            with pytest.raises(VerificationFailed) as exc:
+                desk(trust).verify(text, scenario=scenario)
+            assert [(f.code, f.field, f.detail) for f in exc.value.failures] == [expected], (other, licence_type)
