@@ -428,3 +428,33 @@ def test_a_desk_refuses_every_type_it_does_not_accept_and_every_other_desks_view
             with pytest.raises(VerificationFailed) as exc:
                 desk(trust).verify(text, scenario=scenario)
             assert [(f.code, f.field, f.detail) for f in exc.value.failures] == [expected], (other, licence_type)
+
+
+@pytest.mark.parametrize(
+    ("jwk_changes", "accepted"),
+    [
+        ({"alg": "EdDSA"}, True),  # an extra member: still the holder's Ed25519 key
+        ({"kty": "EC"}, False),
+        ({"crv": "X25519"}, False),
+        ({"kty": "oct", "crv": "X25519"}, False),
+        ({"d": "AAAA"}, False),
+    ],
+    ids=["extra_member", "kty_ec", "crv_x25519", "neither", "private_member"],
+)
+def test_a_holder_key_in_jwk_form_is_the_holders_ed25519_key_or_refused(
+    jwk_changes: dict[str, str], accepted: bool, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """A view whose cnf is not the plain three-member Ed25519 JWK (so the envelope carries
+    it as a JWK, not as the raw key): the holder's genuine proof is accepted only if the
+    JWK is an Ed25519 public key; anything else names no holder key."""
+    jwk = {**holder.device_jwk(), **jwk_changes}
+    view = resign(keydir, holder.licence("id_card").views["hotel"], cnf={"jwk": jwk})
+    text = shown(holder, view, "id_card", "hotel")
+    for scenario in (None, "hotel"):
+        if accepted:
+            assert desk(trust).verify(text, scenario=scenario).presented_at == NOW
+            continue
+        with pytest.raises(VerificationFailed) as exc:
+            desk(trust).verify(text, scenario=scenario)
+        assert [(f.code, f.field, f.detail) for f in exc.value.failures] == [
+            ("holder_proof_invalid", "cnf", "the view names no holder key")]
