@@ -458,3 +458,47 @@ def test_a_holder_key_in_jwk_form_is_the_holders_ed25519_key_or_refused(
             desk(trust).verify(text, scenario=scenario)
         assert [(f.code, f.field, f.detail) for f in exc.value.failures] == [
             ("holder_proof_invalid", "cnf", "the view names no holder key")]
+
+
+@pytest.mark.parametrize(("freshness", "skew"), [(10, 0), (20, 5), (600, 300)])
+def test_a_desks_own_freshness_and_skew_set_every_time_boundary(
+    freshness: int, skew: int, keydir: KeyDir, holder: Wallet, trust: TrustStore, tmp_path: Path
+) -> None:
+    """A desk policy with its own freshness_seconds and clock_skew_seconds (the packaged
+    ones all keep the defaults, 60 and 30): the proof's age and time ahead, and the view's
+    nbf, are judged by the policy's numbers to the second, not by the defaults."""
+    from scenarios import load_policy
+    from scenarios.policy import POLICIES_DIR
+
+    source = (POLICIES_DIR / "hotel.toml").read_text(encoding="utf-8")
+    changed = source.replace("freshness_seconds = 60", f"freshness_seconds = {freshness}").replace(
+        "clock_skew_seconds = 30", f"clock_skew_seconds = {skew}")
+    (tmp_path / "hotel.toml").write_text(changed, encoding="utf-8")
+    policy = load_policy(tmp_path / "hotel.toml")
+    assert (policy.freshness_seconds, policy.clock_skew_seconds) == (freshness, skew)
+
+    def hotel(at: int = NOW) -> Verifier:
+        return Verifier(trust, clock=lambda: at, replay_cache=MemoryReplayCache(), policies={"hotel": policy})
+
+    def codes(text: str, at: int = NOW) -> list[str]:
+        try:
+            hotel(at).verify(text, scenario="hotel")
+        except VerificationFailed as exc:
+            return exc.codes
+        return []
+
+    view = holder.licence("id_card").views["hotel"]
+    assert codes(shown(holder, view, "id_card", "hotel", NOW + skew)) == []
+    assert codes(shown(holder, view, "id_card", "hotel", NOW + skew + 1)) == ["presentation_from_future"]
+    assert codes(shown(holder, view, "id_card", "hotel", NOW - freshness - skew)) == []
+    assert codes(shown(holder, view, "id_card", "hotel", NOW - freshness - skew - 1)) == ["presentation_stale"]
+    later = resign(keydir, view, nbf=NOW + DAY)
+    assert codes(shown(holder, later, "id_card", "hotel", NOW + DAY - skew), NOW + DAY - skew) == []
+    assert codes(shown(holder, later, "id_card", "hotel", NOW + DAY - skew - 1), NOW + DAY - skew - 1) == ["not_yet_valid"]
+    # a code is remembered for as long as it is fresh: its last fresh second is a replay
+    text = shown(holder, view, "id_card", "hotel")
+    desk_ = hotel()
+    desk_.verify(text, scenario="hotel")
+    with pytest.raises(VerificationFailed) as exc:
+        desk_.verify(text, scenario="hotel", now=NOW + freshness + skew)
+    assert exc.value.codes == ["replayed"]
