@@ -502,3 +502,42 @@ def test_a_desks_own_freshness_and_skew_set_every_time_boundary(
     with pytest.raises(VerificationFailed) as exc:
         desk_.verify(text, scenario="hotel", now=NOW + freshness + skew)
     assert exc.value.codes == ["replayed"]
+
+
+def test_a_retired_key_verifies_what_it_signed_up_to_its_retirement_second(keydir: KeyDir, holder: Wallet) -> None:
+    """retired_at is the last second a retired key signed for: a credential (and a status
+    list) with iat == retired_at verifies, one a second later is key_not_valid."""
+    credential = holder.licence("vehicle_license").credential
+    kid = json.loads(split_compact(credential)[0])["kid"]
+    iat, authority = _claims(credential)["iat"], _claims(credential)["iss"]
+    status_list = sign_compact(status_list_claims("RETIRED", authority, 1024, [], iat), keydir.private_key(kid),
+                               kid=kid, typ=TYP_STATUS_LIST)
+    at_retirement = _trust_with(keydir, kid, state="retired", retired_at=iat)
+    assert desk(at_retirement).verify(encode_credential(credential)).issued_at == iat
+    assert parse_status_list(status_list, at_retirement).issued_at == iat
+    before = _trust_with(keydir, kid, state="retired", retired_at=iat - 1)
+    with pytest.raises(VerificationFailed) as exc:
+        desk(before).verify(encode_credential(credential))
+    assert [(f.code, f.detail) for f in exc.value.failures] == [("key_not_valid", "signed after the key was retired")]
+    with pytest.raises(VerificationFailed) as exc:
+        parse_status_list(status_list, before)
+    assert [(f.code, f.detail) for f in exc.value.failures] == [("status_list_invalid", "signed after the key was retired")]
+
+
+def test_the_issuer_and_time_refusals_name_their_claim(keydir: KeyDir, holder: Wallet, trust: TrustStore) -> None:
+    from verifier._core import DEFAULT_SKEW
+
+    credential = holder.licence("id_card").credential
+    police_kid = json.loads(split_compact(holder.licence("driving_license").credential)[0])["kid"]
+    claims = _claims(credential)
+    forged = sign_compact(claims, keydir.private_key(police_kid), kid=police_kid, typ=json.loads(split_compact(credential)[0])["typ"])
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(forged)
+    assert [(f.code, f.field, f.detail) for f in exc.value.failures] == [
+        ("key_not_authorised", "vct", "traffic_police may not sign id_card")]
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust, claims["exp"] + DEFAULT_SKEW).verify(credential)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("expired", "exp")]
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust, claims["iat"] - DEFAULT_SKEW - 1).verify(credential)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("not_yet_valid", "nbf")]
