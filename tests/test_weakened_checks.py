@@ -392,6 +392,7 @@ def _header_variants(credential: str) -> dict[str, tuple[str, tuple[str, str | N
         "extra_member": (token({**header, "zip": "DEF"}), ("unsupported_header", "header", None)),
         "kid_unknown": (token({**header, "kid": "A" * 43}), ("unknown_key", None, None)),
         "kid_not_text": (token({**header, "kid": 1}), ("unknown_key", None, None)),
+        "kid_list": (token({**header, "kid": [header["kid"]]}), ("unknown_key", None, None)),
         "short_signature": (token(header, signature[:63]), ("signature_invalid", None, None)),
     }
 
