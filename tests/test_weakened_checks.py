@@ -542,3 +542,27 @@ def test_the_issuer_and_time_refusals_name_their_claim(keydir: KeyDir, holder: W
     with pytest.raises(VerificationFailed) as exc:
         desk(trust, claims["iat"] - DEFAULT_SKEW - 1).verify(credential)
     assert [(f.code, f.field) for f in exc.value.failures] == [("not_yet_valid", "nbf")]
+
+
+def test_a_verifier_made_without_a_replay_cache_keeps_its_own(holder: Wallet, trust: TrustStore) -> None:
+    verifier = Verifier(trust, clock=lambda: NOW)
+    text = shown(holder, holder.licence("id_card").views["hotel"], "id_card", "hotel")
+    assert verifier.verify(text, scenario="hotel").presented_at == NOW
+    assert refused(verifier, text, "hotel") == ["replayed"]
+
+
+@pytest.mark.parametrize("birth_date", ["1990-02-30", "07.03.1990", 19900307])
+def test_a_birth_date_that_is_not_a_date_is_claim_invalid_where_an_age_is_computed(
+    birth_date: Any, keydir: KeyDir, holder: Wallet, trust: TrustStore, tmp_path: Path
+) -> None:
+    from scenarios import load_policy
+    from scenarios.policy import POLICIES_DIR
+
+    source = (POLICIES_DIR / "hotel.toml").read_text(encoding="utf-8")
+    (tmp_path / "hotel.toml").write_text(source.replace("accepts = [", "min_age = 21\naccepts = [", 1), encoding="utf-8")
+    policy = load_policy(tmp_path / "hotel.toml")
+    view = resign(keydir, holder.licence("id_card").views["hotel"], birth_date=birth_date)
+    verifier = Verifier(trust, clock=lambda: NOW, replay_cache=MemoryReplayCache(), policies={"hotel": policy})
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(shown(holder, view, "id_card", "hotel"), scenario="hotel")
+    assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", "birth_date")]
