@@ -566,3 +566,16 @@ def test_a_birth_date_that_is_not_a_date_is_claim_invalid_where_an_age_is_comput
     with pytest.raises(VerificationFailed) as exc:
         verifier.verify(shown(holder, view, "id_card", "hotel"), scenario="hotel")
     assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", "birth_date")]
+
+
+@pytest.mark.parametrize("name", ["iss", "vct", "scn"])
+@pytest.mark.parametrize("value", [7, True, None, ["hotel"], {"x": 1}], ids=repr)
+def test_an_iss_vct_or_scn_that_is_not_text_is_claim_invalid_alone(
+    name: str, value: Any, keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """The only bad claim of a signed view: refused as claim_invalid naming it (not as the
+    later check it would otherwise trip, such as key_not_authorised)."""
+    view = resign(keydir, holder.licence("id_card").views["hotel"], **{name: value})
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(view)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", name)]
