@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         checked = c[0] + c[1] + c[3]
         score = f"{100 * c[0] / checked:6.2f} %" if checked else "     -"
         print(f"{module:34} {c[0]:7} {c[1]:8} {c[2]:6} {c[3]:5} {c[4]:9}  {score}")
-    print("score = killed / (checked - equivalent)")
+    print("score = killed / (killed + survived + other): the equivalent mutants are left out")
     if listed:
         print(f"\n{len(listed)} equivalent (docs/security.md): " + ", ".join(listed))
     if survivors:
