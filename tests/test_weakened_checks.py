@@ -579,3 +579,26 @@ def test_an_iss_vct_or_scn_that_is_not_text_is_claim_invalid_alone(
     with pytest.raises(VerificationFailed) as exc:
         desk(trust).verify(view)
     assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", name)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"iat": 2**40}, ["iat"]),
+        ({"iat": "1"}, ["iat"]),
+        ({"iss": 7, "nbf": 0}, ["iss"]),
+        ({"iss": 7, "iat": 0, "exp": 0, "nbf": 2**40 - 1}, ["iss"]),
+    ],
+    ids=["iat_too_large", "iat_text", "nbf_zero", "times_at_their_ends"],
+)
+def test_with_nbf_present_only_the_bad_claims_are_named(
+    changes: dict[str, Any], fields: list[str], keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """A credential that carries nbf (a licence that starts later): a bad iat is named
+    even though nbf is good, and good times at the ends of their range are not named
+    beside another bad claim."""
+    credential = holder.licence("id_card").credential
+    token = resign(keydir, credential, **({"nbf": _claims(credential)["iat"] + DAY} | changes))
+    with pytest.raises(VerificationFailed) as exc:
+        desk(trust).verify(token)
+    assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", f) for f in fields]
