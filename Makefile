@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image fuzz-json lock audit bundles check-bundles js-test
+.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image fuzz-json lock audit bundles check-bundles js-test mutate mutate-report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,22 @@ js-test:
 	else echo "node not installed: JavaScript tests skipped (CI runs them)"; fi
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .hypothesis
+	rm -rf $(VENV) demo-out .pytest_cache .hypothesis mutants
+
+# Mutation testing (slow, so not part of `make test`): mutmut mutates the modules listed in
+# pyproject.toml's [tool.mutmut] one change at a time and runs the tests that reach each
+# change, with one worker; then prints the score per module and the survivors. MUTATE limits
+# the run to some mutants by name, e.g. MUTATE='verifier._core*' or 'scenarios.policy*'.
+# Results are kept in mutants/ and reused: a second run checks only what changed.
+MUTATE ?=
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutate]'
+	$(BIN)/mutmut run --max-children 1 $(MUTATE)
+	$(MAKE) --no-print-directory mutate-report
+
+# The score and the survivors of the last run (with DIFFS=1, each survivor's change).
+mutate-report:
+	$(BIN)/python tests/mutation_report.py $(if $(DIFFS),--diffs)
 
 # Fuzz the verifier's QR parser with atheris for FUZZ_SECONDS (new inputs land in fuzz/corpus).
 FUZZ_SECONDS ?= 300
