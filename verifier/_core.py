@@ -75,7 +75,7 @@ class VerifiedLicence:
     def _filled(cls, **fields: Any) -> VerifiedLicence:
         """The verifier's own constructor: every field given, set in one step. A frozen
         dataclass's ``__init__`` sets its fields one ``object.__setattr__`` at a time:
-        0.3-0.4 µs more of a 16 µs verify (docs/benchmarks.md, session 7).
+        0.3-0.4 µs more of a 16 µs verify (docs/benchmarks.md, "Verifying presentations").
         tests/test_fast_paths.py holds the result equal to the one ``__init__`` builds."""
         result = object.__new__(cls)
         result.__dict__.update(fields)
