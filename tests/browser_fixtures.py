@@ -76,3 +76,16 @@ def log_in_resident(page: Any, base: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("#login")
     page.wait_for_url(re.compile(r".*/wallet/$"))
+
+
+def sdk_verifier(app: Any, status_dir: Path | None = None, policies_dir: str | None = None) -> Any:
+    """An offline desk: the SDK with the service's trust list, and the status lists a desk
+    synced into ``status_dir`` and the policies in ``policies_dir`` when given."""
+    from keys import KeyDir
+    from scenarios import load_policies
+    from verifier import MemoryReplayCache, Verifier, load_status_lists, load_trust_list
+
+    store = KeyDir(app.config["KEYS_DIR"])
+    trust = load_trust_list(store.trust_list(), store.root_public_jwk())
+    status = load_status_lists(status_dir, trust) if status_dir else None
+    return Verifier(trust, replay_cache=MemoryReplayCache(), status=status, policies=load_policies(policies_dir))

@@ -11,17 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr  # noqa: F401  (fixtures)
-
-
-def _sdk_verifier(app: Any) -> Any:
-    from keys import KeyDir
-    from scenarios import load_policies
-    from verifier import MemoryReplayCache, Verifier, load_trust_list
-
-    store = KeyDir(app.config["KEYS_DIR"])
-    return Verifier(load_trust_list(store.trust_list(), store.root_public_jwk()), replay_cache=MemoryReplayCache(),
-                    policies=load_policies(app.config["POLICIES_DIR"]))
+from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr, sdk_verifier  # noqa: F401  (fixtures)
 
 
 def _open_cafe_qr(page: Any, base: str) -> None:
@@ -40,7 +30,7 @@ def test_the_phone_s_code_verifies_and_the_desk_accepts_its_screenshot(browser: 
     shot = page.screenshot(full_page=True)
     (tmp_path / "qr-page.png").write_bytes(shot)
     text = read_qr(shot)
-    result = _sdk_verifier(live["app"]).verify(text, scenario="internet_cafe")
+    result = sdk_verifier(live["app"], policies_dir=live["app"].config["POLICIES_DIR"]).verify(text, scenario="internet_cafe")
     assert result.licence_type == "id_card" and result.claims["age_over_18"] is True
 
     desk = browser.new_page(viewport={"width": 800, "height": 1100})

@@ -18,20 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr  # noqa: F401  (fixtures)
+from browser_fixtures import SHORT_FRESHNESS, browser, live, log_in_resident, read_qr, sdk_verifier  # noqa: F401  (fixtures)
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
-
-
-def _desk(app: Any, status_dir: Path | None = None) -> Any:
-    """An offline desk: the SDK with the service's trust list (and synced status lists)."""
-    from keys import KeyDir
-    from verifier import MemoryReplayCache, Verifier, load_status_lists, load_trust_list
-
-    store = KeyDir(app.config["KEYS_DIR"])
-    trust = load_trust_list(store.trust_list(), store.root_public_jwk())
-    status = load_status_lists(status_dir, trust) if status_dir else None
-    return Verifier(trust, replay_cache=MemoryReplayCache(), status=status)
 
 
 def _enrol(page: Any) -> None:
@@ -79,7 +68,7 @@ def test_offline_phone_shows_codes_the_desk_accepts_once_and_not_when_stale(brow
     page.wait_for_selector('li[data-type="id_card"]')
     assert "离线 Offline" in page.inner_text("#net")
     assert page.evaluate("fetch('/wallet/api/devices').then(() => 'online', () => 'offline')") == "offline"
-    desk = _desk(app)
+    desk = sdk_verifier(app)
     for scenario in ("hotel", "internet_cafe"):
         text, presented_at = _code(page, base, "id_card", scenario)
         result = desk.verify(text, scenario=scenario)
@@ -92,7 +81,7 @@ def test_offline_phone_shows_codes_the_desk_accepts_once_and_not_when_stale(brow
         policy = desk.policies[scenario]
         too_late = presented_at + policy.freshness_seconds + policy.clock_skew_seconds + 1
         with pytest.raises(VerificationFailed) as stale:  # the same screenshot, scanned later by another desk
-            _desk(app).verify(text, scenario=scenario, now=too_late)
+            sdk_verifier(app).verify(text, scenario=scenario, now=too_late)
         assert "presentation_stale" in stale.value.codes
     context.close()
 
@@ -110,7 +99,7 @@ def test_the_phone_makes_a_new_code_before_the_freshness_window_ends(browser: An
     second_at = int(page.get_attribute("#qr", "data-presented-at"))
     second = read_qr(page.screenshot())
     assert second != first and first_at < second_at < first_at + SHORT_FRESHNESS  # renewed before the end
-    desk = _desk(app)
+    desk = sdk_verifier(app)
     assert desk.verify(second, scenario="internet_cafe").presented_at == second_at
     assert desk.verify(first, scenario="internet_cafe", now=second_at).presented_at == first_at  # still fresh then
     context.close()
@@ -124,7 +113,7 @@ def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_ar
     base, app = live["url"], live["app"]
     first, old_phone = _phone(browser, base)
     old_text, _ = _code(old_phone, base, "id_card", "hotel")
-    assert _desk(app, _sync_desk(base, app, tmp_path / "before")).verify(old_text, scenario="hotel").licence_type == "id_card"
+    assert sdk_verifier(app, _sync_desk(base, app, tmp_path / "before")).verify(old_text, scenario="hotel").licence_type == "id_card"
 
     second = browser.new_context(**PHONE)
     new_phone = second.new_page()
@@ -138,7 +127,7 @@ def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_ar
 
     later_old_text, _ = _code(old_phone, base, "id_card", "hotel")  # the old phone still draws codes from its copy
     new_text, _ = _code(new_phone, base, "id_card", "hotel")
-    desk = _desk(app, _sync_desk(base, app, tmp_path / "after"))
+    desk = sdk_verifier(app, _sync_desk(base, app, tmp_path / "after"))
     with pytest.raises(VerificationFailed) as refused:
         desk.verify(later_old_text, scenario="hotel")
     assert "revoked" in refused.value.codes

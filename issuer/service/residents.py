@@ -88,10 +88,11 @@ def authenticate(
     if counted.throttled:
         return LoginResult(None, True)
     # the name as stored (RFC 8265), or as typed for an account older than that rule
-    names = {login_policy.prepare_username(username) or username.strip(), username.strip()}
+    prepared, typed = login_policy.prepare_username(username), username.strip()
+    names = {prepared or typed, typed}
     rows: list[Resident | DeskClerk] = list(session.scalars(select(model).where(model.username.in_(names))))
     found = {a.username: a for a in rows}
-    account = found.get(login_policy.prepare_username(username) or "") or found.get(username.strip())
+    account = found.get(prepared or "") or found.get(typed)
     if check_password(account.password_hash if account else None, password):
         throttle.succeeded(session, counted)
         return LoginResult(account, False)

@@ -23,19 +23,14 @@ from issuer.service.security import csrf_token
 
 from . import bp
 from .faces import card_face
+from .pages import no_store
 
 login_required = logins.login_required(Resident, "resident_id", "wallet.login")
 MAX_BODY = 4096  # a JWK, a challenge and a signature
 
 
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _refused(status: int, code: str) -> Any:
-    m = errors.MESSAGES[code]
-    return _no_store(errors.json_error(status, code, m.en, m.zh))
+    return no_store(errors.answer(status, code))  # JSON: the /wallet/api/ paths want JSON
 
 
 def _body() -> dict[str, Any] | None:
@@ -57,7 +52,7 @@ def _body() -> dict[str, Any] | None:
 @login_required
 def challenge() -> Response:
     """A challenge for the device to sign, and the session's CSRF token for the POST after."""
-    return _no_store(jsonify({"challenge": devices.new_challenge(current_app.config["SECRET_KEY"], g.account.id,
+    return no_store(jsonify({"challenge": devices.new_challenge(current_app.config["SECRET_KEY"], g.account.id,
                                                                  now=context.now()),
                               "csrf": csrf_token(), "now": int(context.now()),
                               "expires_in": devices.CHALLENGE_SECONDS}))
@@ -87,14 +82,14 @@ def enrol_device() -> Any:
     except IntegrityError:  # another enrolment of this resident won the race: one active device
         s.rollback()
         return _refused(409, "device_enrol_conflict")
-    return _no_store(jsonify({"device": devices.device_json(device, active=device)}))
+    return no_store(jsonify({"device": devices.device_json(device, active=device)}))
 
 
 @bp.get("/wallet/api/devices")
 @login_required
 def list_devices() -> Response:
     active = g.account.device
-    return _no_store(jsonify({"devices": [devices.device_json(d, active=active) for d in g.account.devices]}))
+    return no_store(jsonify({"devices": [devices.device_json(d, active=active) for d in g.account.devices]}))
 
 
 @bp.post("/wallet/api/devices/<int:device_id>/remove")
@@ -109,7 +104,7 @@ def remove_device(device_id: int) -> Any:
     except devices.DeviceError as exc:
         s.rollback()
         return _refused(404, exc.code)
-    return _no_store(jsonify({"device": devices.device_json(device, active=g.account.device)}))
+    return no_store(jsonify({"device": devices.device_json(device, active=g.account.device)}))
 
 
 @bp.post("/wallet/api/sync")
@@ -140,7 +135,7 @@ def sync() -> Any:
     policies = context.policies()
     scenarios = {name: {"title_zh": p.title_zh, "title_en": p.title_en, "freshness": int(p.freshness_seconds)}
                  for name, p in sorted(policies.items())}
-    return _no_store(jsonify({"now": int(now), "device": devices.device_json(active, active=active),
+    return no_store(jsonify({"now": int(now), "device": devices.device_json(active, active=active),
                               "licences": items, "scenarios": scenarios}))
 
 

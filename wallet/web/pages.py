@@ -85,7 +85,8 @@ def logout() -> Any:
     return redirect(url_for("wallet.login"))
 
 
-def _no_store(response: Response) -> Response:
+def no_store(response: Response) -> Response:
+    """``response`` with ``Cache-Control: no-store``: the wallet's pages and API answers."""
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -96,14 +97,14 @@ def licences() -> Response:
     licences. Not logged in: the log-in form, and whatever the phone already holds."""
     account = logins.current(Resident, "resident_id")
     html = render_template("wallet/app.html", account=account, login_form=account is None, **LOGIN_PAGE)
-    return _no_store(Response(html))
+    return no_store(Response(html))
 
 
 @bp.get("/wallet/shell")
 def shell() -> Response:
     """The page the service worker keeps and opens with no network: no account, no form;
     the script shows what the phone holds."""
-    return _no_store(Response(render_template("wallet/app.html", account=None, login_form=False, offline_shell=True)))
+    return no_store(Response(render_template("wallet/app.html", account=None, login_form=False, offline_shell=True)))
 
 
 @lru_cache(maxsize=1)
