@@ -34,6 +34,10 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _has_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
 def _surrogate_path(raw: bytes) -> str | None:
     """Where a lone surrogate sits (``claims.name``), for the message; None if not found."""
     try:
@@ -43,12 +47,12 @@ def _surrogate_path(raw: bytes) -> str | None:
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         path, item = stack.pop()
-        if isinstance(item, str) and any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+        if isinstance(item, str) and _has_surrogate(item):
             return path or "body"
         if isinstance(item, dict):
             for key, child in item.items():
                 where = f"{path}.{key}" if path else str(key)
-                if any(0xD800 <= ord(ch) <= 0xDFFF for ch in key):
+                if _has_surrogate(key):
                     return path or "body"
                 stack.append((where, child))
         elif isinstance(item, list):

@@ -62,9 +62,10 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    """Raise :class:`FormExpired` (400) unless the form's ``csrf_token`` matches the
-    session's; the page the form came from answers it with a fresh token."""
-    sent = request.form.get("csrf_token", "")
+    """Raise :class:`FormExpired` (400) unless the form's ``csrf_token`` (or, for a page's
+    own script, the ``X-CSRF-Token`` header, which a cross-site form cannot send) matches
+    the session's; the page the form came from answers it with a fresh token."""
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(str(sent).encode(), str(expected).encode()):
         raise FormExpired()

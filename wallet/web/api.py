@@ -9,17 +9,16 @@ Errors are the service's JSON errors: ``{"error": code, "message", "message_zh"}
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request, session
+from flask import Response, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 from issuer.db import unix
 from issuer.service import context, devices, errors, jsonbody, logins, residents
 from issuer.service.db import db_session
 from issuer.service.models import Resident
-from issuer.service.security import csrf_token
+from issuer.service.security import check_csrf, csrf_token
 
 from . import bp
 from .faces import card_face
@@ -36,9 +35,9 @@ def _refused(status: int, code: str) -> Any:
 def _body() -> dict[str, Any] | None:
     """The posted JSON object, or None (a CSRF token that does not match the session's, or
     not a small JSON object)."""
-    sent = request.headers.get("X-CSRF-Token", "")
-    expected = session.get("csrf", "")
-    if not expected or not hmac.compare_digest(sent.encode(), str(expected).encode()):
+    try:
+        check_csrf()
+    except errors.FormExpired:
         return None
     if (request.content_length or 0) > MAX_BODY:
         return None
