@@ -189,3 +189,26 @@ def test_the_phone_s_code_presents_ed25519_views_byte_for_byte_as_python_does(ke
     assert [decode(t).kind for t in texts] == [2, 2, 4, 4]
     for (scenario, _v, _n, _t), text in zip(cases, texts):
         assert desk.verify(text, scenario=scenario, now=NOW).presented_at == NOW
+
+
+def test_certfree_issue_alg_ed25519_signs_with_the_new_name(keydir: KeyDir, tmp_path: Path) -> None:
+    import datetime as dt
+    import os
+    import sys
+
+    from conftest import PASSPHRASE
+
+    env = {**os.environ, "CERTFREE_KEY_PASSPHRASE": PASSPHRASE.decode(),
+           "CERTFREE_DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}"}
+    (tmp_path / "id.json").write_text(json.dumps(example("id_card"), ensure_ascii=False), "utf-8")
+    at = dt.datetime.fromtimestamp(NOW - 60, dt.timezone.utc).isoformat()
+    certfree = str(Path(sys.executable).with_name("certfree"))
+    base = [certfree, "issue", "id_card", "--keys", str(keydir.path), "--claims", str(tmp_path / "id.json"), "--now", at]
+    done = subprocess.run([*base, "--alg", "Ed25519", "--out", str(tmp_path / "id.jws")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    token = (tmp_path / "id.jws").read_text().strip()
+    assert _header(token)["alg"] == "Ed25519"
+    assert _desk(keydir).verify(encode_credential(token), now=NOW).licence_type == "id_card"
+    refused = subprocess.run([*base, "--alg", "ES256"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "ES256" in refused.stderr

@@ -280,7 +280,7 @@ class Verifier:
                 fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
                 return None
         view_jws = parsed.signed + b"." + b64url_bytes(parsed.signature)
-        proof_signed = _header_template(None, TYP_PROOF, parsed.alg)[1] + b64url_bytes(proof.payload(view_jws))
+        proof_signed = _PROOF_SIGNED_PREFIX[parsed.alg] + b64url_bytes(proof.payload(view_jws))
         if not _ed25519.verify(holder_key, proof.signature, proof_signed):
             fail(E.HolderProofInvalid())
             return None
@@ -332,6 +332,9 @@ def _header_template(kid: str | None, typ: str, alg: str) -> tuple[bytes, bytes]
     built once per trusted key, type and algorithm name."""
     header = protected_header(kid, typ, alg)
     return header, b64url_bytes(header) + b"."
+
+
+_PROOF_SIGNED_PREFIX = {alg: _header_template(None, TYP_PROOF, alg)[1] for alg in ALGORITHMS}
 
 
 def _holder_key(jwk: Mapping[str, Any]) -> bytes:
