@@ -29,7 +29,7 @@ def build_py_keeping(sdk: bool) -> Any:
     """setuptools' ``build_py`` keeping only the SDK's modules (``sdk``), or only the others."""
     from setuptools.command.build_py import build_py
 
-    class BuildPy(build_py):  # type: ignore[misc]
+    class BuildPy(build_py):
         def find_package_modules(self, package: str, package_dir: str) -> list[tuple[str, str, str]]:
             found = super().find_package_modules(package, package_dir)
             return [m for m in found if in_sdk(m[0], m[1]) == sdk]
