@@ -28,7 +28,7 @@ from sqlalchemy import CursorResult, inspect, select, update
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
-from keys.jose import b64url_encode, split_compact
+from keys.jose import ALGORITHM, b64url_encode, split_compact
 
 from .credential import Issued, sign_licence, sign_views, view_names
 from .db.models import LicenceRecord, StatusEntry, StatusList, utc
@@ -173,9 +173,11 @@ def issue_licence(
     holder_jwk: Mapping[str, str] | None = None,
     holder: str | None = None,
     now: int | None = None,
+    alg: str = ALGORITHM,
 ) -> Issued:
     """Validate ``claims`` (raises ``ClaimsInvalid``), allocate status entries for the
-    credential and each scenario view, sign them, and record the licence."""
+    credential and each scenario view, sign them (headers naming ``alg``), and record the
+    licence."""
     now = int(time.time()) if now is None else now
     fields = validate(licence_type, claims)
     key, _ = keys.signing_key(licence_type, now)
@@ -192,6 +194,7 @@ def issue_licence(
         status={"idx": cred_ref[1], "lst": cred_ref[0]},
         view_status={name: {"idx": idx, "lst": lst} for name, (lst, idx) in view_refs.items()},
         now=now,
+        alg=alg,
     )
     if holder is None and holder_jwk is not None:
         holder = thumbprint(holder_jwk)

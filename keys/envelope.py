@@ -5,6 +5,11 @@ QR text = ``"CF1:"`` + base45(CBOR array). base45 keeps the QR in alphanumeric m
 * credential / view:  ``[1, kid8, claims, sig]``
 * presentation:       ``[2, kid8, claims, sig, proof_iat, proof_nonce, proof_sig]``
 
+Kinds 1 and 2 rebuild headers naming ``"alg": "EdDSA"``; kinds 3 and 4 are the same two
+shapes whose headers (the issuer's, and in a presentation the holder proof's too) name
+RFC 9864's ``"Ed25519"``. One algorithm name per envelope: a wallet signs its proof with
+the name its view's issuer used (:func:`jws_algorithm`).
+
 Proof parts: ``proof_iat`` (Unix seconds) and ``proof_nonce`` (raw bytes); the proof's
 header and payload are rebuilt from them and the view (see :func:`proof_claims`).
 
@@ -34,11 +39,14 @@ import base45
 import cbor2
 
 from .jose import (
+    ALGORITHM,
+    ALGORITHM_RFC9864,
     TYP_PROOF,
     b64url_bytes,
     b64url_decode,
     b64url_encode,
     canonical_json,
+    is_allowed_algorithm,
     protected_header,
     split_compact,
 )
@@ -46,6 +54,16 @@ from .jose import (
 PREFIX = "CF1:"
 KIND_CREDENTIAL = 1
 KIND_PRESENTATION = 2
+KIND_CREDENTIAL_ED25519 = 3
+KIND_PRESENTATION_ED25519 = 4
+# kind -> (carries a holder proof, the "alg" its rebuilt headers name); one byte of CBOR each
+_KINDS = {
+    KIND_CREDENTIAL: (False, ALGORITHM),
+    KIND_PRESENTATION: (True, ALGORITHM),
+    KIND_CREDENTIAL_ED25519: (False, ALGORITHM_RFC9864),
+    KIND_PRESENTATION_ED25519: (True, ALGORITHM_RFC9864),
+}
+_KIND_OF = {shape: kind for kind, shape in _KINDS.items()}
 MAX_TEXT = 4296  # the most a QR code can hold in alphanumeric mode (version 40-L)
 MAX_DEPTH = 6
 _MAX_INT = 2**53 - 1
@@ -106,6 +124,7 @@ class Envelope(NamedTuple):
     signature: bytes
     proof: Proof | None
     holder_key: bytes | None  # the raw 32-byte key of cnf, as carried; None if cnf is absent
+    alg: str = ALGORITHM  # the "alg" of the rebuilt headers (the envelope's kind says which)
 
 
 def view_hash(view_jws: str) -> str:
@@ -120,15 +139,28 @@ def proof_claims(view_jws: str, iat: int, nonce: bytes) -> dict[str, Any]:
 # ---- encoding (wallet and issuer side) -------------------------------------------------
 
 
+def jws_algorithm(jws: str) -> str:
+    """The ``alg`` a certfree JWS's header names ("EdDSA" or "Ed25519"), unverified: what a
+    wallet's holder proof over that view must name too. Raises :class:`EnvelopeError`."""
+    try:
+        alg = json.loads(split_compact(jws)[0]).get("alg")
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise EnvelopeError(f"not a certfree JWS ({type(exc).__name__})") from None
+    if not is_allowed_algorithm(alg):
+        raise EnvelopeError("header does not match the template")
+    return str(alg)
+
+
 def encode_credential(jws: str) -> str:
     """QR text for a credential or a view on its own (no holder proof)."""
-    kid, claims, sig = _pack_jws(jws)
-    return _to_text([KIND_CREDENTIAL, kid, claims, sig])
+    kid, claims, sig, alg = _pack_jws(jws)
+    return _to_text([_KIND_OF[False, alg], kid, claims, sig])
 
 
 def encode_presentation(view_jws: str, proof_jws: str) -> str:
-    """QR text for a presentation: a view plus the holder's proof over it."""
-    kid, claims, sig = _pack_jws(view_jws)
+    """QR text for a presentation: a view plus the holder's proof over it (whose header
+    names the view's algorithm)."""
+    kid, claims, sig, alg = _pack_jws(view_jws)
     try:
         header, payload, proof_sig = split_compact(proof_jws)
         proof = json.loads(payload)
@@ -136,19 +168,21 @@ def encode_presentation(view_jws: str, proof_jws: str) -> str:
         rebuilt = canonical_json(proof_claims(view_jws, proof["iat"], nonce))
     except (ValueError, TypeError, KeyError) as exc:
         raise EnvelopeError(f"not a certfree holder proof ({type(exc).__name__})") from None
-    if header != protected_header(None, TYP_PROOF):
+    if header != protected_header(None, TYP_PROOF, alg):
         raise EnvelopeError("proof header does not match the template")
     if rebuilt != payload:
         raise EnvelopeError("proof payload cannot be rebuilt")
-    return _to_text([KIND_PRESENTATION, kid, claims, sig, proof["iat"], nonce, proof_sig])
+    return _to_text([_KIND_OF[True, alg], kid, claims, sig, proof["iat"], nonce, proof_sig])
 
 
-def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
+def _pack_jws(jws: str) -> tuple[bytes, Any, bytes, str]:
     try:
         header_bytes, payload, sig = split_compact(jws)
         header = json.loads(header_bytes)
         kid = header.get("kid") if isinstance(header, dict) else None
-        if not isinstance(kid, str) or header_bytes != protected_header(kid, header.get("typ", "")):
+        alg = header.get("alg") if isinstance(header, dict) else None
+        if (not isinstance(kid, str) or not isinstance(alg, str) or not is_allowed_algorithm(alg)
+                or header_bytes != protected_header(kid, header.get("typ", ""), alg)):
             raise EnvelopeError("header does not match the template")
         claims = json.loads(payload)
         if not isinstance(claims, dict):
@@ -156,7 +190,7 @@ def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
         packed = _compact(claims)
         if canonical_json(_expand(cbor2.loads(cbor2.dumps(packed)))) != payload:
             raise EnvelopeError("payload is not in canonical form; it cannot be rebuilt exactly")
-        return b64url_decode(kid)[:8], packed, sig
+        return b64url_decode(kid)[:8], packed, sig, alg
     except EnvelopeError:
         raise
     except (ValueError, TypeError) as exc:  # not a compact JWS, not JSON, not certfree's claims
@@ -286,9 +320,10 @@ def decode(text: str) -> Envelope:
     kind = items[0]
     if type(kind) is not int:  # 2.0 or true would mean the same: one encoding
         raise EnvelopeError("unknown envelope kind")
-    if kind == KIND_CREDENTIAL and len(items) == 4:
+    with_proof, alg = _KINDS.get(kind, (None, ALGORITHM))
+    if with_proof is False and len(items) == 4:
         proof = None
-    elif kind == KIND_PRESENTATION and len(items) == 7:
+    elif with_proof is True and len(items) == 7:
         iat, nonce, proof_sig = items[4:7]
         if not (_is_int(iat) and isinstance(nonce, bytes) and 8 <= len(nonce) <= 32):
             raise EnvelopeError("bad proof fields")
@@ -306,7 +341,8 @@ def decode(text: str) -> Envelope:
     except (TypeError, ValueError):
         raise EnvelopeError("claims are not JSON") from None
     holder_key = packed.get(_CNF)
-    return Envelope(kind, kid, payload, claims, _signature(sig), proof, holder_key if type(holder_key) is bytes else None)
+    return Envelope(kind, kid, payload, claims, _signature(sig), proof,
+                    holder_key if type(holder_key) is bytes else None, alg)
 
 
 def _refuse_tag(*_args: Any) -> Any:

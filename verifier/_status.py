@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature
 
-from keys.jose import ALGORITHM, TYP_STATUS_LIST, b64url_decode, signing_input, split_compact
+from keys.jose import TYP_STATUS_LIST, b64url_decode, is_allowed_algorithm, signing_input, split_compact
 
 from ._errors import (
     ClaimInvalid,
@@ -114,7 +114,7 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
         raise _invalid("not a compact JWS") from None
     if not isinstance(header, dict):
         raise _invalid("bad header")
-    if header.get("alg") != ALGORITHM or header.get("typ") != TYP_STATUS_LIST or set(header) - {"alg", "kid", "typ"}:
+    if not is_allowed_algorithm(header.get("alg")) or header.get("typ") != TYP_STATUS_LIST or set(header) - {"alg", "kid", "typ"}:
         raise _invalid("bad header (alg, typ or extra members)")
     kid = header.get("kid")
     key = trust.by_kid(kid) if isinstance(kid, str) else None
