@@ -86,6 +86,12 @@ def test_the_two_distributions_split_the_tree_with_no_file_in_both(wheels: dict[
         if module.endswith(".py"):
             assert in_sdk(package.replace("/", "."), module[:-3]), name
     assert not {n for n in sdk if n.startswith(("issuer/", "wallet/", "desk/", "app.py"))}
+    # the roles' own pages, assets and migrations ship in certfree (its package data)
+    for name in ("wallet/web/templates/wallet/index.html", "wallet/web/static/wallet.js",
+                 "issuer/service/templates/login.html", "issuer/service/openapi.yaml",
+                 "issuer/service/migrations/versions/0001_initial_schema.py",
+                 "desk/templates/desk/page.html", "desk/static/desk.js"):
+        assert name in full, name
     sdk_meta, full_meta = _metadata(wheels["sdk"]), _metadata(wheels["full"])
     version = re.search(r"^Version: (.+)$", sdk_meta, re.M)
     assert version and f"Requires-Dist: certfree-verifier[fast,image]=={version[1]}" in full_meta
