@@ -85,11 +85,14 @@ def _trust_list() -> None:
     try:
         store = context.keys()
         trust = load_trust_list(store.trust_list(), store.root_public_jwk())
-        active = {authority: store.key_for_authority(authority, now)[0].kid for authority in AUTHORITIES}
+        active = [entry.kid for entry in store.issuer_keys()  # the registry: no private key needed
+                  if entry.state == "active" and entry.not_before <= now < entry.not_after]
     except (VerificationFailed, KeyStoreError, OSError, ValueError):
         raise NotReady("trust_list_invalid") from None
     margin = float(current_app.config["READY_TRUST_MIN_DAYS"]) * 86400
-    for kid in active.values():
+    if not active:
+        raise NotReady("signing_keys_unusable")
+    for kid in active:
         listed = trust.by_kid(kid)
         if listed is None or listed.state != "active" or not listed.not_before <= now < listed.not_after:
             raise NotReady("trust_list_invalid")  # desks would refuse what this key signs
