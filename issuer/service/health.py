@@ -6,6 +6,7 @@ its stable code, with an English and a Chinese message."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
@@ -18,6 +19,7 @@ from verifier import VerificationFailed, load_trust_list
 
 from . import context, db, errors
 
+log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 _PROBE = b"certfree readiness probe"
 
@@ -37,6 +39,8 @@ def healthz() -> Any:
 def readyz() -> Any:
     checks = [_run(name, check) for name, check in CHECKS]
     failed = [c["error"] for c in checks if not c["ok"]]
+    if failed:
+        log.warning("not ready: %s", ", ".join(failed))
     response = jsonify({"status": "not_ready" if failed else "ready", "failed": failed, "checks": checks})
     response.status_code = 503 if failed else 200
     return _no_store(response)
