@@ -256,3 +256,22 @@ def test_secrets_are_read_from_files_and_never_made(tmp_path: Path, service_keys
     monkeypatch.setenv("CERTFREE_SECRET_KEY_FILE", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="cannot|No such file"):
         create_app()
+
+
+def test_operations_doc_lists_every_setting() -> None:
+    """docs/operations.md names every CERTFREE_* variable the code, the Makefile, CI and the
+    tests read, and the ones the service builds from its tables (the _FILE forms too)."""
+    import re
+
+    from issuer.service.config import ENV_KEYS, NUMBER_ENV, SECRET_ENV
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for folder in ("app.py", "keys", "issuer", "wallet", "verifier", "scenarios", "desk", "tests", "Makefile", ".ci")
+               for p in ([root / folder] if (root / folder).is_file() else (root / folder).rglob("*"))
+               if p.is_file() and p.suffix in ("", ".py", ".js", ".sh") and "node_modules" not in p.parts]
+    read = {name for path in sources for name in re.findall(r"CERTFREE_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8", "replace"))}
+    built = set(ENV_KEYS) | set(NUMBER_ENV) | {f"{name}_FILE" for name in SECRET_ENV}
+    assert {"CERTFREE_DATABASE_URL", "CERTFREE_SECRET_KEY_FILE", "CERTFREE_DATABASE_STATEMENT_TIMEOUT"} <= read | built
+    doc = (root / "docs" / "operations.md").read_text("utf-8")
+    named = set(re.findall(r"CERTFREE_[A-Z0-9_]*[A-Z0-9]", doc))
+    assert sorted((read | built) - named) == []
