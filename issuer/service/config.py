@@ -26,6 +26,8 @@ NUMBER_ENV = {f"CERTFREE_{key}": key for key in (*DATABASE_DEFAULTS, "READY_TRUS
 
 class ConfigError(ValueError):
     """A setting that cannot be used (both a value and a ``*_FILE``, an unreadable file, not a number)."""
+
+
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
 
 def defaults(instance: Path) -> dict[str, Any]:
