@@ -10,7 +10,7 @@ from flask import Flask
 from service_fixtures import *
 
 SPEC = Path(__file__).resolve().parent.parent / "issuer" / "service" / "openapi.yaml"
-JSON_BLUEPRINTS = ("api", "public")
+JSON_BLUEPRINTS = ("api", "public", "health")
 
 
 def _app_routes(app: Flask) -> set[tuple[str, str]]:
