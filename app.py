@@ -64,10 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from issuer.service.config import ConfigError
         from keys import KeyStoreError
         from wallet import WalletError
 
-        if isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
+        # a key folder or wallet that is not there, a setting that cannot be used
+        if isinstance(exc, (KeyStoreError, WalletError, ConfigError)):
             print(f"certfree: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         if isinstance(exc, (sqlite3.Error, SQLAlchemyError)):  # a locked, full or damaged database
