@@ -1,5 +1,7 @@
 """certfree keys: Ed25519 key generation, encrypted key files, JWK/JWKS, RFC 7638 kids,
 the signed trust list, and the crash-safe file writes and JOSE helpers the other parts share;
+every signature goes through one :class:`Signer` (a key file, or a PKCS#11 token:
+:mod:`keys.hsm`); :mod:`keys.ceremony` signs trust lists with a root kept offline;
 :mod:`keys.cli` holds the key commands, :mod:`keys.cli_base` the plumbing every command shares."""
 
 from .authorities import AUTHORITIES, Authority, authority_for
@@ -13,6 +15,7 @@ from .jose import (
     sign_compact,
     thumbprint,
 )
+from .signer import Signer
 from .store import PASSPHRASE_ENV, IssuerKey, KeyDir, KeyStoreError
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "IssuerKey",
     "KeyStoreError",
     "PASSPHRASE_ENV",
+    "Signer",
     # JOSE
     "ALGORITHM",
     "canonical_json",

@@ -21,11 +21,10 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .signer import Signer
 
 ALGORITHM = "EdDSA"
 
@@ -152,13 +151,14 @@ def _signing_prefix(kid: str | None, typ: str) -> bytes:
 
 
 def sign_compact(
-    claims: Mapping[str, Any], private_key: Ed25519PrivateKey, *, kid: str | None, typ: str
+    claims: Mapping[str, Any], private_key: Signer, *, kid: str | None, typ: str
 ) -> str:
-    """Sign ``claims`` as a compact JWS (EdDSA, Ed25519).
+    """Sign ``claims`` as a compact JWS (EdDSA, Ed25519) with ``private_key``: a key parsed
+    in this process or one in a PKCS#11 token (:class:`keys.signer.Signer`).
 
     The header is exactly :func:`protected_header` so that QR envelopes need not carry it.
     """
-    if not isinstance(private_key, Ed25519PrivateKey):
+    if not isinstance(private_key, Signer):
         raise TypeError("certfree signs with Ed25519 keys only")
     signed = _signing_prefix(kid, typ) + b64url_bytes(canonical_json(claims))
     return (signed + b"." + b64url_bytes(private_key.sign(signed))).decode("ascii")
