@@ -394,7 +394,9 @@ class KeyDir:
         now = int(time.time()) if now is None else now
         token = self._custody_of(authority, token, same_custody)
         if not self.root_online:
-            return self._add_issuer_key(authority, now, token=token, state="pending"), []
+            pending = self._add_issuer_key(authority, now, token=token, state="pending")
+            self._publish_or_request(now)
+            return pending, []
         retired = []
         for data in self._registry["issuers"]:
             if data["authority"] == authority and data["state"] == "active":
