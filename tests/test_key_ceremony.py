@@ -147,3 +147,25 @@ def test_the_offline_root_signs_only_a_sound_request(tmp_path: Path) -> None:
     twice["keys"].append(twice["keys"][0])
     with pytest.raises(CeremonyError):
         check_request(twice)
+
+
+def test_compromise_with_the_root_offline_stops_the_key_at_once(tmp_path: Path) -> None:
+    from keys import KeyStoreError
+    from keys.ceremony import import_trust_list, read_request, sign_request
+
+    service, offline = tmp_path / "service", tmp_path / "offline"
+    keys = KeyDir.init(service, passphrase=PASS.encode(), now=NOW - 30 * DAY)
+    offline.mkdir()
+    shutil.move(service / "root.key.pem", offline / "root.key.pem")
+    kid = keys.signing_key("ebike_registration", NOW)[0].kid
+    key, replacement = keys.compromise(kid, since=NOW - 20 * DAY, now=NOW - DAY)
+    assert key.state == "compromised" and replacement is not None and replacement.state == "pending"
+    with pytest.raises(KeyStoreError):  # nothing signs for the authority until the trip
+        keys.signing_key("ebike_registration", NOW)
+    asked = read_request(service / "trust_request.json")
+    assert {e["kid"]: e["state"] for e in asked["keys"]}[kid] == "compromised"
+    token, seq = sign_request(offline, asked, passphrase=PASS.encode(), now=NOW - DAY)
+    assert import_trust_list(keys, token, now=NOW - DAY) == (seq, False)
+    assert keys.signing_key("ebike_registration", NOW)[0].kid == replacement.kid
+    trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
+    assert trust.keys[kid].state == "compromised" and trust.keys[kid].compromised_since == NOW - 20 * DAY
