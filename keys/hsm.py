@@ -23,7 +23,9 @@ Needs the optional ``python-pkcs11`` package: ``pip install certfree[hsm]``.
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +137,8 @@ def _session(module: str, token: str, pin: str) -> Any:
     key = (module, token)
     session = _sessions.get(key) if _pid == os.getpid() else None
     if session is None:
-        lib = _library(module)
         try:
-            found = lib.get_token(token_label=token)
-            try:
-                session = found.open(user_pin=pin, rw=True)
-            except pkcs11.UserAlreadyLoggedIn:  # log-in is per process: another session did it
-                session = found.open(rw=True)
+            session = _open(module, token, pin)
         except pkcs11.NoSuchToken:
             raise TokenError(f"no PKCS#11 token labelled {token!r} / 找不到标签为 {token!r} 的密码设备") from None
         except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange, pkcs11.PinLocked):
@@ -150,6 +147,35 @@ def _session(module: str, token: str, pin: str) -> Any:
             raise TokenError(f"cannot open a session on token {token!r} ({type(exc).__name__}) / 无法打开密码设备会话") from None
         _sessions[key] = session
     return session
+
+
+def _open(module: str, token: str, pin: str) -> Any:
+    """A logged-in session on ``token``. Processes that start at the same moment can see a
+    passing failure (SoftHSM2's file store reads a token while another process writes it:
+    CKR_GENERAL_ERROR at log-in, or a token left out of the slot list when the library was
+    initialised): tried again, up to five times over about a second, the library
+    initialised anew first if this process has no session open, before the failure is
+    reported."""
+    pkcs11 = _pkcs11()
+    for attempt in range(5):
+        lib = _library(module)
+        try:
+            found = lib.get_token(token_label=token)
+            try:
+                return found.open(user_pin=pin, rw=True)
+            except pkcs11.UserAlreadyLoggedIn:  # log-in is per process: another session did it
+                return found.open(rw=True)
+        except (pkcs11.GeneralError, pkcs11.NoSuchToken, pkcs11.DeviceError, pkcs11.FunctionFailed):
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * 2 ** attempt * (0.5 + random.random()))
+            if not any(key[0] == module for key in _sessions):
+                _libraries.pop(module, None)
+                try:
+                    lib.finalize()  # the next _library() call initialises it again
+                except pkcs11.PKCS11Error:
+                    pass
+    raise AssertionError("not reached")
 
 
 def _reset(module: str, token: str) -> None:

@@ -158,6 +158,35 @@ def test_a_forked_process_opens_its_own_session(softhsm: dict[str, str], tmp_pat
     assert hsm.open_sessions()[TOKEN] == os.getpid()
 
 
+def _sign_at_once(signer: hsm.TokenSigner, go: Any, out: Any) -> None:
+    go.wait()
+    try:
+        out.put(signer.sign(b"at once %d" % os.getpid()) + os.getpid().to_bytes(4, "big"))
+    except Exception as exc:
+        out.put(repr(exc).encode())
+
+
+def test_processes_starting_at_once_each_get_a_session(softhsm: dict[str, str], tmp_path: Path) -> None:
+    """Workers forked together log in together: SoftHSM2's file store can fail one of them
+    for a moment, which keys.hsm tries again."""
+    keys = KeyDir.init(tmp_path / "keys", passphrase=PASS, now=NOW - 86400, token=TOKEN)
+    _entry, signer = keys.signing_key("driving_license", NOW)
+    context = multiprocessing.get_context("fork")
+    go, out = context.Event(), context.Queue()
+    children = [context.Process(target=_sign_at_once, args=(signer, go, out)) for _ in range(6)]
+    for child in children:
+        child.start()
+    go.set()
+    answers = [out.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(60)
+    for answer in answers:
+        assert len(answer) == 68, answer
+        pid = int.from_bytes(answer[64:], "big")
+        signer.public_key().verify(answer[:64], b"at once %d" % pid)
+    assert {int.from_bytes(a[64:], "big") for a in answers} == {c.pid for c in children}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
