@@ -113,23 +113,32 @@ def _library(module: str) -> Any:
     known = _libraries.get(module)
     if known is None:
         try:
-            lib = pkcs11.lib(module)  # loads and initialises it
+            lib = pkcs11.lib(module)  # loads and initialises it (or hands back its loaded copy)
         except pkcs11.PKCS11Error as exc:
             raise TokenError(f"cannot load PKCS#11 library {Path(module).name} ({type(exc).__name__}) / "
                              f"无法加载 PKCS#11 库 {Path(module).name}") from None
+        try:
+            lib.get_slots()
+        except pkcs11.PKCS11Error:  # a copy some other code initialised before a fork
+            _reinitialise(lib)
     elif known[0] != os.getpid():
         # Initialised by a parent before the fork: finalise (the child's copy may already be
         # reset, which the library reports as an error) and initialise it for this process.
         lib = known[1]
-        try:
-            lib.finalize()
-        except pkcs11.PKCS11Error:
-            pass
-        lib.initialize()
+        _reinitialise(lib)
     else:
         return known[1]
     _libraries[module] = (os.getpid(), lib)
     return lib
+
+
+def _reinitialise(lib: Any) -> None:
+    """Finalise ``lib`` (a copy reset by the fork reports an error, ignored) and initialise it."""
+    try:
+        lib.finalize()
+    except _pkcs11().PKCS11Error:
+        pass
+    lib.initialize()
 
 
 def _session(module: str, token: str, pin: str) -> Any:
@@ -170,17 +179,15 @@ def _open(module: str, token: str, pin: str) -> Any:
                 raise
             time.sleep(0.05 * 2 ** attempt * (0.5 + random.random()))
             if not any(key[0] == module for key in _sessions):
-                _libraries.pop(module, None)
-                try:
-                    lib.finalize()  # the next _library() call initialises it again
-                except pkcs11.PKCS11Error:
-                    pass
+                _reinitialise(lib)  # reads the token store again
     raise AssertionError("not reached")
 
 
 def _reset(module: str, token: str) -> None:
     """Drop a session the token no longer honours (token reset, HSM restarted)."""
-    _inherited.append(_sessions.pop((module, token), None))
+    dropped = _sessions.pop((module, token), None)
+    if dropped is not None:
+        _inherited.append(dropped)
     for handle in [h for h in _handles if h[:2] == (module, token)]:
         del _handles[handle]
 
