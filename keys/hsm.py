@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .files import read_capped
 from .signer import TokenKey
+from .store import KeyStoreError
 
 MODULE_ENV = "CERTFREE_PKCS11_MODULE"
 PIN_ENV = "CERTFREE_PKCS11_PIN"
@@ -41,8 +42,9 @@ ED25519_OID = "1.3.101.112"  # RFC 8410 id-Ed25519: the curve of CKK_EC_EDWARDS 
 MAX_PIN_FILE = 4096
 
 
-class TokenError(Exception):
-    """A PKCS#11 token cannot be used: no library configured, token or key missing, PIN refused."""
+class TokenError(KeyStoreError):
+    """A PKCS#11 token cannot be used: no library configured, token or key missing, PIN
+    refused, a signature failed. A :class:`KeyStoreError`, as a key file that cannot be read is."""
 
 
 def _pkcs11() -> Any:

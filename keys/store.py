@@ -242,10 +242,7 @@ class KeyDir:
         if token is not None:
             from . import hsm
 
-            try:
-                kid, public = hsm.generate(token)
-            except hsm.TokenError as exc:
-                raise KeyStoreError(str(exc)) from None
+            kid, public = hsm.generate(token)
             custody = {"custody": "pkcs11", "token": token}
         else:
             key = Ed25519PrivateKey.generate()
@@ -306,10 +303,7 @@ class KeyDir:
             raise KeyStoreError(f"key {name!r}: unknown custody {data['custody']!r} / 密钥 {name!r} 的保管方式未知")
         from . import hsm
 
-        try:
-            signer: Signer = hsm.TokenSigner(data["token"], name, public_key_from_jwk(data["jwk"]))
-        except hsm.TokenError as exc:
-            raise KeyStoreError(str(exc)) from None
+        signer: Signer = hsm.TokenSigner(data["token"], name, public_key_from_jwk(data["jwk"]))
         self._private[name] = signer
         return signer
 

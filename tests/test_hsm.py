@@ -72,6 +72,16 @@ def test_rfc8032_vector_imported_into_the_token_signs_byte_for_byte(softhsm: dic
     assert signer.sign(message) == Ed25519PrivateKey.from_private_bytes(seed).sign(message)
 
 
+def test_a_missing_token_or_key_is_a_key_store_error(softhsm: dict[str, str], tmp_path: Path) -> None:
+    from keys import KeyStoreError
+
+    public = Ed25519PrivateKey.generate().public_key()
+    with pytest.raises(KeyStoreError, match="holds no key"):
+        hsm.TokenSigner(TOKEN, "no-such-key", public).sign(b"x")
+    with pytest.raises(KeyStoreError, match="no PKCS#11 token labelled"):
+        KeyDir.init(tmp_path / "keys", passphrase=PASS, token="no-such-token")
+
+
 def _assert_private_parts_only_in_token(keys: KeyDir, env: dict[str, str]) -> None:
     """No file of the key folder holds a token key's private part; the token marks it
     sensitive and not extractable, and refuses to hand out its value."""
