@@ -11,8 +11,7 @@ from typing import Any, Mapping, Sequence
 
 
 from keys import KeyDir
-from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
-from keys.signer import Signer
+from keys.jose import TYP_CREDENTIAL, TYP_VIEW, Signer, b64url_encode, sign_compact
 from scenarios import Policy, load_policies
 
 from .schemas import ClaimsInvalid, FieldError, validate

@@ -8,6 +8,7 @@ from .authorities import AUTHORITIES, Authority, authority_for
 from .files import atomic_write, private_file
 from .jose import (
     ALGORITHM,
+    Signer,
     canonical_json,
     key_id,
     public_jwk,
@@ -15,7 +16,6 @@ from .jose import (
     sign_compact,
     thumbprint,
 )
-from .signer import Signer
 from .store import PASSPHRASE_ENV, IssuerKey, KeyDir, KeyStoreError
 
 __all__ = [
@@ -28,9 +28,9 @@ __all__ = [
     "IssuerKey",
     "KeyStoreError",
     "PASSPHRASE_ENV",
-    "Signer",
     # JOSE
     "ALGORITHM",
+    "Signer",
     "canonical_json",
     "key_id",
     "public_jwk",

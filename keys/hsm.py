@@ -32,7 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .files import read_capped
-from .signer import TokenKey
+from .jose import TokenKey
 from .store import KeyStoreError
 
 MODULE_ENV = "CERTFREE_PKCS11_MODULE"

@@ -13,7 +13,7 @@ Layout of ``DIR`` (``certfree keys init --dir DIR``)::
     trust_request.json     with the root offline: the keys the next trust list must list
                            (carried to the offline machine, see keys/ceremony.py)
 
-Each issuer key signs through one interface (:class:`keys.signer.Signer`): a key in a file
+Each issuer key signs through one interface (:data:`keys.jose.Signer`): a key in a file
 is parsed here; a key whose registry entry says ``"custody": "pkcs11"`` lives in the named
 token and signs there (:mod:`keys.hsm`); its private part is never on this disk.
 
@@ -42,8 +42,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from .authorities import AUTHORITIES
 from .files import atomic_write
-from .jose import TYP_TRUST_LIST, key_id, public_jwk, public_key_from_jwk, sign_compact
-from .signer import Signer
+from .jose import TYP_TRUST_LIST, Signer, key_id, public_jwk, public_key_from_jwk, sign_compact
 
 log = logging.getLogger("certfree.keys")
 
