@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keys import KeyDir
-from keys.jose import ALGORITHM, TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
+from keys.jose import ALGORITHM, TYP_CREDENTIAL, TYP_VIEW, Signer, b64url_encode, sign_compact
 from scenarios import Policy, load_policies
 
 from .schemas import ClaimsInvalid, FieldError, validate
@@ -183,7 +182,7 @@ def _base(authority: str, licence_type: str, now: int, nbf: int, exp: int,
     return base
 
 
-def _sign_views(kid: str, private_key: Ed25519PrivateKey, licence_type: str, fields: Mapping[str, Any],
+def _sign_views(kid: str, private_key: Signer, licence_type: str, fields: Mapping[str, Any],
                 base: Mapping[str, Any], nbf: int, exp: int, scenarios: Sequence[str],
                 view_status: Mapping[str, Mapping[str, Any]] | None, policies: Mapping[str, Policy],
                 alg: str = ALGORITHM) -> dict[str, str]:

@@ -1,5 +1,7 @@
 """certfree keys: Ed25519 key generation, encrypted key files, JWK/JWKS, RFC 7638 kids,
 the signed trust list, and the crash-safe file writes and JOSE helpers the other parts share;
+every signature goes through one :class:`Signer` (a key file, or a PKCS#11 token:
+:mod:`keys.hsm`); :mod:`keys.ceremony` signs trust lists with a root kept offline;
 :mod:`keys.cli` holds the key commands, :mod:`keys.cli_base` the plumbing every command shares."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .files import atomic_write, private_file
 from .jose import (
     ALGORITHM,
+    Signer,
     canonical_json,
     key_id,
     public_jwk,
@@ -52,6 +55,7 @@ __all__ = [
     "PASSPHRASE_ENV",
     # JOSE
     "ALGORITHM",
+    "Signer",
     "canonical_json",
     "key_id",
     "public_jwk",

@@ -12,6 +12,7 @@ claims in any lossless form and the verifier rebuilds the exact signed bytes.
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import hashlib
@@ -21,10 +22,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 # The JWS "alg" names certfree accepts, both meaning Ed25519 and nothing else: "EdDSA"
@@ -42,6 +40,27 @@ TYP_PROOF = "cf-proof"
 TYP_TRUST_LIST = "cf-trust"
 TYP_STATUS_LIST = "statuslist+jwt"
 
+
+
+class TokenKey(abc.ABC):
+    """An Ed25519 key whose private part is outside this process: a PKCS#11 token
+    (:class:`keys.hsm.TokenSigner`)."""
+
+    @abc.abstractmethod
+    def sign(self, data: bytes) -> bytes:
+        """The Ed25519 signature (RFC 8032, pure EdDSA) of ``data``."""
+
+    @abc.abstractmethod
+    def public_key(self) -> Ed25519PublicKey:
+        """The key's public half."""
+
+
+#: The one signing interface: every signature certfree makes (credentials, views, status
+#: lists, the trust list) is ``signer.sign(data)`` by a key parsed in this process (a file
+#: of the key store; used as it stands, no wrapper, no extra call per signature) or a key in
+#: a token. Which one is chosen per key in the key store's registry (keys/store.py); nothing
+#: else is accepted (``isinstance(key, Signer)``), so no other kind of key signs by mistake.
+Signer = Ed25519PrivateKey | TokenKey
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -166,15 +185,16 @@ def _signing_prefix(kid: str | None, typ: str, alg: str) -> bytes:
 
 
 def sign_compact(
-    claims: Mapping[str, Any], private_key: Ed25519PrivateKey, *, kid: str | None, typ: str,
+    claims: Mapping[str, Any], private_key: Signer, *, kid: str | None, typ: str,
     alg: str = ALGORITHM,
 ) -> str:
     """Sign ``claims`` as a compact JWS with Ed25519, the header naming ``alg`` ("EdDSA" by
-    default, or RFC 9864's "Ed25519"; anything else raises ``ValueError``).
+    default, or RFC 9864's "Ed25519"; anything else raises ``ValueError``), with
+    ``private_key``: a key parsed in this process or one in a PKCS#11 token (:data:`Signer`).
 
     The header is exactly :func:`protected_header` so that QR envelopes need not carry it.
     """
-    if not isinstance(private_key, Ed25519PrivateKey):
+    if not isinstance(private_key, Signer):
         raise TypeError("certfree signs with Ed25519 keys only")
     signed = _signing_prefix(kid, typ, alg) + b64url_bytes(canonical_json(claims))
     return (signed + b"." + b64url_bytes(private_key.sign(signed))).decode("ascii")
