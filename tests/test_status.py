@@ -111,7 +111,8 @@ def test_issue_licence_records_random_unlinkable_entries(db: Any, keydir: KeyDir
     for one in issued:
         for jws in [one.credential, *one.views.values()]:
             payload = json.loads(split_compact(jws)[1])
-            refs.add((payload["status"]["lst"], payload["status"]["idx"]))
+            ref = payload["status"]["status_list"]
+            refs.add((ref["uri"], ref["idx"]))
     assert len(refs) == len(entries)
 
 
@@ -277,10 +278,18 @@ def test_publish_and_tokens(db: Any, keydir: KeyDir, tmp_path: Path) -> None:
     assert len(tokens) == 2  # one list per authority so far
     paths = publish_status_lists(db, keydir, tmp_path, now=NOW)
     assert set(paths) == set(tokens)
-    assert json.loads((tmp_path / "index.json").read_text())["lists"] == sorted(tokens)
+    index = json.loads((tmp_path / "index.json").read_text())["lists"]
+    assert index == [{"id": i, "uri": f"http://127.0.0.1:8000/status/{i}.jws"} for i in sorted(tokens)]
     trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
     store = load_status_lists(tmp_path, trust)
     assert set(store.lists) == set(tokens) and all(l.size == 1 << 20 for l in store.lists.values())
+    # each list is found by the URI its token signs as sub, with exp and ttl (the draft's shape)
+    for entry in index:
+        lst = store.get(entry["uri"])
+        assert lst is not None and lst.list_id == entry["id"] and lst.uri == entry["uri"]
+        header, claims = json.loads(split_compact(tokens[entry["id"]])[0]), json.loads(split_compact(tokens[entry["id"]])[1])
+        assert header["typ"] == "statuslist+jwt" and claims["sub"] == entry["uri"]
+        assert claims["iat"] == NOW and claims["exp"] == NOW + 7 * 86400 and claims["ttl"] == 900
 
 
 # ---- the command line ---------------------------------------------------------------------
@@ -492,8 +501,12 @@ def test_new_views_only_for_the_credential_as_issued(db: Any, keydir: KeyDir, re
 
 
 def _status_ref(jws: str) -> tuple[str, int]:
+    """(list id, index) of a JWS's status entry: the draft's shape, the URI ending in the id."""
     ref = json.loads(split_compact(jws)[1])["status"]
-    return ref["lst"], ref["idx"]
+    assert set(ref) == {"status_list"}
+    uri, idx = ref["status_list"]["uri"], ref["status_list"]["idx"]
+    assert uri.startswith("http://127.0.0.1:8000/status/") and uri.endswith(".jws")
+    return uri[len("http://127.0.0.1:8000/status/"):-len(".jws")], idx
 
 
 def _list_for(keydir: KeyDir, authority: str, list_id: str, entries: list[tuple[int, int]], iat: int, size: int = 1024) -> str:
