@@ -93,8 +93,10 @@ def status_list_claims(list_id: str, authority: str, size: int, entries: Any, no
     }
 
 
-def sign_status_list(keys: KeyDir, authority: str, list_id: str, size: int, entries: Any, now: int) -> str:
-    """The signed status list token, by ``authority``'s active key at ``now``."""
+def sign_status_list(keys: KeyDir, authority: str, list_id: str, size: int, entries: Any, now: int,
+                     base: str | None = None) -> str:
+    """The signed status list token, by ``authority``'s active key at ``now``; its URI
+    starts with ``base`` (default: :func:`public_url`)."""
     entry, private_key = keys.key_for_authority(authority, now)
-    claims = status_list_claims(list_id, authority, size, entries, now)
+    claims = status_list_claims(list_id, authority, size, entries, now, base)
     return sign_compact(claims, private_key, kid=entry.kid, typ=TYP_STATUS_LIST)
