@@ -23,7 +23,8 @@ ALL_CODES = {"signature_invalid", "unsupported_algorithm", "unsupported_header",
              "key_not_valid", "expired", "not_yet_valid", "presentation_stale", "presentation_from_future",
              "holder_proof_invalid", "holder_proof_missing", "replayed", "revoked", "suspended", "reported_stolen",
              "status_unknown", "status_list_invalid", "claim_invalid", "type_not_accepted", "wrong_scenario",
-             "under_age", "claim_missing", "unknown_scenario", "malformed", "trust_list_invalid"}
+             "under_age", "claim_missing", "unknown_scenario", "malformed", "trust_list_invalid",
+             "trust_list_rollback", "key_compromised"}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -33,7 +34,8 @@ def _load(path: Path) -> dict[str, Any]:
 def _outcome(v: dict[str, Any]) -> dict[str, Any]:
     """What the SDK says of vector ``v``, in the vectors' terms."""
     try:
-        trust = load_trust_list(v["trust_list"], v["root_jwk"])
+        held = load_trust_list(v["held_trust_list"], v["root_jwk"]) if v["held_trust_list"] else None
+        trust = load_trust_list(v["trust_list"], v["root_jwk"], held=held)
     except VerificationFailed as exc:
         return {"valid": False, "at": "trust_list", "codes": exc.codes}
     try:

@@ -7,7 +7,8 @@ on every run (Ed25519 is deterministic; only a status list's zlib bytes depend o
 zopfli is installed, and any inflater reads both). Each file is self-contained::
 
     {"id", "description", "now", "scenario" (or null), "repeat" (scans of the same code),
-     "root_jwk", "trust_list", "jwks", "status_lists": [list tokens],
+     "root_jwk", "held_trust_list" (the list the desk held before, or null), "trust_list",
+     "jwks", "status_lists": [list tokens],
      "code": the QR text (or a compact JWS),
      "decoded": {"jws", "proof_jws", "issuer_signature_valid", "proof_signature_valid"}
                 or null when the code is not an envelope this format can read,
@@ -107,6 +108,18 @@ class Maker:
         self.serial += 1
         proof = sign_compact(proof_claims(view, iat, nonce), device or self.holder, kid=None, typ=TYP_PROOF)
         return encode_presentation(view, proof), proof
+
+    def trust_list(self, seq: int, compromised: dict[str, int] | None = None) -> str:
+        """The fixture's trust list signed again by its root with sequence number ``seq``,
+        the keys in ``compromised`` (kid -> since) marked compromised."""
+        from keys.jose import TYP_TRUST_LIST, sign_compact, split_compact
+
+        header = json.loads(split_compact(self.keys.trust_list())[0])
+        claims = _claims(self.keys.trust_list()) | {"seq": seq}
+        for entry in claims["keys"]:
+            if entry["kid"] in (compromised or {}):
+                entry.update(state="compromised", compromised_since=compromised[entry["kid"]])  # type: ignore[index]
+        return sign_compact(claims, self.keys.private_key("root"), kid=header["kid"], typ=TYP_TRUST_LIST)
 
     def status_list(self, authority: str, entries: list[tuple[int, int]], iat: int = NOW - 600,
                     base: str = BASE, list_id: str = LIST_ID, exp: int | None = None) -> str:
@@ -339,6 +352,27 @@ def cases(m: Maker) -> list[dict[str, Any]]:
 
     add("trust_list_wrong_root", "The desk pins a different root key: the trust list does not verify.",
         "hotel", text, _refused("trust_list_invalid", at="trust_list"), view=view, proof=proof, trust=other_root)
+    newer = m.trust_list(2)
+
+    def rollback(case: dict[str, Any]) -> None:
+        case["held_trust_list"] = newer
+
+    add("trust_list_rollback", "The desk holds trust list 2 and is offered list 1: refused (rollback).", "hotel",
+        text, _refused("trust_list_rollback", at="trust_list"), view=view, proof=proof, trust=rollback)
+    household_kid = m.keys.signing_key("id_card", ISSUED)[0].kid
+    credential = m.licence("id_card", None, None)
+    for case_id, since, expected, note in (
+        ("key_compromised", ISSUED, _refused("key_compromised"), "from the second it was signed: refused"),
+        ("valid_signed_before_compromise", ISSUED + 1, _valid(credential), "from a second after it was signed: "
+         "what it signed before still verifies"),
+    ):
+        listed = m.trust_list(2, {household_kid: since})
+
+        def compromise(case: dict[str, Any], listed: str = listed) -> None:
+            case["trust_list"] = listed
+
+        add(case_id, f"An ID card credential whose signing key trust list 2 reports compromised {note}.", None,
+            encode_credential(credential), expected, view=credential, status_lists=[], trust=compromise)
     return out
 
 
@@ -384,7 +418,8 @@ def build() -> dict[str, dict[str, Any]]:
         body = {
             "id": case["id"], "description": case["description"], "now": case["now"], "scenario": case["scenario"],
             "repeat": case["repeat"], "root_jwk": case.get("root_jwk", m.keys.root_public_jwk()),
-            "trust_list": m.keys.trust_list(), "jwks": jwks, "status_lists": case["status_lists"],
+            "held_trust_list": case.get("held_trust_list"), "trust_list": case.get("trust_list", m.keys.trust_list()),
+            "jwks": jwks, "status_lists": case["status_lists"],
             "code": case["code"], "decoded": decoded(case, jwks), "expected": case["expected"],
         }
         files[case["id"]] = body
