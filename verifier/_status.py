@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 
@@ -273,7 +273,7 @@ def check_status(
     if store is None:
         lst = None
     else:
-        lst = store.by_uri.get(uri) if uri is not None else store.lists.get(list_id)  # type: ignore[arg-type]
+        lst = store.by_uri.get(uri) if uri is not None else store.lists.get(list_id or "")
     if lst is None or lst.authority != claims.get("iss"):
         reason = "no status list held for this licence"
     elif lst.expired(now):
@@ -321,5 +321,5 @@ def status_entry(ref: Any) -> tuple[str | None, str | None, int] | None:
     return None, list_id, idx
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_INDEX
