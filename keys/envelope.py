@@ -16,7 +16,9 @@ header and payload are rebuilt from them and the view (see :func:`proof_claims`)
 ``kid8`` is the first 8 bytes of the issuer key's RFC 7638 thumbprint; ``claims`` is the
 signed JSON payload with known claim names replaced by small integers (see ``_CODEBOOK``),
 ``cnf`` reduced to the raw 32-byte holder key, ``jti`` to its raw bytes, the issuer,
-licence type and scenario names to small integers, and full dates to RFC 8943 day counts. Signatures
+licence type and scenario names to small integers, full dates to RFC 8943 day counts, and a
+status claim of the Token Status List draft's shape whose list URI starts with a known
+prefix to ``[idx, prefix code, raw list id]`` (see :func:`_short_status`). Signatures
 are raw 64-byte Ed25519 signatures. Nothing here is trusted: the verifier rebuilds the
 exact JWS strings (header from a fixed template, payload by :func:`keys.jose.canonical_json`)
 and verifies them normally, so any change to the envelope breaks a signature.
@@ -80,6 +82,13 @@ _CNF = _CODEBOOK["cnf"]
 _VALUE_CLAIMS = frozenset({"iss", "vct", "scn"})
 _VALUES: tuple[str, ...] = tuple(_CODES["values"])
 _VALUE_CODES = {value: i for i, value in enumerate(_VALUES, start=1)}
+
+# Status list URIs "<start><base64url list id>.jws" whose start is in this book travel as
+# the start's number and the list id's raw bytes. Each start ends in "/", so a URI has at
+# most one way to be written short.
+_STATUS_URIS: tuple[str, ...] = tuple(_CODES["status_uris"])
+_STATUS_URI_CODES = {start: i for i, start in enumerate(_STATUS_URIS, start=1)}
+_LIST_SUFFIX = ".jws"
 
 # Full dates ("1990-03-07") travel as RFC 8943 tag 100: days since 1970-01-01.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -215,11 +224,50 @@ def _compact(value: Any) -> Any:
     return value
 
 
+def _short_status(value: Any) -> list[Any] | None:
+    """``[idx, start code, raw list id]`` for ``{"status_list": {"idx": idx, "uri":
+    start + base64url(raw list id) + ".jws"}}`` with ``start`` in the book, a raw list id of
+    1 to 32 bytes and 0 <= idx < 2**53; None for any other value (it keeps its JSON shape)."""
+    if not isinstance(value, dict) or set(value) != {"status_list"}:
+        return None
+    inner = value["status_list"]
+    if not isinstance(inner, dict) or set(inner) != {"idx", "uri"}:
+        return None
+    idx, uri = inner["idx"], inner["uri"]
+    if not _is_int(idx) or not isinstance(uri, str) or not uri.endswith(_LIST_SUFFIX):
+        return None
+    start, _, name = uri[: -len(_LIST_SUFFIX)].rpartition("/")
+    code = _STATUS_URI_CODES.get(start + "/")
+    if code is None:
+        return None
+    try:
+        raw = b64url_decode(name)
+    except ValueError:
+        return None
+    return [idx, code, raw] if 1 <= len(raw) <= 32 else None
+
+
+def _expand_status(value: list[Any]) -> dict[str, Any]:
+    """The status claim written short by :func:`_short_status`, rebuilt."""
+    if len(value) != 3:
+        raise EnvelopeError("bad status entry")
+    idx, code, raw = value
+    if not _is_int(idx) or type(code) is not int or not 1 <= code <= len(_STATUS_URIS):
+        raise EnvelopeError("bad status entry")
+    if not isinstance(raw, bytes) or not 1 <= len(raw) <= 32:
+        raise EnvelopeError("bad status list id")
+    return {"status_list": {"idx": idx, "uri": _STATUS_URIS[code - 1] + b64url_encode(raw) + _LIST_SUFFIX}}
+
+
 def _compact_value(key: str, value: Any) -> Any:
-    """cnf and jti get lossless binary forms, well-known names a number; everything else
-    keeps its JSON shape."""
+    """cnf, jti and a status entry get lossless short forms, well-known names a number;
+    everything else keeps its JSON shape."""
     if key in _VALUE_CLAIMS and isinstance(value, str) and value in _VALUE_CODES:
         return _VALUE_CODES[value]
+    if key == "status":
+        short = _short_status(value)
+        if short is not None:
+            return short
     if key == "cnf" and isinstance(value, dict) and set(value) == {"jwk"}:
         jwk = value["jwk"]
         if isinstance(jwk, dict) and set(jwk) == {"crv", "kty", "x"}:
@@ -450,6 +498,8 @@ def _expand(value: Any, key: str | None = None) -> Any:
             if name in out:
                 raise EnvelopeError("duplicate claim")
             out[name] = _expand(v, name)
+        if key == "status" and _short_status(out) is not None:
+            raise EnvelopeError("status entry written out")
         return out
     if isinstance(value, bytes):
         if key == "cnf" and len(value) == 32:
@@ -458,6 +508,8 @@ def _expand(value: Any, key: str | None = None) -> Any:
             return b64url_encode(value)
         raise EnvelopeError("unexpected bytes")
     if isinstance(value, list):
+        if key == "status":
+            return _expand_status(value)
         return [_expand(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value

@@ -9,8 +9,10 @@
 //
 // claims is the view's signed JSON payload with known claim names as small integers (the
 // codebook in keys/envelope_codes.json), cnf as the raw 32-byte key, jti as its raw bytes,
-// iss/vct/scn names as small integers and full dates as RFC 8943 tag 100 (days since
-// 1970-01-01). The verifier rebuilds the exact JWS strings from it; so does decode() here.
+// iss/vct/scn names as small integers, full dates as RFC 8943 tag 100 (days since
+// 1970-01-01) and a status entry {"status_list": {"idx", "uri"}} whose URI starts with a
+// known prefix as [idx, prefix code, raw list id]. The verifier rebuilds the exact JWS
+// strings from it; so does decode() here.
 
 import { Encoder, Tag } from "cbor-x";
 import { encode as b45encode } from "base45-js";
@@ -38,6 +40,10 @@ const VALUES = codes.values;
 const CODEBOOK = new Map(NAMES.map((name, i) => [name, i + 1]));
 const VALUE_CODES = new Map(VALUES.map((value, i) => [value, i + 1]));
 const VALUE_CLAIMS = new Set(["iss", "vct", "scn"]);
+const STATUS_URIS = codes.status_uris;
+const STATUS_URI_CODES = new Map(STATUS_URIS.map((start, i) => [start, i + 1]));
+const LIST_SUFFIX = ".jws";
+const MAX_INT = Number.MAX_SAFE_INTEGER;
 const DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 const DAY_MS = 86400000;
 
@@ -84,8 +90,42 @@ function compact(value) {
   return value;
 }
 
+/** [idx, start code, raw list id] for {"status_list": {"idx", "uri": start + b64url(id) + ".jws"}}
+ *  with a known start, else null: keys/envelope.py's _short_status. */
+function shortStatus(value) {
+  if (!isObject(value) || !sameKeys(value, ["status_list"])) return null;
+  const inner = value.status_list;
+  if (!isObject(inner) || !sameKeys(inner, ["idx", "uri"])) return null;
+  const { idx, uri } = inner;
+  if (!Number.isSafeInteger(idx) || idx < 0 || idx > MAX_INT || typeof uri !== "string" || !uri.endsWith(LIST_SUFFIX)) return null;
+  const head = uri.slice(0, -LIST_SUFFIX.length);
+  const cut = head.lastIndexOf("/");
+  const code = STATUS_URI_CODES.get(head.slice(0, cut + 1));
+  if (cut < 0 || code === undefined) return null;
+  const raw = tryUnb64url(head.slice(cut + 1));
+  return raw && raw.length >= 1 && raw.length <= 32 ? [idx, code, raw] : null;
+}
+
+function expandStatus(value) {
+  if (value.length !== 3) throw new Error("bad status entry");
+  const [idx, code, raw] = value;
+  if (!Number.isSafeInteger(idx) || idx < 0 || !Number.isInteger(code) || code < 1 || code > STATUS_URIS.length) {
+    throw new Error("bad status entry");
+  }
+  if (!isBytes(raw) || raw.length < 1 || raw.length > 32) throw new Error("bad status list id");
+  return { status_list: { idx, uri: STATUS_URIS[code - 1] + b64url(raw) + LIST_SUFFIX } };
+}
+
+function isObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !isBytes(value);
+}
+
 function compactValue(key, value) {
   if (VALUE_CLAIMS.has(key) && typeof value === "string" && VALUE_CODES.has(value)) return VALUE_CODES.get(value);
+  if (key === "status") {
+    const short = shortStatus(value);
+    if (short !== null) return short;
+  }
   if (key === "cnf" && value && typeof value === "object" && sameKeys(value, ["jwk"])) {
     const jwk = value.jwk;
     if (jwk && typeof jwk === "object" && sameKeys(jwk, ["crv", "kty", "x"]) && jwk.crv === "Ed25519" && jwk.kty === "OKP") {
@@ -181,6 +221,7 @@ function expand(value, key = null) {
       if (Object.hasOwn(out, name)) throw new Error("duplicate claim");
       out[name] = expand(v, name);
     }
+    if (key === "status" && shortStatus(out) !== null) throw new Error("status entry written out");
     return out;
   }
   if (isBytes(value)) {
@@ -188,7 +229,7 @@ function expand(value, key = null) {
     if (key === "jti" && value.length >= 8 && value.length <= 32) return b64url(value);
     throw new Error("unexpected bytes");
   }
-  if (Array.isArray(value)) return value.map((v) => expand(v));
+  if (Array.isArray(value)) return key === "status" ? expandStatus(value) : value.map((v) => expand(v));
   if (value instanceof Tag) {
     if (value.tag !== 100 || !Number.isSafeInteger(value.value)) throw new Error("CBOR tag not allowed");
     return new Date(value.value * DAY_MS).toISOString().slice(0, 10);
