@@ -23,7 +23,7 @@ from issuer import LICENCE_TYPES
 from issuer.service import errors, jsonbody, logins
 from issuer.service.config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
 from issuer.service.models import DeskClerk
-from issuer.service.security import check_csrf
+from issuer.service.security import check_csrf, csrf_token
 from issuer.views import DERIVED_LABELS
 from scenarios import load_matters
 from scenarios.register import RegisterError
@@ -254,6 +254,16 @@ def verify() -> Any:
         return page(scenario=scenario, failed=exc.failures)
     docs = [(result.licence_type, dict(result.claims))]
     return accepted(scenario, None, docs, source().now(), warnings=result.warnings)
+
+
+@bp.get("/session.json")
+@clerk_required
+def session_json() -> Any:
+    """For a desk's own system, after the clerk's log-in: the CSRF token to send in
+    ``X-CSRF-Token``, the desk's name and the scenarios it may verify."""
+    response = jsonify({"csrf": csrf_token(), "desk": g.desk.name, "scenarios": list(g.desk.scenarios)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 MAX_JSON_BODY = 8 * 1024  # a QR holds at most 4,296 characters, and a scenario's name
