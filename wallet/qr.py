@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import segno.writers
 import zxingcpp
@@ -61,7 +62,8 @@ class Symbol:
 
     def _write(self, kind: str, **options: object) -> bytes:
         out = io.BytesIO()
-        segno.writers.save(self.matrix, (self.size, self.size), out, kind, **options)
+        # segno.writers.save: the writers QRCode.save uses, given a matrix (segno's stubs omit it)
+        segno.writers.save(self.matrix, (self.size, self.size), out, kind, **options)  # type: ignore[attr-defined]
         return out.getvalue()
 
 
@@ -72,8 +74,8 @@ def make(text: str) -> Symbol:
         barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_LEVEL)
     except ValueError as exc:  # zxing-cpp reports a text too long for version 40 as a ValueError
         raise QRTooLong(f"the text does not fit in a QR code at level {ERROR_LEVEL}: {exc}") from None
-    image = memoryview(barcode.to_image(scale=1, add_quiet_zones=False))
-    side = image.shape[0]
+    image = memoryview(cast(Any, barcode.to_image(scale=1, add_quiet_zones=False)))  # one byte a module
+    side = len(image)
     modules = image.tobytes().translate(_DARK)
     return Symbol((side - 17) // 4, tuple(modules[i:i + side] for i in range(0, side * side, side)))
 
