@@ -53,6 +53,10 @@ def defaults(instance: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": True,
         "SESSION_COOKIE_NAME": "certfree_session",
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # A session ends PERMANENT_SESSION_LIFETIME after its log-in whatever the cookie
+        # says (logins.session_account_id), so re-signing the cookie on every answer would
+        # extend nothing: it is sent when the session changes, not after every desk scan.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "PUBLIC_MAX_AGE": 300,
         "STATUS_MAX_AGE": 60,
         # A status list is re-signed when its content changes, or when its token is this
