@@ -93,6 +93,24 @@ def test_readyz_names_the_failing_check(tmp_path: Path, own_keys: Path, damage: 
     assert any("\u4e00" <= ch <= "\u9fff" for ch in failed[0]["message_zh"])
 
 
+def test_signing_keys_that_cannot_be_unlocked_answer_503_not_500(tmp_path: Path, own_keys: Path) -> None:
+    from service_fixtures import enrol
+
+    app = make_app(tmp_path, own_keys)
+    from issuer.service import db, issuing
+
+    with app.app_context(), db.sessions(app)() as session:
+        _op, token = issuing.create_operator(session, "op", "household_registration", now=time.time())
+        session.commit()
+    resident = enrol(app, "resident-a")
+    app.config["KEY_PASSPHRASE"] = "not the passphrase"  # as a key file the passphrase no longer opens
+    response = issue_via_api(app.test_client(), token, resident, "id_card", "keys-unusable-1")
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.json["error"] == "signing_keys_unusable"
+    assert "签发密钥" in response.json["message_zh"]
+    assert response.headers["Retry-After"] == "10"
+
+
 def test_request_id_is_taken_when_plain_and_made_otherwise(tmp_path: Path, service_keys: Path) -> None:
     client = make_app(tmp_path, service_keys).test_client()
     assert client.get("/healthz", headers={"X-Request-ID": "edge-7f3a.01_B"}).headers["X-Request-ID"] == "edge-7f3a.01_B"

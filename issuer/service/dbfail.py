@@ -1,5 +1,7 @@
 """When the database is unreachable, slow or hung: timeouts on every connection, and a 503
-with ``Retry-After`` and a bilingual ``database_unavailable`` answer instead of a 500.
+with ``Retry-After`` and a bilingual ``database_unavailable`` answer instead of a 500. The
+same for the signing keys (a key file that cannot be unlocked, an HSM that does not answer):
+503 ``signing_keys_unusable``.
 
 PostgreSQL: ``connect_timeout`` (a server that does not answer the connection),
 ``statement_timeout`` and ``lock_timeout`` (a statement that runs or waits too long is
@@ -46,8 +48,11 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
+    from keys import KeyStoreError  # keys.hsm.TokenError is one
+
     for exc in (OperationalError, PoolTimeout):
         app.register_error_handler(exc, _unavailable)
+    app.register_error_handler(KeyStoreError, _keys_unusable)
 
 
 def _kind(exc: BaseException) -> str:
@@ -63,11 +68,22 @@ def _unavailable(exc: BaseException) -> Any:
     # the type and the kind only: a driver's message may quote the statement's values
     log.warning("database unavailable (%s: %s) on %s %s", kind, type(getattr(exc, "orig", exc)).__name__,
                 request.method, request.url_rule.rule if request.url_rule else "<unmatched>")
+    return _retry_later("database_unavailable")
+
+
+def _keys_unusable(exc: BaseException) -> Any:
+    # the type only: the key store's message names the key file
+    log.warning("signing keys unusable (%s) on %s %s", type(exc).__name__, request.method,
+                request.url_rule.rule if request.url_rule else "<unmatched>")
+    return _retry_later("signing_keys_unusable")
+
+
+def _retry_later(code: str) -> Any:
     if request.path.startswith("/status/"):  # read by sync clients: JSON, as the API
-        m = errors.MESSAGES["database_unavailable"]
+        m = errors.MESSAGES[code]
         response = errors.json_error(503, m.code, m.en, m.zh)
     else:
-        response = make_response(errors.answer(503, "database_unavailable"))
+        response = make_response(errors.answer(503, code))
     response.headers["Retry-After"] = str(int(current_app.config["DATABASE_RETRY_AFTER"]))
     response.headers["Cache-Control"] = "no-store"
     return response
