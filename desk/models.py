@@ -44,6 +44,7 @@ class ReplayEntry(Base):
     until it expires: the replay cache of every worker and machine (desk/replay.py)."""
 
     __tablename__ = "desk_replay"
+    __table_args__ = {"sqlite_with_rowid": False}  # as verifier.SqliteReplayCache: rows in key order
 
     key: Mapped[bytes] = mapped_column("k", LargeBinary(32), primary_key=True)  # SHA-256
     expires_at: Mapped[float] = mapped_column("exp", Double, index=True)  # Unix time

@@ -39,6 +39,7 @@ class DatabaseReplayCache:
 
     def __init__(self, engine: Engine, pace: PrunePace | None = None) -> None:
         self.engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.pace = pace or PrunePace()
         self._lock = threading.Lock()  # the pace's counters only; the database does the rest
         table = ReplayEntry.__table__
@@ -58,11 +59,13 @@ class DatabaseReplayCache:
     def check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
         with self._lock:
             due = self.pace.due(now)
-        if due:
-            self.prune(now)
-        with self.engine.begin() as conn:
-            changed = conn.execute(self._insert, {"k": key, "exp": expires_at, "now": now}).first()
-        return changed is None
+        params = {"k": key, "exp": expires_at, "now": now}
+        if not due:  # one statement, one round trip
+            with self._autocommit.connect() as conn:
+                return conn.execute(self._insert, params).first() is None
+        with self.engine.begin() as conn:  # the prune rides on this call's commit
+            conn.execute(self._prune, params)
+            return conn.execute(self._insert, params).first() is None
 
     def prune(self, now: float) -> int:
         """Delete at most ``pace.batch`` expired entries, the oldest first; return how many."""

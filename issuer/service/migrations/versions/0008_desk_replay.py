@@ -22,6 +22,7 @@ def upgrade() -> None:
         "desk_replay",
         sa.Column("k", sa.LargeBinary(32), primary_key=True),
         sa.Column("exp", sa.Double(), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_desk_replay_exp", "desk_replay", ["exp"])
 

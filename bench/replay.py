@@ -1,0 +1,214 @@
+"""Replay caches: the cost of ``check_and_add`` with 10³ to 10⁶ proofs already stored.
+
+    .venv/bin/python bench/replay.py [--calls 3000] [--caches memory,sqlite,sqlite-nosync,postgresql,postgresql-nosync]
+        [--database postgresql+psycopg://user:password@127.0.0.1:5432/db]
+
+For each cache (``MemoryReplayCache``, ``SqliteReplayCache`` on a file, and the central
+service's ``DatabaseReplayCache`` on PostgreSQL: ``--database`` or
+CERTFREE_BENCH_POSTGRES_URL, in a schema of its own per size, dropped at the end) and each
+size N in 10³, 10⁴, 10⁵, 10⁶: a store filled with N realistic entries (random 32-byte keys
+like the SHA-256 of a holder signature, expiries spread evenly over the next 91 s, the
+freshness window plus the clock skew and one second), then ``calls`` fresh proofs, each
+with its own new key, as a desk holding N proofs sees them: the clock moves on by 91 / N
+seconds a call (N proofs in 91 s), so entries expire as fast as new ones arrive and the
+cache's own pruning runs at its real pace, in the timed calls. The sizes are timed in
+interleaved rounds of 96 calls (six of the database caches' prunes each); every call is
+timed on its own, so a periodic prune shows in p99 and max even where the mean hides it.
+
+Prints, for each size, the mean of the best round (the round the machine's other work
+disturbed least: on a shared machine a call that lands on the scheduler's tick waits
+milliseconds for its turn, in p99 and max whatever the cache), the mean, p50, p99 and max
+per call over all rounds, and the store's size at the end; then the ratio of the best
+round's mean at 10⁶ to that at 10³ against the target (≤ 1.5 ×: MET or MISSED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _fixture as F  # noqa: E402
+
+from desk.models import ReplayEntry  # noqa: E402
+from desk.replay import DatabaseReplayCache  # noqa: E402
+from issuer.db import make_engine  # noqa: E402
+from verifier import MemoryReplayCache, SqliteReplayCache  # noqa: E402
+
+WINDOW = 91.0  # freshness 60 s + clock skew 30 s + 1: how long a proof is remembered
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+TARGET = 1.5
+START = 1_800_000_000.0
+
+
+class Store:
+    """One cache holding ``size`` proofs, with its own clock moving at the matching pace."""
+
+    def __init__(self, size: int, cache: Any, cleanup: Callable[[], None] = lambda: None) -> None:
+        self.size, self.cache, self.cleanup = size, cache, cleanup
+        self.now = START
+        self.step = WINDOW / size
+        self.times: list[int] = []
+        self.rng = random.Random(f"calls-{size}")
+
+    def calls(self, count: int, timed: bool) -> None:
+        check, rng, perf = self.cache.check_and_add, self.rng, time.perf_counter_ns
+        keys = [rng.randbytes(32) for _ in range(count)]
+        out = self.times if timed else []
+        now, step = self.now, self.step
+        for key in keys:
+            now += step
+            start = perf()
+            replay = check(key, now + WINDOW, now)
+            out.append(perf() - start)
+            assert replay is False
+        self.now = now
+
+
+def entries(size: int) -> list[tuple[bytes, float]]:
+    rng = random.Random(f"fill-{size}")
+    return [(rng.randbytes(32), START + rng.uniform(0, WINDOW)) for _ in range(size)]
+
+
+def memory_store(size: int, _args: argparse.Namespace) -> Store:
+    cache = MemoryReplayCache()
+    for key, expiry in entries(size):
+        cache.check_and_add(key, expiry, START)
+    return Store(size, cache)
+
+
+def sqlite_store(size: int, args: argparse.Namespace, sync: bool = True) -> Store:
+    folder = Path(tempfile.mkdtemp(prefix="certfree-replay-", dir=args.dir))
+    path = folder / "replay.db"
+    SqliteReplayCache(path).close()  # the schema, as the cache makes it
+    with sqlite3.connect(path) as db:  # filled in key order without the expiry index, which the cache then builds
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("DROP INDEX seen_exp")
+        db.executemany("INSERT INTO seen (k, exp) VALUES (?, ?)", sorted(entries(size)))
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cache = SqliteReplayCache(path)
+    if not sync:
+        cache._db.execute("PRAGMA synchronous=OFF")  # the cache's own cost, without the disk's
+    return Store(size, cache, lambda: shutil.rmtree(folder))
+
+
+def postgres_store(size: int, args: argparse.Namespace, sync: bool = True) -> Store:
+    schema = f"certfree_replay_bench_{size}"
+    admin = make_engine(args.database)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    options = f"-c search_path={schema}" + ("" if sync else " -c synchronous_commit=off")
+    engine = make_engine(args.database, connect_args={"options": options})
+    ReplayEntry.__table__.create(engine)  # the table and index of migration 0008
+    raw = engine.raw_connection()
+    try:
+        with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            with cur.copy("COPY desk_replay (k, exp) FROM STDIN") as copy:
+                for row in entries(size):
+                    copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE desk_replay")  # what autovacuum does after a fill
+
+    def cleanup() -> None:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+    return Store(size, DatabaseReplayCache(engine), cleanup)
+
+
+MAKERS: dict[str, Callable[[int, argparse.Namespace], Store]] = {
+    "memory": memory_store,
+    "sqlite": sqlite_store,
+    "postgresql": postgres_store,
+    # The same caches with the commit's wait for the disk left out (SQLite synchronous=OFF,
+    # PostgreSQL synchronous_commit=off, for the bench's connections only): the cache's own
+    # work, which an fsync of milliseconds on a shared machine's disk otherwise hides.
+    "sqlite-nosync": lambda size, args: sqlite_store(size, args, sync=False),
+    "postgresql-nosync": lambda size, args: postgres_store(size, args, sync=False),
+}
+
+
+def percentile(sorted_ns: list[int], p: float) -> float:
+    return sorted_ns[min(len(sorted_ns) - 1, int(p * len(sorted_ns)))] / 1e3
+
+
+def bench(kind: str, args: argparse.Namespace) -> None:
+    stores = []
+    for size in args.sizes:
+        started = time.perf_counter()
+        stores.append(MAKERS[kind](size, args))
+        print(f"  {kind}: filled {size:>9,} proofs in {time.perf_counter() - started:5.1f} s", flush=True)
+    try:
+        for store in stores:
+            store.calls(args.warmup, timed=False)
+        rounds = max(1, args.calls // args.round_calls)
+        round_means: dict[int, list[float]] = {store.size: [] for store in stores}
+        for _ in range(rounds):  # interleaved: a busy moment on the machine hits every size alike
+            for store in stores:
+                gc.collect()
+                before = len(store.times)
+                store.calls(args.round_calls, timed=True)
+                done = store.times[before:]
+                round_means[store.size].append(sum(done) / len(done) / 1e3)
+        print(f"{kind:17} {'stored':>9} | {'best round':>10} {'mean':>8} {'p50':>8} {'p99':>8} {'max':>9}"
+              f"  (µs per call) | stored at the end")
+        best, tails = {}, {}
+        for store in stores:
+            ns = sorted(store.times)
+            best[store.size] = min(round_means[store.size])
+            tails[store.size] = (percentile(ns, 0.99), ns[-1] / 1e3)
+            print(f"{kind:17} {store.size:>9,} | {best[store.size]:10.1f} {sum(ns) / len(ns) / 1e3:8.1f} "
+                  f"{percentile(ns, 0.5):8.1f} {tails[store.size][0]:8.1f} {ns[-1] / 1e3:9.1f}  | {len(store.cache):,}")
+        small, large = min(best), max(best)
+        ratio = best[large] / best[small]
+        print(f"{kind:17} ratio {large:,} / {small:,} (best round's mean): {ratio:.2f}   target <= {TARGET}: "
+              f"{'MET' if ratio <= TARGET else 'MISSED'}   (p99 {tails[large][0] / tails[small][0]:.2f}, "
+              f"max {tails[large][1] / tails[small][1]:.2f})", flush=True)
+    finally:
+        for store in stores:
+            store.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=3000, help="timed calls per size")
+    ap.add_argument("--warmup", type=int, default=500, help="untimed calls per size first")
+    ap.add_argument("--round-calls", type=int, default=96,
+                    help="calls per interleaved round (a multiple of the prune pace's 16)")
+    ap.add_argument("--caches", default="memory,sqlite,sqlite-nosync,postgresql,postgresql-nosync")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    ap.add_argument("--database", default=os.environ.get("CERTFREE_BENCH_POSTGRES_URL"),
+                    help="PostgreSQL URL for the central service's cache")
+    ap.add_argument("--dir", default=None, help="folder for the SQLite files (default: the system's temp folder)")
+    args = ap.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    F.quiet_logs()
+    kinds = args.caches.split(",")
+    if any(kind.startswith("postgresql") for kind in kinds) and not args.database:
+        sys.exit("postgresql: pass --database URL (or set CERTFREE_BENCH_POSTGRES_URL), or leave it out of --caches")
+    print(f"machine: {F.machine()}; SQLite {sqlite3.sqlite_version}")
+    print(f"{args.calls} fresh proofs per size after {args.warmup} untimed, in interleaved rounds of {args.round_calls}; "
+          f"the clock moves {WINDOW:.0f} s / N a call")
+    for kind in kinds:
+        bench(kind, args)
+
+
+if __name__ == "__main__":
+    main()
