@@ -37,11 +37,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _fixture as F  # noqa: E402
+
+from sqlalchemy import Table  # noqa: E402
 
 from desk.models import ReplayEntry  # noqa: E402
 from desk.replay import DatabaseReplayCache  # noqa: E402
@@ -114,8 +116,9 @@ def postgres_store(size: int, args: argparse.Namespace) -> Store:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     engine = make_engine(args.database, connect_args={"options": f"-c search_path={schema}"})
-    ReplayEntry.__table__.create(engine)  # the table and index of migration 0008
-    index = next(iter(ReplayEntry.__table__.indexes)).name
+    table = cast(Table, ReplayEntry.__table__)
+    table.create(engine)  # the table and index of migration 0008
+    index = next(iter(table.indexes)).name
     raw = engine.raw_connection()
     try:  # filled in key order without the expiry index, then the index built again
         with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]

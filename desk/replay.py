@@ -20,9 +20,9 @@ a thousand proofs stored as with a million."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from sqlalchemy import Engine, bindparam, delete, func, select
+from sqlalchemy import Engine, Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from verifier import MemoryReplayCache, PrunePace, ReplayCache, SqliteReplayCache
@@ -42,7 +42,7 @@ class DatabaseReplayCache:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.pace = pace or PrunePace()
         self._lock = threading.Lock()  # the pace's counters only; the database does the rest
-        table = ReplayEntry.__table__
+        table = cast(Table, ReplayEntry.__table__)
         dialects: dict[str, Callable[[Any], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
         if engine.dialect.name not in dialects:
             raise ValueError(f"no replay cache for a {engine.dialect.name} database (PostgreSQL or SQLite)")
