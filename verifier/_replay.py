@@ -3,10 +3,11 @@
 A cache only needs to remember a proof until it would be stale anyway, so entries carry
 an expiry; an entry whose expiry is not after ``now`` is forgotten. Forgetting costs the
 same whatever the cache holds: no call walks the whole cache. The memory cache drops at
-most a few expired entries per call (filed by the second they expire in); the SQLite cache deletes
-a bounded batch, oldest first through an index on the expiry, at most every
-``prune_every`` inserts or ``prune_seconds`` seconds (:class:`PrunePace`), and deletes
-more than it inserts, so the table stays near what the freshness window holds.
+most a few expired entries per call (filed by the second they expire in); the SQLite
+cache deletes a bounded batch, oldest first through an index on the expiry, every
+``PrunePace.every`` inserts or ``PrunePace.seconds`` seconds, inside that call's own
+transaction, and deletes more than it inserts, so the table stays near what the freshness
+window holds.
 
 The memory cache is safe for one process; the SQLite cache also across the processes of
 one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically). The
