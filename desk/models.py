@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, Double, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from issuer.db import Base
@@ -39,4 +39,15 @@ class DeskMembership(Base):
     desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), index=True)
 
 
-__all__ = ["Desk", "DeskMembership", "MAX_DESK_NAME"]
+class ReplayEntry(Base):
+    """A holder proof (or a spent desk result) the central service's desks have seen, kept
+    until it expires: the replay cache of every worker and machine (desk/replay.py)."""
+
+    __tablename__ = "desk_replay"
+    __table_args__ = {"sqlite_with_rowid": False}  # as verifier.SqliteReplayCache: rows in key order
+
+    key: Mapped[bytes] = mapped_column("k", LargeBinary(32), primary_key=True)  # SHA-256
+    expires_at: Mapped[float] = mapped_column("exp", Double, index=True)  # Unix time
+
+
+__all__ = ["Desk", "DeskMembership", "ReplayEntry", "MAX_DESK_NAME"]

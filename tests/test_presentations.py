@@ -252,9 +252,9 @@ def test_a_replay_in_the_last_fresh_second_is_still_a_replay(
 
 
 def test_pruning_the_memory_cache_keeps_codes_that_are_still_fresh(keydir: KeyDir, holder: Wallet, scan: Scan) -> None:
-    """The memory cache prunes at most once a minute; a prune must drop only expired
-    entries. A code scanned at NOW, then another code at NOW + 61 (which prunes), then the
-    first code again at NOW + 62 (still fresh): a replay."""
+    """The memory cache prunes as it goes; a prune must drop only expired entries. A code
+    scanned at NOW, then another code at NOW + 61 (whose call prunes), then the first code
+    again at NOW + 62 (still fresh): a replay."""
     from verifier import MemoryReplayCache, load_trust_list
 
     trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
@@ -273,7 +273,7 @@ def test_memory_replay_cache_prune_drops_only_expired_entries() -> None:
     cache = MemoryReplayCache()
     assert cache.check_and_add(b"k1", NOW + 90, NOW) is False
     assert cache.check_and_add(b"old", NOW + 10, NOW) is False
-    assert cache.check_and_add(b"k2", NOW + 151, NOW + 61) is False  # the first call after a minute prunes
+    assert cache.check_and_add(b"k2", NOW + 151, NOW + 61) is False  # this call prunes what has expired
     assert len(cache) == 2  # "old" (expired at NOW + 10) is gone, k1 and k2 are kept
     assert cache.check_and_add(b"k1", NOW + 152, NOW + 62) is True
     assert cache.check_and_add(b"k1", NOW + 200, NOW + 90) is False  # at its expiry it is forgotten

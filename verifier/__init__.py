@@ -48,7 +48,7 @@ from ._errors import (
 )
 from ._extras import decode_qr_image
 from ._matters import MatterResult, verify_matter
-from ._replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
+from ._replay import MemoryReplayCache, PrunePace, ReplayCache, SqliteReplayCache
 from ._status import StatusList, StatusStore, load_status_lists, parse_status_list
 from ._trust import TrustedKey, TrustStore, load_trust_list
 
@@ -73,6 +73,7 @@ __all__ = [
     "ReplayCache",
     "MemoryReplayCache",
     "SqliteReplayCache",
+    "PrunePace",
     # errors
     "VerificationError",
     "VerificationFailed",

@@ -1,18 +1,35 @@
 """Replay caches: the same holder proof seen twice is a replay.
 
 A cache only needs to remember a proof until it would be stale anyway, so entries carry
-an expiry and are pruned. Both caches are safe for one process; the SQLite cache is also
-safe across processes on one desk (the primary key makes check-and-insert atomic).
+an expiry; an entry whose expiry is not after ``now`` is forgotten. Forgetting costs the
+same whatever the cache holds: no call walks the whole cache. The memory cache drops at
+most a few expired entries per call (filed by the second they expire in); the SQLite
+cache deletes a bounded batch, oldest first through an index on the expiry, every
+``PrunePace.every`` inserts or ``PrunePace.seconds`` seconds, inside that call's own
+transaction, and deletes more than it inserts, so the table stays near what the freshness
+window holds.
+
+The memory cache is safe for one process; the SQLite cache also across the processes of
+one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically). The
+central service's cache on its own database (PostgreSQL for a city) lives with the desk,
+in ``desk/replay.py``: the verifier never imports a database library beyond ``sqlite3``.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 import sqlite3
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from keys.files import private_file
+
+#: Filed keys the memory cache looks at (and drops if expired) per call, at most: more
+#: than the one it adds, so it keeps up with any steady traffic.
+MEMORY_PRUNE_PER_CALL = 2
 
 
 class ReplayCache(Protocol):
@@ -21,51 +38,136 @@ class ReplayCache(Protocol):
 
 
 class MemoryReplayCache:
-    """In-memory replay cache for one process."""
+    """In-memory replay cache for one process.
+
+    Keys are filed by the whole second they expire in; a heap orders those seconds (about
+    a hundred of them, whatever the traffic), so a call's pruning work does not depend on
+    how many proofs the cache holds."""
 
     def __init__(self) -> None:
         self._seen: dict[bytes, float] = {}
+        self._by_second: dict[int, list[bytes]] = {}  # keys by the second they expire in
+        self._seconds: list[int] = []  # a heap of the seconds in _by_second
         self._lock = threading.Lock()
-        self._next_prune = 0.0
 
     def check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
         with self._lock:
-            if now >= self._next_prune:
-                self._seen = {k: e for k, e in self._seen.items() if e > now}
-                self._next_prune = now + 60
+            self._prune(now)
             expiry = self._seen.get(key)
             if expiry is not None and expiry > now:
                 return True
             self._seen[key] = expires_at
+            second = math.floor(expires_at)
+            keys = self._by_second.get(second)
+            if keys is None:
+                self._by_second[second] = [key]
+                heapq.heappush(self._seconds, second)
+            else:
+                keys.append(key)
             return False
+
+    def _prune(self, now: float) -> None:
+        seen, seconds = self._seen, self._seconds
+        budget = MEMORY_PRUNE_PER_CALL
+        while seconds and seconds[0] + 1 <= now:  # every key filed under this second has expired
+            keys = self._by_second[seconds[0]]
+            while keys:
+                if budget == 0:
+                    return
+                budget -= 1
+                key = keys.pop()
+                expiry = seen.get(key)
+                if expiry is not None and expiry <= now:  # not added again since with a later expiry
+                    del seen[key]
+            del self._by_second[heapq.heappop(seconds)]
 
     def __len__(self) -> int:
         return len(self._seen)
 
 
+#: How much of a SQLite replay file is read through a memory map.
+MMAP_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class PrunePace:
+    """When a database-backed cache deletes expired entries: after ``every`` inserts of
+    this process or ``seconds`` after its last prune, at most ``batch`` of them (twice
+    ``every`` by default, so several processes pruning by their own count keep up)."""
+
+    every: int = 16
+    seconds: float = 10.0
+    batch: int = 0  # 0: 2 * every
+    _inserts: int = field(default=0, init=False)
+    _last: float = field(default=float("-inf"), init=False)
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.seconds <= 0 or self.batch < 0:
+            raise ValueError("prune pace: every >= 1, seconds > 0, batch >= 0")
+        self.batch = self.batch or 2 * self.every
+
+    def due(self, now: float) -> bool:
+        """Count one insert; True when a prune is due now (and then start counting again)."""
+        self._inserts += 1
+        if self._inserts < self.every and abs(now - self._last) < self.seconds:
+            return False
+        self._inserts, self._last = 0, now
+        return True
+
+
 class SqliteReplayCache:
     """Replay cache in a SQLite file, for a desk that restarts or runs several processes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, pace: PrunePace | None = None) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             private_file(self.path)  # the proofs a desk has seen: its owner's alone (600)
         self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
+        self.pace = pace or PrunePace()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS seen (k BLOB PRIMARY KEY, exp REAL NOT NULL)")
+        # Read the file through the OS's page cache, shared by the desk's processes, rather
+        # than each connection's own small cache: a million proofs are about 100 MB.
+        self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        # Rows kept in key order with no rowid: deleting one touches its key's page and the
+        # expiry index only (a file made before keeps its rowid table, and works the same).
+        self._db.execute("CREATE TABLE IF NOT EXISTS seen (k BLOB PRIMARY KEY, exp REAL NOT NULL) WITHOUT ROWID")
+        self._db.execute("CREATE INDEX IF NOT EXISTS seen_exp ON seen (exp)")
 
     def check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not self.pace.due(now):
+                return self._insert(key, expires_at, now)
+            self._db.execute("BEGIN IMMEDIATE")  # the prune rides on this call's commit
             try:
-                self._db.execute("DELETE FROM seen WHERE exp <= ?", (now,))
-                cur = self._db.execute("INSERT OR IGNORE INTO seen (k, exp) VALUES (?, ?)", (key, expires_at))
+                self.prune(now)
+                seen = self._insert(key, expires_at, now)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            return cur.rowcount == 0
+            return seen
+
+    def _insert(self, key: bytes, expires_at: float, now: float) -> bool:
+        # One statement, so atomic across processes: a new key is inserted, an expired one
+        # (not pruned yet) takes its new expiry, a live one is left alone (no row changed).
+        cur = self._db.execute(
+            "INSERT INTO seen (k, exp) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET exp = excluded.exp"
+            " WHERE seen.exp <= ?",
+            (key, expires_at, now),
+        )
+        return cur.rowcount == 0
+
+    def prune(self, now: float) -> int:
+        """Delete at most ``pace.batch`` expired entries, the oldest first; return how many."""
+        cur = self._db.execute(
+            "DELETE FROM seen WHERE k IN (SELECT k FROM seen WHERE exp <= ? ORDER BY exp LIMIT ?)",
+            (now, self.pace.batch),
+        )
+        return cur.rowcount
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM seen").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()

@@ -18,6 +18,7 @@ ENV_KEYS = {
     "CERTFREE_KEY_PASSPHRASE": "KEY_PASSPHRASE",
     "CERTFREE_SECRET_KEY": "SECRET_KEY",
     "CERTFREE_POLICIES_DIR": "POLICIES_DIR",
+    "CERTFREE_DESK_REPLAY": "DESK_REPLAY",
 }
 SECRET_ENV = ("CERTFREE_SECRET_KEY", "CERTFREE_KEY_PASSPHRASE", "CERTFREE_DATABASE_URL")
 #: Numbers (seconds, days) read from the environment.
@@ -38,6 +39,10 @@ def defaults(instance: Path) -> dict[str, Any]:
         "SECRET_KEY": None,  # None: not set; `serve` refuses to start and /readyz says so
         "POLICIES_DIR": None,  # None: the packaged scenario policies
         "DESK_REGISTER": str(instance / "desk-register.db"),
+        # The desk's replay cache: None (the SQLite file DESK_REPLAY_DB, one machine's
+        # workers), a SQLite path, "database" (the service's database: every machine) or
+        # "memory" (one process only); see desk/replay.py.
+        "DESK_REPLAY": None,
         "DESK_REPLAY_DB": str(instance / "desk-replay.db"),
         "DESK_STATUS_REFRESH_SECONDS": 30,
         "MAX_CONTENT_LENGTH": MAX_UPLOAD_BYTES + 64 * 1024,

@@ -34,12 +34,14 @@ def policies() -> Mapping[str, Policy]:
 
 
 def desk_verifier() -> Any:
-    """The desk's verifier: trust list pinned to the root key, replay cache in a SQLite file
-    shared by the workers of this machine, the app's clock and policies, and the status
-    lists, refreshed from the issuer's records at most every DESK_STATUS_REFRESH_SECONDS
+    """The desk's verifier: trust list pinned to the root key, the replay cache the
+    configuration names (DESK_REPLAY: desk.replay.replay_cache), the app's clock and
+    policies, and the status lists, refreshed from the issuer's records at most every DESK_STATUS_REFRESH_SECONDS
     (a stand-alone desk station syncs them from /status/*.jws: desk.source.FolderSource)."""
-    from verifier import SqliteReplayCache, load_status_lists, load_trust_list
+    from desk.replay import replay_cache
+    from verifier import load_status_lists, load_trust_list
 
+    from . import db
     from .metrics import CountingVerifier
 
     ext = current_app.extensions
@@ -48,7 +50,7 @@ def desk_verifier() -> Any:
         if verifier is None:
             store = keys()
             trust = load_trust_list(store.trust_list(), store.root_public_jwk())
-            cache = SqliteReplayCache(current_app.config["DESK_REPLAY_DB"])
+            cache = replay_cache(current_app.config["DESK_REPLAY"], current_app.config["DESK_REPLAY_DB"], db.engine)
             verifier = CountingVerifier(trust, clock=ext["certfree.clock"], replay_cache=cache, policies=policies())
             ext["certfree.verifier"] = verifier
             ext["certfree.status_at"] = float("-inf")
