@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import secrets
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,7 +127,6 @@ class BatchAllocator:
     used: set[int] = field(default_factory=set)
     new_lists: list[dict[str, Any]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # entries taken per list, not yet written
     _random: Iterator[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,7 +167,6 @@ class BatchAllocator:
             wanted = min(count - len(refs), room)
             for idx in self._draw(wanted):
                 refs.append((self.list_id, idx))
-            self.counts[self.list_id] = self.counts.get(self.list_id, 0) + wanted
         return refs
 
     def _draw(self, wanted: int) -> list[int]:
@@ -223,12 +222,19 @@ def record_batch(
 ) -> None:
     """Write one signed batch in one transaction: the allocator's new and closed lists,
     the licences and their status entries (:meth:`SignedLicence.record`) and the lists'
-    use counters. Nothing of the batch is written if any of it fails."""
+    use counters, raised by the entries written here. Nothing of the batch is written if
+    any of it fails.
+
+    The counters count what is written, not what the allocator has handed out: a batch job
+    allocates a few batches ahead of the one it writes, and a job stopped between the two
+    must leave each list's ``used`` equal to its entries (the next run's allocator reads
+    the entries themselves)."""
     licences: list[tuple[Any, ...]] = []
     entries: list[tuple[Any, ...]] = []
     for licence, rows in records:
         licences.append(licence)
         entries.extend(rows)
+    counts = Counter(row[0] for row in entries)  # ENTRY_COLUMNS: the list id first
     with conn.begin():
         if allocator.new_lists:
             conn.execute(insert(StatusList), allocator.new_lists)
@@ -236,9 +242,9 @@ def record_batch(
             conn.execute(update(StatusList).where(StatusList.id == closed).values(open=False))
         _insert_many(conn, _LICENCES, LICENCE_COLUMNS, licences)
         _insert_many(conn, _ENTRIES, ENTRY_COLUMNS, entries)
-        for list_id, n in allocator.counts.items():
+        for list_id, n in counts.items():
             conn.execute(update(StatusList).where(StatusList.id == list_id).values(used=StatusList.used + n))
-    allocator.new_lists, allocator.closed, allocator.counts = [], [], {}
+    allocator.new_lists, allocator.closed = [], []
 
 
 def _insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
