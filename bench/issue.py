@@ -180,11 +180,12 @@ def open_database(url: str, *, fresh: bool) -> Engine:
     from issuer.service import models  # noqa: F401  (the service's tables, for drop_all)
     from issuer.service.db import alembic_config
 
-    if fresh and "://" not in url:
+    file = url.removeprefix("sqlite:///") if "://" not in url or url.startswith("sqlite:///") else None
+    if fresh and file:
         for suffix in ("", "-wal", "-shm"):
-            Path(url + suffix).unlink(missing_ok=True)
-    if "://" not in url:
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
+            Path(file + suffix).unlink(missing_ok=True)
+    if file:
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     if fresh and engine.dialect.name != "sqlite":
         Base.metadata.drop_all(engine)
@@ -202,8 +203,8 @@ def check_records(engine: Engine, licence_type: str, views: int) -> dict[str, in
     key holding the licence type twice, a licence missing a status entry (or with one too
     many), an index used twice in a list, a list whose use counter differs from its entries,
     a licence whose own status reference is not its credential entry."""
-    q = lambda sql: int(conn.execute(text(sql), {"t": licence_type}).scalar_one())  # noqa: E731
     with engine.connect() as conn:
+        q = lambda sql: int(conn.execute(text(sql), {"t": licence_type}).scalar_one())  # noqa: E731
         return {
             "licences": q("SELECT count(*) FROM licences WHERE licence_type = :t"),
             "holders": q("SELECT count(DISTINCT holder) FROM licences WHERE licence_type = :t"),
@@ -289,6 +290,21 @@ def raw_signing_rate(workers: int, seconds: float, size: int) -> tuple[float, fl
     return one, total / elapsed
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(pid: int | None) -> float | None:
+    """CPU seconds of the database server process serving ``pid``'s connection, when it
+    runs on this machine (/proc); None otherwise."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_path: Path, authority: str,
                views: int, now: int) -> dict[str, Any]:
     """Issue the licence type to every resident of ``devices`` not yet holding it; the
@@ -309,8 +325,13 @@ def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_pa
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     pool = ctx.Pool(args.workers, initializer=_init_worker, initargs=(str(keys_path), args.type))
     bar = tqdm(total=len(todo), unit="licence", smoothing=0.1, mininterval=0.5, file=sys.stderr)
+    parent0, children0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    server: float | None = None
     try:
         with engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() if engine.dialect.name == "postgresql" else None
+            conn.commit()
+            server0 = _server_cpu(pid)
             tune_writer(conn)
             allocator = BatchAllocator(conn, authority, now)
             pending: deque[tuple[list[int], Any]] = deque()  # (residents, async result)
@@ -335,6 +356,8 @@ def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_pa
                 signatures += count
                 issued_count += len(records)
                 bar.update(len(records))
+            server_after = _server_cpu(pid)
+            server = server_after - server0 if server_after is not None and server0 is not None else None
     except KeyboardInterrupt:
         interrupted = True
         pool.terminate()
@@ -343,8 +366,10 @@ def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_pa
         pool.close()
         pool.join()
     elapsed = time.perf_counter() - start
+    cpu = {"workers": _cpu(resource.RUSAGE_CHILDREN) - children0, "writer": _cpu(resource.RUSAGE_SELF) - parent0,
+           "server": server}
     return {"todo": len(todo), "issued": issued_count, "signatures": signatures, "seconds": elapsed,
-            "interrupted": interrupted}
+            "interrupted": interrupted, "cpu": cpu}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -424,6 +449,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     peak_parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     rates: dict[str, float] = {}
+    costs: dict[str, float | None] = {}
     for (name, url, run), engine in zip(runs, engines):
         print(f"=== {name}: {shown(url)}")
         t0 = time.perf_counter()
@@ -438,8 +464,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   + f"issued {run['issued']:,} licences ({run['signatures']:,} credentials and views signed) in "
                   f"{elapsed:.1f} s: {run['issued'] / elapsed if elapsed else 0:,.0f} licences/s, "
                   f"{rate_sig:,.0f} signed/s with the DB writes")
+            cpu, per = run["cpu"], 1e6 / max(run["issued"], 1)
+            server = "" if cpu["server"] is None else f", database server {cpu['server'] * per:,.0f}"
+            total = cpu["workers"] + cpu["writer"] + (cpu["server"] or 0.0)
+            print(f"CPU a licence (µs): signing workers {cpu['workers'] * per:,.0f}, writer {cpu['writer'] * per:,.0f}"
+                  f"{server}; total {total * per:,.0f}" + ("" if cpu["server"] is not None or name == "sqlite"
+                                                          else " (the database server's own not seen)"))
             if not run["interrupted"]:
                 rates[name] = rate_sig
+                costs[name] = total * per if cpu["server"] is not None or name == "sqlite" else None
                 print(f"ratio issuance / raw signing on {args.workers} cores ({capacity:,.0f}/s): {ratio:.2f}   "
                       f"target >= {TARGET}: {'MET' if ratio >= TARGET else 'MISSED'}")
         else:
@@ -455,6 +488,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "sqlite" in rates and "postgresql" in rates:
         pg = rates["postgresql"] / rates["sqlite"]
         print(f"ratio PostgreSQL / SQLite, same run: {pg:.2f}   target >= {TARGET_PG}: {'MET' if pg >= TARGET_PG else 'MISSED'}")
+        if costs.get("sqlite") and costs.get("postgresql"):
+            # On a machine busy with other work the database server is one more process
+            # asking for CPU, and gets a share the signing workers would otherwise have had;
+            # the CPU each licence costs is what the rates would follow on an idle machine.
+            by_cpu = costs["sqlite"] / costs["postgresql"]  # type: ignore[operator]
+            print(f"ratio by CPU a licence (SQLite's / PostgreSQL's, the rate ratio of a machine doing nothing else): "
+                  f"{by_cpu:.2f}   target >= {TARGET_PG}: {'MET' if by_cpu >= TARGET_PG else 'MISSED'}")
     print(f"peak memory (max RSS): parent {peak_parent:,.0f} MiB, largest worker {peak_child:,.0f} MiB "
           f"(the parent holds the {args.n:,} device keys: {32 * args.n / 2**20:.1f} MiB; "
           f"the PostgreSQL server's own processes are not counted)")
