@@ -481,8 +481,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 rates[name] = rate_sig
                 costs[name] = total * per if cpu["server"] is not None or name == "sqlite" else None
                 if costs[name]:
-                    # The same target by CPU: what the ratio is on two cores doing nothing else,
-                    # where the rates follow the CPU each costs (the least a raw signature took).
+                    # The same target by CPU (the least a raw signature took against all the
+                    # CPU a licence took): the rates' ratio where CPU is the only limit. Other
+                    # jobs' processes slow Python more than the raw signing loop, so on a busy
+                    # machine this too is below what the same code gives alone.
                     by_cpu = run["signatures"] / run["issued"] * min(RAW_CPU) * 1e6 / costs[name]  # type: ignore[operator]
                     print(f"ratio by CPU (a licence's {run['signatures'] // run['issued']} raw signatures, "
                           f"{min(RAW_CPU) * 1e6:.1f} µs each, / its CPU in every process): {by_cpu:.2f}   "
@@ -504,10 +506,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"ratio PostgreSQL / SQLite, same run: {pg:.2f}   target >= {TARGET_PG}: {'MET' if pg >= TARGET_PG else 'MISSED'}")
         if costs.get("sqlite") and costs.get("postgresql"):
             # On a machine busy with other work the database server is one more process
-            # asking for CPU, and gets a share the signing workers would otherwise have had;
-            # the CPU each licence costs is what the rates would follow on an idle machine.
+            # asking for CPU, and gets a share the signing workers would otherwise have had:
+            # the rates then flatter PostgreSQL. Where CPU is the only limit, they follow
+            # the CPU each licence costs.
             by_cpu = costs["sqlite"] / costs["postgresql"]  # type: ignore[operator]
-            print(f"ratio by CPU a licence (SQLite's / PostgreSQL's, the rate ratio of a machine doing nothing else): "
+            print(f"ratio by CPU a licence (SQLite's / PostgreSQL's: the rates' ratio where CPU is the only limit): "
                   f"{by_cpu:.2f}   target >= {TARGET_PG}: {'MET' if by_cpu >= TARGET_PG else 'MISSED'}")
     print(f"peak memory (max RSS): parent {peak_parent:,.0f} MiB, largest worker {peak_child:,.0f} MiB "
           f"(the parent holds the {args.n:,} device keys: {32 * args.n / 2**20:.1f} MiB; "
