@@ -198,13 +198,21 @@ def issue_licence(
     )
     if holder is None and holder_jwk is not None:
         holder = thumbprint(holder_jwk)
-    licence, entries = licence_rows(issued, key.authority, key.kid, holder, refs, ("credential", *scenarios))
-    record = LicenceRecord(**dict(zip(LICENCE_COLUMNS, licence)))
-    for list_id, idx, _licence_id, scope in entries:
-        record.entries.append(StatusEntry(list_id=list_id, idx=idx, scope=scope))
-    session.add(record)
+    add_record(session, licence_rows(issued, key.authority, key.kid, holder, refs, ("credential", *scenarios)))
     session.flush()
     return issued
+
+
+def add_record(session: Session, record: Record) -> LicenceRecord:
+    """Add one licence's rows (:func:`licence_rows`) to ``session`` through the ORM: how
+    :func:`issue_licence` records a licence, one by one; ``issuer.batch.record_batch``
+    writes the same rows in bulk."""
+    licence, entries = record
+    row = LicenceRecord(**dict(zip(LICENCE_COLUMNS, licence)))
+    for list_id, idx, _licence_id, scope in entries:
+        row.entries.append(StatusEntry(list_id=list_id, idx=idx, scope=scope))
+    session.add(row)
+    return row
 
 
 def set_status(session: Session, licence_id: str, state: str, *, reason: str, now: int | None = None,

@@ -16,11 +16,11 @@ from conftest import NOW
 from issuer import example
 from issuer.batch import BatchAllocator, BatchItem, record_batch, sign_batch, tune_writer, view_names
 from issuer.db import Base, LicenceRecord, StatusEntry, StatusList, make_engine, session_factory, utc
-from issuer.records import DEFAULT_LIST_SIZE, MAX_FILL, credential_digest, publish_status_lists, set_status
+from issuer.records import DEFAULT_LIST_SIZE, MAX_FILL, add_record, credential_digest, publish_status_lists, set_status
 from issuer.schemas import ClaimsInvalid
 from keys import KeyDir, thumbprint
 from keys.jose import split_compact
-from service_fixtures import database_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from service_fixtures import _reset_postgres, database_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from verifier import MemoryReplayCache, VerificationFailed, Verifier, load_status_lists, load_trust_list
 from verifier.testing import FixedClock
 from wallet import Wallet, present_view
@@ -137,7 +137,8 @@ def test_a_failed_batch_writes_nothing(file_engine: Any, keydir: KeyDir, wallets
 # a power of two; a size that needs rejection sampling; an odd size, whose fill limit
 # (7.5 of 15) is not a whole number: as issuer.records does, the list takes 8
 @pytest.mark.parametrize(("size", "fits"), [(16, 8), (10, 5), (15, 8)])
-def test_a_full_list_is_closed_and_a_new_one_opened(file_engine: Any, size: int, fits: int) -> None:
+def test_a_full_list_is_closed_and_a_new_one_opened(file_engine: Any, keydir: KeyDir, wallets: list[Wallet],
+                                                    size: int, fits: int) -> None:
     assert MAX_FILL == 0.5  # the cases above assume it
     engine = file_engine
     with session_factory(engine)() as session:
@@ -145,16 +146,41 @@ def test_a_full_list_is_closed_and_a_new_one_opened(file_engine: Any, size: int,
         session.commit()
     with engine.connect() as conn:
         allocator = BatchAllocator(conn, AUTHORITY, NOW)
-        refs = allocator.allocate(fits + 4)  # half of the small list, then 4 in a new one
-        record_batch(conn, allocator, [])
+        items = _items(wallets, allocator, 2)  # 12 entries: half of the small list, the rest in a new one
+        record_batch(conn, allocator, [s.record() for s in sign_batch(keydir, "id_card", items, now=NOW)])
         lists = {row.id: row for row in conn.execute(select(StatusList))}
+    refs = [ref for item in items for ref in item.refs]
     small = [idx for lst, idx in refs if lst == "small"]
     other = [(lst, idx) for lst, idx in refs if lst != "small"]
     assert len(small) == fits and len(set(small)) == fits and all(0 <= i < size for i in small)
-    assert len(other) == 4 and len({lst for lst, _ in other}) == 1 and len(set(other)) == 4
+    assert len(other) == 12 - fits and len({lst for lst, _ in other}) == 1 and len(set(other)) == 12 - fits
     new_id = other[0][0]
     assert lists["small"].open is False and lists["small"].used == fits
-    assert lists[new_id].open is True and lists[new_id].used == 4 and lists[new_id].size == DEFAULT_LIST_SIZE
+    assert lists[new_id].open is True and lists[new_id].used == 12 - fits and lists[new_id].size == DEFAULT_LIST_SIZE
+
+
+def test_use_counters_count_what_is_written_not_what_is_allocated_ahead(
+        engine: Any, keydir: KeyDir, wallets: list[Wallet]) -> None:
+    """A batch job allocates the next batches' entries before it writes the current one.
+    Stopped there, each list's counter equals the entries it holds, and a new allocator
+    (the resumed job) carries on from the entries themselves."""
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW)
+        first, ahead = _items(wallets, allocator, 5), _items(wallets, allocator, 7)
+        record_batch(conn, allocator, [s.record() for s in sign_batch(keydir, "id_card", first, now=NOW)])
+        # the job stops here: `ahead` was allocated, never signed nor written
+        used = dict(conn.execute(select(StatusList.id, StatusList.used)).all())
+        held = dict(conn.execute(select(StatusEntry.list_id, func.count()).group_by(StatusEntry.list_id)).all())
+        conn.rollback()
+        resumed = BatchAllocator(conn, AUTHORITY, NOW)
+        again = _items(wallets, resumed, 3)
+        record_batch(conn, resumed, [s.record() for s in sign_batch(keydir, "id_card", again, now=NOW)])
+        used_after = dict(conn.execute(select(StatusList.id, StatusList.used)).all())
+        held_after = dict(conn.execute(select(StatusEntry.list_id, func.count()).group_by(StatusEntry.list_id)).all())
+    assert used == held == {first[0].refs[0][0]: 5 * 6}
+    assert used_after == held_after == {first[0].refs[0][0]: 8 * 6}
+    written = {ref for item in first + again for ref in item.refs}
+    assert len(written) == 8 * 6  # the resumed job took no index the first had written
 
 
 def test_indexes_are_spread_over_the_whole_list(file_engine: Any) -> None:
@@ -205,23 +231,23 @@ def test_licence_ids_carry_the_time_and_80_random_bits(keydir: KeyDir, wallets: 
     assert all(len(b64url_decode(v)) == 12 for v in view_ids)
 
 
-def test_a_batch_licence_is_recorded_as_the_service_records_one(file_engine: Any, keydir: KeyDir, wallets: list[Wallet]) -> None:
+def test_a_batch_licence_is_recorded_as_the_service_records_one(engine: Any, keydir: KeyDir, wallets: list[Wallet]) -> None:
     """The same resident's licence, issued once by the service's path (issue_licence,
     ORM) and once by a batch (bulk rows): read back, the two records differ only where
     two licences must (id, status entries, credential digest)."""
     from issuer.records import issue_licence
 
     jwk = wallets[0].device_jwk()
-    with session_factory(file_engine)() as session:
+    with session_factory(engine)() as session:
         single = issue_licence(session, keydir, "id_card", example("id_card"), holder_jwk=jwk, now=NOW - HOUR)
         session.commit()
-    with file_engine.connect() as conn:
+    with engine.connect() as conn:
         allocator = BatchAllocator(conn, AUTHORITY, NOW - HOUR)
         refs = allocator.allocate(1 + len(view_names("id_card")))
         [batch] = sign_batch(keydir, "id_card", [BatchItem(example("id_card"), jwk, refs)], now=NOW - HOUR)
         record_batch(conn, allocator, [batch.record()])
     differ = {"id", "status_list", "status_idx", "credential_sha256"}
-    with session_factory(file_engine)() as session:
+    with session_factory(engine)() as session:
         a, b = session.get(LicenceRecord, single.jti), session.get(LicenceRecord, batch.issued.jti)
         assert a is not None and b is not None
         columns = [c.key for c in LicenceRecord.__table__.columns]
@@ -231,3 +257,50 @@ def test_a_batch_licence_is_recorded_as_the_service_records_one(file_engine: Any
         assert [e.scope for e in sorted(a.entries, key=lambda e: e.id)] == [e.scope for e in sorted(b.entries, key=lambda e: e.id)]
         assert (a.status_list, a.status_idx) in {(e.list_id, e.idx) for e in a.entries if e.scope == "credential"}
         assert (b.status_list, b.status_idx) in {(e.list_id, e.idx) for e in b.entries if e.scope == "credential"}
+
+
+def _contents(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the issuer's three tables as the database driver returns them (no
+    SQLAlchemy type conversion on the way out), in key order."""
+    order = {"status_lists": "id", "licences": "id", "status_entries": "id"}
+    with engine.connect() as conn:
+        return {table: [tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY {key}")]
+                for table, key in order.items()}
+
+
+def test_the_bulk_path_writes_exactly_the_rows_the_one_by_one_path_writes(
+        database_url: str, keydir: KeyDir, wallets: list[Wallet], tmp_path: Path) -> None:  # noqa: F811
+    """The same signed licences recorded twice into an empty database: in bulk by
+    record_batch (COPY on PostgreSQL, the driver's executemany on SQLite), then one by one
+    through the ORM as issue_licence records a licence (add_record, a flush each). The
+    databases' contents, read back raw, are identical, surrogate keys included."""
+    engine = next(_engine(database_url))
+    with engine.connect() as conn:
+        allocator = BatchAllocator(conn, AUTHORITY, NOW - HOUR)
+        signed = sign_batch(keydir, "id_card", _items(wallets, allocator, 30), now=NOW - HOUR)
+        new_lists = [dict(lst) for lst in allocator.new_lists]
+        record_batch(conn, allocator, [s.record() for s in signed[:20]])
+        record_batch(conn, allocator, [s.record() for s in signed[20:]])  # a second transaction
+    bulk = _contents(engine)
+    engine.dispose()
+
+    if database_url.startswith("sqlite"):
+        database_url = f"sqlite:///{tmp_path / 'one-by-one.db'}"
+    else:
+        _reset_postgres(database_url)
+    engine = next(_engine(database_url))
+    with session_factory(engine)() as session:
+        lists = [StatusList(**lst) for lst in new_lists]
+        session.add_all(lists)
+        session.flush()
+        for s in signed:
+            add_record(session, s.record())
+            session.flush()
+        for lst in lists:  # as issuer.records' allocator counts: each entry it hands out
+            lst.used = sum(1 for s in signed for list_id, _idx in s.refs if list_id == lst.id)
+        session.commit()
+    one_by_one = _contents(engine)
+    engine.dispose()
+
+    assert [len(bulk[t]) for t in ("status_lists", "licences", "status_entries")] == [1, 30, 30 * 6]
+    assert bulk == one_by_one

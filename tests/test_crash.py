@@ -16,6 +16,7 @@ import pytest
 
 from issuer.schemas import example
 from keys import KeyDir
+from service_fixtures import database_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from verifier import load_trust_list
 from verifier._status import load_status_lists
 
@@ -72,22 +73,34 @@ def test_publish_killed_midway_leaves_old_lists_and_rerun_publishes_revocation(t
 BENCH_ISSUE = Path(__file__).resolve().parent.parent / "bench" / "issue.py"
 
 
-def _counts(db: Path) -> dict[str, int]:
-    import sqlite3
+def _counts(url: str) -> dict[str, int]:
+    """What the issuer's records hold, and every way a torn batch could show in them."""
+    from sqlalchemy import create_engine, text
 
-    con = sqlite3.connect(db)
+    engine = create_engine(url)
     try:
-        q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-        return {
-            # a resident is their device key: the bench resumes from licences.holder
-            "records": q("SELECT count(*) FROM licences"),
-            "distinct_residents": q("SELECT count(DISTINCT holder) FROM licences"),
-            "entries": q("SELECT count(*) FROM status_entries"),
-            "dup_indexes": q("SELECT count(*) FROM (SELECT list_id, idx FROM status_entries GROUP BY list_id, idx HAVING count(*) > 1)"),
-            "orphans": q("SELECT count(*) FROM status_entries WHERE licence_id NOT IN (SELECT id FROM licences)"),
-        }
+        with engine.connect() as conn:
+            q = lambda sql: conn.execute(text(sql)).scalar_one()  # noqa: E731
+            return {
+                # a resident is their device key: the bench resumes from licences.holder
+                "records": q("SELECT count(*) FROM licences"),
+                "distinct_residents": q("SELECT count(DISTINCT holder) FROM licences"),
+                "entries": q("SELECT count(*) FROM status_entries"),
+                "dup_indexes": q("SELECT count(*) FROM (SELECT list_id, idx FROM status_entries "
+                                 "GROUP BY list_id, idx HAVING count(*) > 1) AS d"),
+                "orphans": q("SELECT count(*) FROM status_entries WHERE licence_id NOT IN (SELECT id FROM licences)"),
+                # a gap: a licence short of its six entries, or a list's counter that differs
+                # from the entries it holds, or a licence whose own reference is not its entry
+                "short": q("SELECT count(*) FROM licences l WHERE "
+                           "(SELECT count(*) FROM status_entries e WHERE e.licence_id = l.id) <> 6"),
+                "miscounted": q("SELECT count(*) FROM status_lists s WHERE s.used <> "
+                                "(SELECT count(*) FROM status_entries e WHERE e.list_id = s.id)"),
+                "unlinked": q("SELECT count(*) FROM licences l WHERE NOT EXISTS (SELECT 1 FROM status_entries e "
+                              "WHERE e.licence_id = l.id AND e.scope = 'credential' "
+                              "AND e.list_id = l.status_list AND e.idx = l.status_idx)"),
+            }
     finally:
-        con.close()
+        engine.dispose()
 
 
 # bench/issue.py as it runs, with one hook: in the transaction of batch STOP_IN, once its
@@ -121,10 +134,12 @@ print("FINISHED WITHOUT BEING KILLED", flush=True)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_batch_issuance_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None:
+def test_batch_issuance_killed_midway_resumes_without_duplicates(database_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """On SQLite and on PostgreSQL: the bench killed inside a batch's transaction, then run
+    again, ends with exactly N licences, none twice, none missing a status entry."""
     n, size, stop_in = 1200, 100, 4
-    db = tmp_path / "batch.db"
-    args = [str(n), "--db", str(db), "--keys", str(tmp_path / "keys"), "--batch", str(size), "--raw-seconds", "0.2"]
+    args = [str(n), "--database", database_url, "--keys", str(tmp_path / "keys"), "--batch", str(size),
+            "--raw-seconds", "0.2"]
     log = tmp_path / "first-run.stderr"
     with log.open("wb") as stderr:
         # its own process group: the kill takes the parent and its signing workers together
@@ -141,18 +156,21 @@ def test_batch_issuance_killed_midway_resumes_without_duplicates(tmp_path: Path)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    killed = _counts(db)
+    killed = _counts(database_url)
     # The batches before stop_in are committed whole; the one killed half-written left nothing.
     assert killed["records"] == (stop_in - 1) * size, killed
     # Consistent: every committed licence is a distinct resident's, with its 6 status entries.
     assert killed["records"] == killed["distinct_residents"]
     assert killed["entries"] == 6 * killed["records"]
-    assert killed["dup_indexes"] == 0 and killed["orphans"] == 0
+    assert killed["dup_indexes"] == killed["orphans"] == killed["short"] == killed["miscounted"] == 0, str(killed)
+    assert killed["unlinked"] == 0
     rerun = subprocess.run([sys.executable, str(BENCH_ISSUE), *args], capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr  # the script has no exit code but an error's
     assert "Traceback" not in rerun.stderr and "INTERRUPTED" not in rerun.stdout, rerun.stdout + rerun.stderr
-    done = _counts(db)
+    done = _counts(database_url)
     assert done["records"] == done["distinct_residents"] == n
-    assert done["entries"] == 6 * n and done["dup_indexes"] == 0 and done["orphans"] == 0
+    assert done["entries"] == 6 * n
+    assert done["dup_indexes"] == done["orphans"] == done["short"] == done["miscounted"] == done["unlinked"] == 0
     assert f"{killed['records']:,} already issued (resumed), {n - killed['records']:,} to issue" in rerun.stdout
     assert f"database now holds {n:,} id_card licence records for {n:,} distinct device keys (no duplicate)" in rerun.stdout
+    assert "(whole;" in rerun.stdout
