@@ -30,7 +30,8 @@ from issuer.service.models import DeskClerk
 from .models import Desk, DeskMembership
 
 SESSION_KEY = "desk_clerk_id"
-_DESK_KEY = f"{SESSION_KEY}:desk"
+#: the session key of the clerk's desk as read at the first desk request
+DESK_KEY = f"{SESSION_KEY}:desk"
 _clerks, _members, _desks = DeskClerk.__table__, DeskMembership.__table__, Desk.__table__
 _CHECK = (select(_clerks.c.session_epoch, _members.c.desk_id)
           .select_from(_clerks.outerjoin(_members, _members.c.clerk_id == _clerks.c.id))
@@ -66,7 +67,7 @@ def current_clerk() -> Clerk | None:
         row = connection.execute(_CHECK, {"clerk": clerk_id}).first()
         if row is None or session.get(f"{SESSION_KEY}:epoch") != (row.session_epoch or 0):
             return None
-        kept = session.get(_DESK_KEY)
+        kept = session.get(DESK_KEY)
         if row.desk_id is None:
             desk = None
         elif isinstance(kept, list) and kept and kept[0] == row.desk_id:
@@ -75,7 +76,7 @@ def current_clerk() -> Clerk | None:
             found = connection.execute(_DESK, {"desk": row.desk_id}).first()
             desk = _view(list(found)) if found is not None else None
             if desk is not None:
-                session[_DESK_KEY] = [desk.id, desk.name, list(desk.scenarios), list(desk.matters)]
+                session[DESK_KEY] = [desk.id, desk.name, list(desk.scenarios), list(desk.matters)]
     return Clerk(clerk_id, desk)
 
 

@@ -31,8 +31,8 @@ def _published_ok(out: Path, keys: KeyDir) -> dict[str, object]:
     """Every file in ``out`` is whole: index.json parses and each list verifies."""
     trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
     index = json.loads((out / "index.json").read_text())
-    files = sorted(p.stem for p in out.glob("*.jws"))
-    assert set(index["lists"]) <= set(files)
+    files = sorted(p.name for p in out.glob("*.jws"))
+    assert {f"{entry['id']}.jws" for entry in index["lists"]} <= set(files)
     load_status_lists(out, trust)  # raises on a torn or unsigned file
     return index
 
