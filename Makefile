@@ -4,25 +4,41 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo clean fuzz fuzz-merge fuzz-image fuzz-json lock audit bundles check-bundles js-test mutate mutate-report
+.PHONY: run test install sdk demo clean fuzz fuzz-merge fuzz-image fuzz-json lock audit bundles check-bundles js-test mutate mutate-report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Every dependency from the lock, each checked against its hash; then the project itself
-# (no dependencies of its own left to resolve, built with the locked setuptools).
-$(STAMP): $(BIN)/python setup.cfg pyproject.toml requirements.lock
+SDK_FILES := sdk/pyproject.toml sdk/setup.py sdk/sdk_split.py
+
+# Every dependency from the lock, each checked against its hash; then the project's two
+# distributions from this tree, the verifier SDK (certfree-verifier, sdk/) first and then
+# certfree, which depends on it (no dependencies of their own left to resolve, built with
+# the locked setuptools).
+$(STAMP): $(BIN)/python setup.cfg setup.py pyproject.toml $(SDK_FILES) requirements.lock
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e ./sdk
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Refresh requirements.lock from setup.cfg (the test extra included), with every hash:
-# run after changing a requirement, then commit the lock.
+# The verifier SDK as a wheel, dist/certfree_verifier-*.whl: what a window installs alone
+# (README, "The verifier SDK"). sdk/build is emptied first: setuptools would ship a stale file.
+sdk: $(STAMP)
+	rm -rf sdk/build
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist ./sdk
+
+# Refresh requirements.lock from setup.cfg and sdk/pyproject.toml (the test extra included),
+# with every hash: run after changing a requirement, then commit the lock. certfree-verifier
+# is built here, not fetched: pip-compile reads it from a wheel of this tree and leaves it
+# out of the lock (named only in a comment at its end), so no index can supply it.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --upgrade --extra test --all-build-deps --generate-hashes --allow-unsafe \
-	  --strip-extras --no-emit-index-url --output-file requirements.lock setup.cfg
+	rm -rf sdk/build build/sdk-wheel
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir build/sdk-wheel ./sdk
+	$(BIN)/pip-compile --quiet --upgrade --extra test --all-build-deps --generate-hashes \
+	  --unsafe-package certfree-verifier --find-links build/sdk-wheel --no-emit-find-links \
+	  --strip-extras --no-emit-index-url --output-file requirements.lock setup.cfg sdk/pyproject.toml
 
 # Known vulnerabilities in the locked versions (pip-audit, PyPI's advisory data). Where that
 # data cannot be reached, it says so and fails: nothing audited is not "nothing found".

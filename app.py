@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sqlite3
 import sys
 from typing import Any, Sequence
 
-from keys.cli_base import EXIT_USAGE, UsageError, db_reason, internal_error
+from keys.cli_base import run
 
 
 def create_app(test_config: Any = None) -> Any:
@@ -52,29 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except UsageError as exc:
-        print(f"certfree: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:  # a file or folder named on the command line is missing or unreadable
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"certfree: error: {where}{exc.strerror or type(exc).__name__} / 文件或文件夹无法读写", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as exc:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from keys import KeyStoreError
-        from wallet import WalletError
-
-        if isinstance(exc, (KeyStoreError, WalletError)):  # a key folder or wallet that is not there
-            print(f"certfree: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if isinstance(exc, (sqlite3.Error, SQLAlchemyError)):  # a locked, full or damaged database
-            zh, en = db_reason(exc)
-            print(f"certfree: error: a database cannot be used ({en}) / 数据库无法使用（{zh}）", file=sys.stderr)
-            return EXIT_USAGE
-        return internal_error(exc)
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,26 @@ def per_call(fn: Callable[[Any], Any], items: Iterable[Any], *, repeats: int = 5
     return best / len(items)
 
 
+def timing_args(doc: str, argv: list[str] | None, *, repeats: int, count_help: str) -> Any:
+    """``--repeats`` (passes, the best kept) and ``--count``, parsed; then the process is
+    pinned to one core, as bench/verify.py is."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=repeats, help="passes; the best is kept")
+    ap.add_argument("--count", type=int, default=5, help=count_help)
+    args = ap.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    return args
+
+
+def dist_version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:

@@ -24,7 +24,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from keys.envelope import encode_credential
     from scenarios import SCENARIOS, get_policy
     from verifier import VerificationFailed
-    from wallet import Wallet, present, version, write
+    from wallet import Wallet, present, write
+    from wallet.qr import SCALE, make
 
     out = Path(args.out)
     if out.exists():
@@ -48,7 +49,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for licence_type, lt in LICENCE_TYPES.items():
         issued = all_issued[licence_type]
         text = encode_credential(issued.credential)
-        png = write(text, out / f"{licence_type}.png")
+        symbol = make(text)  # built once: the image, its version and its size
+        png = write(text, out / f"{licence_type}.png", symbol=symbol)
         try:
             result = verifier.verify(png)
             outcome = f"通过 / valid ({result.licence_type})"
@@ -58,17 +60,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except VerificationFailed as exc:
             ok = False
             outcome = "未通过 / " + ", ".join(exc.codes)
-        from PIL import Image
-
-        with Image.open(png) as im:
-            px = im.size[0]
-        print(f"{pad(lt.title_zh + ' ' + lt.title_en, 46)} {version(text):>6} {len(text):>6} {px:>7}  {outcome}")
+        px = symbol.pixels(scale=SCALE)
+        print(f"{pad(lt.title_zh + ' ' + lt.title_en, 46)} {symbol.version:>6} {len(text):>6} {px:>7}  {outcome}")
     print()
     print(f"{pad('scenario 场景', 46)} {'QR ver':>6}  {pad('fresh 首次扫码', 34)} same code again 再次扫码")
     for name in SCENARIOS:
         policy = get_policy(name)
         presentation = present(holder, name, prefer=policy.accepts)
-        png = write(presentation.text, out / f"present-{name}.png")
+        symbol = make(presentation.text)
+        png = write(presentation.text, out / f"present-{name}.png", symbol=symbol)
         first = "通过 / accepted " + presentation.licence_type
         try:
             verifier.verify(png, scenario=name)
@@ -81,7 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ok = False
         except VerificationFailed as exc:
             again = "拒绝 / " + ", ".join(exc.codes)
-        print(f"{pad(policy.title_zh + ' ' + name, 46)} {version(presentation.text):>6}  {pad(first, 34)} {again}")
+        print(f"{pad(policy.title_zh + ' ' + name, 46)} {symbol.version:>6}  {pad(first, 34)} {again}")
     print(f"\nQR images, keys, wallet, issuer.db and status lists are in {out}/")
     return EXIT_OK if ok else EXIT_REJECTED
 

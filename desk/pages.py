@@ -15,22 +15,22 @@ import hashlib
 import logging
 from typing import Any, Callable
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from issuer import LICENCE_TYPES
-from issuer.service import errors, logins
+from issuer.service import errors, jsonbody, logins
 from issuer.service.config import MAX_UPLOAD_BYTES as MAX_IMAGE_BYTES
-from issuer.service.db import db_session
 from issuer.service.models import DeskClerk
-from issuer.service.security import check_csrf
+from issuer.service.security import check_csrf, csrf_token
 from issuer.views import DERIVED_LABELS
 from scenarios import load_matters
 from scenarios.register import RegisterError
 from verifier import MalformedInput, VerificationFailed
 
 from . import models  # noqa: F401  (the desk tables on the shared metadata)
-from .accounts import desk_of
+from .clerk import SESSION_KEY, DeskView, current_clerk
 from .results import RESULT_MAX_AGE, Document, TokenRefused, documents, load_progress, load_result, result_token
 from .source import freshness, source
 
@@ -88,37 +88,59 @@ def _ordered(licence_type: str, claims: dict[str, Any]) -> dict[str, Any]:
     return {name: claims[name] for name in sorted(claims, key=lambda n: order.get(n, len(order)))}  # as on the card
 
 
+CHOICES_KEPT = 1024  # rendered scenario and matter lists kept per app (a few per desk)
+
+
+def _choices(desk: DeskView | None, allowed: dict[str, Any], scenario: str | None, matter: str | None) -> Markup:
+    """The scan form's scenario and matter lists, rendered once per desk and choice: a
+    window's catalogue has dozens of matters, and the page is sent after every scan."""
+    matters = load_matters()
+    key = (desk, scenario, matter, tuple(allowed))
+    kept: dict[Any, tuple[Any, Any, Markup]] = current_app.extensions.setdefault("certfree.desk_choices", {})
+    hit = kept.get(key)
+    if hit is not None and hit[0] is matters and all(a is b for a, b in zip(hit[1], allowed.values())):  # still current
+        return hit[2]
+    shown = {}
+    if desk is not None and "window" in desk.scenarios:
+        shown = {i: m for i, m in matters.items() if not desk.matters or i in desk.matters}
+    html = Markup(render_template("desk/choices.html", policies=allowed, matters=shown, scenario=scenario, matter=matter))
+    if len(kept) >= CHOICES_KEPT:
+        kept.clear()
+    kept[key] = (matters, list(allowed.values()), html)
+    return html
+
+
 def page(status: int = 200, *, scenario: str | None = None, error: str | None = None, **extra: Any) -> Any:
     """The desk page for the clerk's desk; ``error`` is a code of :data:`errors.MESSAGES`."""
     src, desk = source(), g.get("desk")
     allowed = {n: p for n, p in src.policies().items() if desk is not None and n in desk.scenarios}
     scenario = scenario if scenario in allowed else next(iter(allowed), None)
-    matters = {}
-    if desk is not None and "window" in desk.scenarios:
-        matters = {i: m for i, m in load_matters().items() if not desk.matters or i in desk.matters}
     fresh = freshness(_verifier(), src.now()) if "desk_failures" not in extra else None
     policy = allowed.get(scenario) if scenario else None
     html = render_template(
-        "desk/page.html", desk=desk, policies=allowed, matters=matters, scenario=scenario, policy=policy,
-        fresh=fresh, stale=fresh is None or policy is None or fresh.stale(policy), licences=LICENCE_TYPES,
-        labels=labels, error=errors.MESSAGES[error] if error else None, **extra)
+        "desk/page.html", desk=desk, choices=_choices(desk, allowed, scenario, extra.get("matter")), scenario=scenario,
+        policy=policy, fresh=fresh, stale=fresh is None or policy is None or fresh.stale(policy),
+        licences=LICENCE_TYPES, labels=labels, error=errors.MESSAGES[error] if error else None, **extra)
     return html, status
 
 
 @bp.errorhandler(DeskUnavailable)
 def desk_unavailable(exc: DeskUnavailable) -> Any:
     log.error("desk cannot check codes: %s", exc)  # the verifier's codes only
+    if errors.wants_json():
+        return errors.answer(503, "desk_unavailable", failures=[f.to_json() for f in exc.failures])
     return page(503, error="desk_unavailable", desk_failures=exc.failures)
 
 
 def _refused(code: str, status: int) -> Any:
-    """A refused form, answered on the page it came from (with a fresh CSRF token)."""
+    """A refused form, answered on the page it came from (with a fresh CSRF token); the
+    JSON endpoint's refusals are JSON."""
     if request.endpoint == "desk.login":
         return render_template("login.html", page_error=errors.MESSAGES[code], **LOGIN_PAGE), status
-    clerk = logins.current(DeskClerk, "desk_clerk_id")
-    if clerk is None:
+    clerk = current_clerk()
+    if clerk is None or errors.wants_json():
         return errors.answer(status, code)
-    g.desk = desk_of(db_session(), clerk.id)
+    g.desk = clerk.desk
     return page(status, error=code)
 
 
@@ -129,22 +151,25 @@ def form_expired(_exc: errors.FormExpired) -> Any:
 
 @bp.errorhandler(413)
 def too_large(_exc: Any) -> Any:
-    return _refused("image_too_large", 413)
-
-
-_logged_in = logins.login_required(DeskClerk, "desk_clerk_id", "desk.login")
+    return _refused("too_large" if errors.wants_json() else "image_too_large", 413)
 
 
 def clerk_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Logged-in clerks only (the pages show personal data and write the register), and
-    only at their desk: ``g.desk``; a clerk bound to no desk may verify nothing."""
+    only at their desk: ``g.desk`` (kept in the session, :mod:`desk.clerk`); a clerk bound
+    to no desk may verify nothing. Anyone else goes to the log-in page, or, asking for
+    JSON, gets 401 ``login_required`` with its URL."""
 
-    @_logged_in
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        g.desk = desk_of(db_session(), g.account.id)
+        clerk = current_clerk()
+        if clerk is None:
+            if errors.wants_json():
+                return errors.answer(401, "login_required", login=url_for("desk.login"))
+            return redirect(url_for("desk.login"))
+        g.desk = clerk.desk
         if g.desk is None:
-            return page(403, error="no_desk")
+            return errors.answer(403, "no_desk") if errors.wants_json() else page(403, error="no_desk")
         return view(*args, **kwargs)
 
     return wrapped
@@ -154,14 +179,14 @@ def clerk_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", **LOGIN_PAGE)
-    refused = logins.form_login(DeskClerk, "desk_clerk_id", LOGIN_PAGE)
+    refused = logins.form_login(DeskClerk, SESSION_KEY, LOGIN_PAGE)
     return refused if refused is not None else redirect(url_for("desk.page"))
 
 
 @bp.post("/logout")
 def logout() -> Any:
     check_csrf()
-    logins.end_sessions("desk_clerk_id", DeskClerk)
+    logins.end_sessions(SESSION_KEY, DeskClerk)
     return redirect(url_for("desk.login"))
 
 
@@ -229,6 +254,60 @@ def verify() -> Any:
         return page(scenario=scenario, failed=exc.failures)
     docs = [(result.licence_type, dict(result.claims))]
     return accepted(scenario, None, docs, source().now(), warnings=result.warnings)
+
+
+@bp.get("/session.json")
+@clerk_required
+def session_json() -> Any:
+    """For a desk's own system, after the clerk's log-in: the CSRF token to send in
+    ``X-CSRF-Token``, the desk's name and the scenarios it may verify."""
+    response = jsonify({"csrf": csrf_token(), "desk": g.desk.name, "scenarios": list(g.desk.scenarios)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+MAX_JSON_BODY = 8 * 1024  # a QR holds at most 4,296 characters, and a scenario's name
+
+
+def _json_refused(status: int, code: str) -> Any:
+    response = errors.answer(status, code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/verify.json")
+@clerk_required
+def verify_json() -> Any:
+    """A desk's own system verifies a code: ``{"code": QR text, "scenario": name}`` posted
+    with the clerk's session cookie and its CSRF token in ``X-CSRF-Token`` (as the desk
+    page's); the answer is the verdict, with the disclosed claims or every failed check
+    (its code, English and Chinese message). See issuer/service/openapi.yaml."""
+    check_csrf()
+    request.max_content_length = MAX_JSON_BODY  # a longer body is refused before it is read (413)
+    try:
+        body = jsonbody.read_object(max_depth=1)
+    except jsonbody.BadJson as exc:
+        response = errors.json_error(400, "bad_request", exc.message, exc.message_zh,
+                                     **({"field": exc.field} if exc.field else {}))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    scenario, code = body.get("scenario"), body.get("code")
+    if not isinstance(scenario, str) or scenario not in source().policies():
+        return _json_refused(400, "unknown_scenario")
+    if scenario not in g.desk.scenarios:
+        return _json_refused(403, "scenario_not_allowed")
+    if not isinstance(code, str) or not code.strip():
+        return _json_refused(400, "no_input")
+    verifier = _verifier()
+    try:
+        result = verifier.verify(code.strip(), scenario=scenario)
+    except VerificationFailed as exc:
+        answer = {"verdict": "rejected", "ok": False, "scenario": scenario, "failures": [f.to_json() for f in exc.failures]}
+    else:
+        answer = {"verdict": "accepted", **result.to_json()}
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"  # the claims are the resident's
+    return response
 
 
 def _matter_scan(verifier: Any, matter_id: str, items: list[str | bytes]) -> Any:

@@ -38,6 +38,7 @@ from .credential import Issued, default_policies, issue, view_names
 from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
                       licence_rows, new_list_id)
+from .status_list import status_ref
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ def sign_batch(
             licence_type,
             item.claims,
             holder_jwk=item.holder_jwk,
-            status={"idx": item.refs[0][1], "lst": item.refs[0][0]},
-            view_status={name: {"idx": idx, "lst": lst} for name, (lst, idx) in zip(names, item.refs[1:])},
+            status=status_ref(*item.refs[0]),
+            view_status={name: status_ref(*ref) for name, ref in zip(names, item.refs[1:])},
             now=now,
             policies=policies,
         )

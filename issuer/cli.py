@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from keys.cli import KID_HELP
+from keys.jose import ALGORITHM, ALGORITHMS
 from keys.cli_base import EXIT_OK, EXIT_REJECTED, UsageError, db_reason, parse_time, read_json
 
 LICENCE_TYPE_NAMES = ["id_card", "household_book", "residence_permit", "driving_license", "vehicle_license", "ebike_registration"]
@@ -102,7 +103,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
     try:
         keys = KeyDir(args.keys)
         with open_db(args.db) as session:
-            issued = issue_licence(session, keys, args.type, claims, holder_jwk=holder, now=parse_time(args.now))
+            issued = issue_licence(session, keys, args.type, claims, holder_jwk=holder, now=parse_time(args.now),
+                                   alg=args.alg)
             session.commit()
     except KeyStoreError as exc:
         raise UsageError(str(exc)) from None
@@ -284,6 +286,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--wallet", help="bind to this wallet's device key and store there, with its views")
     p.add_argument("--out", help="write the credential JWS here")
     p.add_argument("--now", help="issue as of this ISO time (tests)")
+    p.add_argument("--alg", choices=ALGORITHMS, default=ALGORITHM,
+                   help="the headers' name for Ed25519: EdDSA (default) or RFC 9864's Ed25519")
     p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_issue)
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keys import KeyDir
-from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_encode, sign_compact
+from keys.jose import ALGORITHM, TYP_CREDENTIAL, TYP_VIEW, Signer, b64url_encode, sign_compact
 from scenarios import Policy, load_policies
 
 from .schemas import ClaimsInvalid, FieldError, validate
@@ -93,17 +92,19 @@ def issue(
     now: int | None = None,
     with_views: bool = True,
     policies: Mapping[str, Policy] | None = None,
+    alg: str = ALGORITHM,
 ) -> Issued:
     """Validate ``claims`` (raises ``ClaimsInvalid``) and sign the credential and its views.
 
     ``holder_jwk`` binds the credential and views to the holder's device key (``cnf``);
     views need it. ``status`` is the credential's status-list reference; ``view_status``
-    gives one per scenario view.
+    gives one per scenario view. ``alg`` is the headers' name for Ed25519: "EdDSA" (the
+    default) or RFC 9864's "Ed25519" (docs/security.md, "Algorithms").
     """
     fields = validate(licence_type, claims)
     return sign_licence(
         keys, licence_type, fields, holder_jwk=holder_jwk, status=status, view_status=view_status,
-        now=now, with_views=with_views, policies=policies,
+        now=now, with_views=with_views, policies=policies, alg=alg,
     )
 
 
@@ -118,6 +119,7 @@ def sign_licence(
     now: int | None = None,
     with_views: bool = True,
     policies: Mapping[str, Policy] | None = None,
+    alg: str = ALGORITHM,
 ) -> Issued:
     """:func:`issue` for ``fields`` that :func:`issuer.schemas.validate` has already
     returned (callers that validate first, e.g. before allocating status entries)."""
@@ -137,12 +139,12 @@ def sign_licence(
     credential_claims = {**fields, **base, "jti": jti}
     if status is not None:
         credential_claims["status"] = dict(status)
-    credential = sign_compact(credential_claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL)
+    credential = sign_compact(credential_claims, private_key, kid=entry.kid, typ=TYP_CREDENTIAL, alg=alg)
     views: dict[str, str] = {}
     if with_views and holder_jwk is not None:
         policies = policies if policies is not None else default_policies()
         views = _sign_views(entry.kid, private_key, licence_type, fields, base, nbf, exp,
-                            view_names(licence_type, policies), view_status, policies)
+                            view_names(licence_type, policies), view_status, policies, alg)
     return Issued(licence_type, jti, credential, views, now, exp)
 
 
@@ -180,9 +182,10 @@ def _base(authority: str, licence_type: str, now: int, nbf: int, exp: int,
     return base
 
 
-def _sign_views(kid: str, private_key: Ed25519PrivateKey, licence_type: str, fields: Mapping[str, Any],
+def _sign_views(kid: str, private_key: Signer, licence_type: str, fields: Mapping[str, Any],
                 base: Mapping[str, Any], nbf: int, exp: int, scenarios: Sequence[str],
-                view_status: Mapping[str, Mapping[str, Any]] | None, policies: Mapping[str, Policy]) -> dict[str, str]:
+                view_status: Mapping[str, Mapping[str, Any]] | None, policies: Mapping[str, Policy],
+                alg: str = ALGORITHM) -> dict[str, str]:
     views: dict[str, str] = {}
     for name in scenarios:
         # VIEW_DAYS from the licence's start: a licence that starts later (a renewal issued
@@ -192,5 +195,5 @@ def _sign_views(kid: str, private_key: Ed25519PrivateKey, licence_type: str, fie
         v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": new_jti(12)}
         if view_status and name in view_status:
             v["status"] = dict(view_status[name])
-        views[name] = sign_compact(v, private_key, kid=kid, typ=TYP_VIEW)
+        views[name] = sign_compact(v, private_key, kid=kid, typ=TYP_VIEW, alg=alg)
     return views

@@ -28,12 +28,12 @@ from sqlalchemy import CursorResult, inspect, select, update
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
-from keys.jose import b64url_encode, split_compact
+from keys.jose import ALGORITHM, b64url_encode, split_compact
 
 from .credential import Issued, sign_licence, sign_views, view_names
 from .db.models import LicenceRecord, StatusEntry, StatusList, utc
 from .schemas import validate
-from .status_list import STATE_VALUES, sign_status_list
+from .status_list import STATE_VALUES, list_uri, public_url, sign_status_list, status_ref
 
 DEFAULT_LIST_SIZE = 1 << 20  # entries per status list (256 KiB as a raw 2-bit array)
 MAX_FILL = 0.5  # a list takes no new entries once half of it is used
@@ -173,9 +173,11 @@ def issue_licence(
     holder_jwk: Mapping[str, str] | None = None,
     holder: str | None = None,
     now: int | None = None,
+    alg: str = ALGORITHM,
 ) -> Issued:
     """Validate ``claims`` (raises ``ClaimsInvalid``), allocate status entries for the
-    credential and each scenario view, sign them, and record the licence."""
+    credential and each scenario view, sign them (headers naming ``alg``), and record the
+    licence."""
     now = int(time.time()) if now is None else now
     fields = validate(licence_type, claims)
     key, _ = keys.signing_key(licence_type, now)
@@ -189,9 +191,10 @@ def issue_licence(
         licence_type,
         fields,
         holder_jwk=holder_jwk,
-        status={"idx": cred_ref[1], "lst": cred_ref[0]},
-        view_status={name: {"idx": idx, "lst": lst} for name, (lst, idx) in view_refs.items()},
+        status=status_ref(*cred_ref),
+        view_status={name: status_ref(*ref) for name, ref in view_refs.items()},
         now=now,
+        alg=alg,
     )
     if holder is None and holder_jwk is not None:
         holder = thumbprint(holder_jwk)
@@ -286,7 +289,7 @@ def status_list_token(
         return None
     entries = _entries(session, list_id)
     kid = keys.key_for_authority(lst.authority, now)[0].kid
-    digest = hashlib.sha256(json.dumps([lst.authority, lst.size, kid, entries]).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([lst.authority, lst.size, kid, public_url(), entries]).encode()).hexdigest()
     hit = cache.get(list_id) if cache is not None else None
     if hit is not None and hit[0] == digest and 0 <= now - hit[1] < max_age:
         return hit[2]
@@ -297,8 +300,8 @@ def status_list_token(
 
 
 def publish_status_lists(session: Session, keys: KeyDir, out_dir: Path, *, now: int | None = None) -> dict[str, Path]:
-    """Write ``<list id>.jws`` for every list and then ``index.json`` (``{"iat", "lists"}``)
-    into ``out_dir``, each file atomically. Returns list id -> path."""
+    """Write ``<list id>.jws`` for every list and then ``index.json`` (``{"iat", "lists":
+    [{"id", "uri"}, ...]}``) into ``out_dir``, each file atomically. Returns list id -> path."""
     now = int(time.time()) if now is None else now
     out_dir = Path(out_dir)
     tokens = status_list_tokens(session, keys, now=now)
@@ -307,7 +310,7 @@ def publish_status_lists(session: Session, keys: KeyDir, out_dir: Path, *, now: 
         path = out_dir / f"{list_id}.jws"
         atomic_write(path, token.encode("ascii") + b"\n")
         paths[list_id] = path
-    index = {"iat": now, "lists": sorted(tokens)}
+    index = {"iat": now, "lists": [{"id": list_id, "uri": list_uri(list_id)} for list_id in sorted(tokens)]}
     atomic_write(out_dir / "index.json", (json.dumps(index, indent=2) + "\n").encode("ascii"))
     return paths
 
@@ -387,7 +390,7 @@ def refresh_views(session: Session, keys: KeyDir, credential: str, *, now: int |
     holder_jwk = _holder_jwk(claims)
     if holder_jwk is None:
         raise RecordError(f"licence {record.id} names no holder key; it has no views / 证照 {record.id} 未绑定持证人设备")
-    view_status = {e.scope: {"idx": e.idx, "lst": e.list_id} for e in record.entries if e.scope != "credential"}
+    view_status = {e.scope: status_ref(e.list_id, e.idx) for e in record.entries if e.scope != "credential"}
     fields = {k: v for k, v in claims.items() if k not in _ENVELOPE_CLAIMS}
     return sign_views(keys, record.licence_type, fields, holder_jwk=holder_jwk, exp=claims["exp"],
                       scenarios=[name for name in view_names(record.licence_type) if name in view_status],

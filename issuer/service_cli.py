@@ -30,20 +30,38 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the service under gunicorn (schema upgraded once, before the workers start)."""
+    """Run the service under gunicorn (schema upgraded once, before the workers start):
+    JSON logs, the access log and Prometheus multiprocess metrics (issuer.service.gunicorn_conf)."""
     import os
+    from pathlib import Path
 
-    from issuer.service import create_app, db
+    from sqlalchemy.exc import SQLAlchemyError
 
-    app = create_app()
-    if args.demo:
-        from issuer.service import demo
+    from issuer.service import config, create_app, db, dbfail, metrics
 
-        print(demo.banner(demo.prepare(app), f"http://{args.bind}"), flush=True)
-    else:
-        db.upgrade(app)
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", args.bind,
-            "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss', "app:create_app()"]
+    try:
+        app = create_app()
+    except config.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        if args.demo:
+            from issuer.service import demo
+
+            print(demo.banner(demo.prepare(app), f"http://{args.bind}"), flush=True)
+            if not (os.environ.get("CERTFREE_SECRET_KEY") or os.environ.get("CERTFREE_SECRET_KEY_FILE")):
+                os.environ["CERTFREE_SECRET_KEY_FILE"] = str(demo.secret_key_file(app))  # the demo's own
+        else:
+            db.upgrade(app)
+    except SQLAlchemyError as exc:
+        raise UsageError(dbfail.unreachable(app.config["DATABASE_URL"], exc)) from None
+    if not app.config.get("SECRET_KEY"):
+        raise UsageError("CERTFREE_SECRET_KEY (or CERTFREE_SECRET_KEY_FILE) is not set: the session secret must be "
+                         "given, the same on every host (docs/operations.md) / 未设置 CERTFREE_SECRET_KEY"
+                         "（或 CERTFREE_SECRET_KEY_FILE）：会话密钥须由配置提供，各主机相同")
+    folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(app.instance_path) / "prometheus"))
+    metrics.prepare_multiprocess_dir(folder)
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:issuer.service.gunicorn_conf",
+            "--workers", str(args.workers), "--bind", args.bind, "app:create_app()"]
     os.execv(sys.executable, argv)
     return EXIT_OK  # not reached
 

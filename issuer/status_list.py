@@ -1,4 +1,11 @@
-"""Building and signing status list tokens (IETF OAuth Token Status List style).
+"""Building and signing status list tokens (IETF OAuth Token Status List, draft-ietf-oauth-status-list).
+
+A credential or view refers to its entry as ``"status": {"status_list": {"idx": i, "uri":
+U}}``; ``U`` is the list's URI, the service's public base URL (``CERTFREE_PUBLIC_URL``,
+default ``http://127.0.0.1:8000``, the demo's address) followed by ``/status/<list id>.jws``,
+where the service serves the list. The list token says ``sub`` = ``U``, ``iat``, ``exp``
+and ``ttl``. Credentials issued before carried ``"status": {"idx": i, "lst": list id}``;
+the verifier still reads them (a list id is the last segment of its URI).
 
 2 bits per entry (0 valid, 1 revoked, 2 suspended), entry ``i`` in bits ``2*(i%4)``..
 of byte ``i//4``, least significant first; the array is DEFLATE-compressed in a zlib
@@ -10,6 +17,7 @@ about 14.5 KB from zlib level 9. See ``bench/status_list.py``.
 from __future__ import annotations
 
 import zlib
+import os
 from typing import Any, Iterable, Mapping
 
 from keys import KeyDir
@@ -23,6 +31,31 @@ except ImportError:  # pragma: no cover - depends on the environment
 BITS = 2
 VALID, REVOKED, SUSPENDED = 0, 1, 2
 STATE_VALUES = {"valid": VALID, "revoked": REVOKED, "suspended": SUSPENDED}
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+STATUS_PATH = "/status/{}.jws"  # the public endpoint (issuer/service/public.py) serving a list
+#: A list token's ``exp``: past it no verifier uses the list. Longer than any scenario's
+#: ``status_max_age_seconds`` (3 days at most), which decides staleness first.
+LIST_LIFETIME = 7 * 86400
+#: A list token's ``ttl``: how long a consumer may cache it before fetching it again (the
+#: service re-signs a list at least this often, STATUS_RESIGN_SECONDS).
+LIST_TTL = 900
+
+
+def public_url() -> str:
+    """The service's public base URL (``CERTFREE_PUBLIC_URL``), without a final slash. It
+    goes into every status list URI, so keep it fixed while credentials referring to it
+    live."""
+    return (os.environ.get("CERTFREE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+
+
+def list_uri(list_id: str, base: str | None = None) -> str:
+    """The URI of status list ``list_id``: where the service serves it, and its token's ``sub``."""
+    return (public_url() if base is None else base.rstrip("/")) + STATUS_PATH.format(list_id)
+
+
+def status_ref(list_id: str, idx: int, base: str | None = None) -> dict[str, Any]:
+    """The ``status`` claim of a credential or view whose entry is ``idx`` in ``list_id``."""
+    return {"status_list": {"idx": idx, "uri": list_uri(list_id, base)}}
 
 
 def pack(size: int, entries: Iterable[tuple[int, int]] | Mapping[int, int]) -> bytes:
@@ -48,17 +81,22 @@ def compress(raw: bytes) -> bytes:
     return packer.compress(raw) + packer.flush()
 
 
-def status_list_claims(list_id: str, authority: str, size: int, entries: Any, now: int) -> dict[str, Any]:
+def status_list_claims(list_id: str, authority: str, size: int, entries: Any, now: int,
+                       base: str | None = None) -> dict[str, Any]:
     return {
         "iss": authority,
-        "sub": list_id,
+        "sub": list_uri(list_id, base),
         "iat": int(now),
+        "exp": int(now) + LIST_LIFETIME,
+        "ttl": LIST_TTL,
         "status_list": {"bits": BITS, "lst": b64url_encode(compress(pack(size, entries)))},
     }
 
 
-def sign_status_list(keys: KeyDir, authority: str, list_id: str, size: int, entries: Any, now: int) -> str:
-    """The signed status list token, by ``authority``'s active key at ``now``."""
+def sign_status_list(keys: KeyDir, authority: str, list_id: str, size: int, entries: Any, now: int,
+                     base: str | None = None) -> str:
+    """The signed status list token, by ``authority``'s active key at ``now``; its URI
+    starts with ``base`` (default: :func:`public_url`)."""
     entry, private_key = keys.key_for_authority(authority, now)
-    claims = status_list_claims(list_id, authority, size, entries, now)
+    claims = status_list_claims(list_id, authority, size, entries, now, base)
     return sign_compact(claims, private_key, kid=entry.kid, typ=TYP_STATUS_LIST)

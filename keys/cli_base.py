@@ -1,14 +1,16 @@
 """The command line's shared plumbing, below every role's commands: exit codes, usage
 errors, time and JSON file arguments, what a database error means, the refusal of folders
-inside certfree's own packages, the last-resort internal error, terminal columns."""
+inside certfree's own packages, running a command to its exit code, the last-resort internal
+error, terminal columns."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3  # 1 is only ever "not valid"
@@ -104,3 +106,34 @@ def internal_error(exc: BaseException) -> int:
     print(f"certfree: 内部错误 / internal error: {type(exc).__name__}{where}; "
           "请将此行报告给技术支持 / please report this line", file=sys.stderr)
     return EXIT_INTERNAL
+
+
+def run(command: Callable[[Any], int], args: Any) -> int:
+    """Run one command and turn what it raised into its exit code and one line on stderr:
+    2 for a usage error, a file or folder that cannot be read, a key store or wallet that is
+    not there, a setting that cannot be used or a database that cannot be used; 3 for a bug."""
+    try:
+        return int(command(args))
+    except UsageError as exc:
+        print(f"certfree: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a file or folder named on the command line is missing or unreadable
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"certfree: error: {where}{exc.strerror or type(exc).__name__} / 文件或文件夹无法读写", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from issuer.service.config import ConfigError
+        from keys import KeyStoreError
+        from wallet import WalletError
+
+        # a key folder or wallet that is not there, a setting that cannot be used
+        if isinstance(exc, (KeyStoreError, WalletError, ConfigError)):
+            print(f"certfree: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, (sqlite3.Error, SQLAlchemyError)):  # a locked, full or damaged database
+            zh, en = db_reason(exc)
+            print(f"certfree: error: a database cannot be used ({en}) / 数据库无法使用（{zh}）", file=sys.stderr)
+            return EXIT_USAGE
+        return internal_error(exc)

@@ -5,13 +5,20 @@ QR text = ``"CF1:"`` + base45(CBOR array). base45 keeps the QR in alphanumeric m
 * credential / view:  ``[1, kid8, claims, sig]``
 * presentation:       ``[2, kid8, claims, sig, proof_iat, proof_nonce, proof_sig]``
 
+Kinds 1 and 2 rebuild headers naming ``"alg": "EdDSA"``; kinds 3 and 4 are the same two
+shapes whose headers (the issuer's, and in a presentation the holder proof's too) name
+RFC 9864's ``"Ed25519"``. One algorithm name per envelope: a wallet signs its proof with
+the name its view's issuer used (:func:`jws_algorithm`).
+
 Proof parts: ``proof_iat`` (Unix seconds) and ``proof_nonce`` (raw bytes); the proof's
 header and payload are rebuilt from them and the view (see :func:`proof_claims`).
 
 ``kid8`` is the first 8 bytes of the issuer key's RFC 7638 thumbprint; ``claims`` is the
 signed JSON payload with known claim names replaced by small integers (see ``_CODEBOOK``),
 ``cnf`` reduced to the raw 32-byte holder key, ``jti`` to its raw bytes, the issuer,
-licence type and scenario names to small integers, and full dates to RFC 8943 day counts. Signatures
+licence type and scenario names to small integers, full dates to RFC 8943 day counts, and a
+status claim of the Token Status List draft's shape whose list URI starts with a known
+prefix to ``[idx, prefix code, raw list id]`` (see :func:`_short_status`). Signatures
 are raw 64-byte Ed25519 signatures. Nothing here is trusted: the verifier rebuilds the
 exact JWS strings (header from a fixed template, payload by :func:`keys.jose.canonical_json`)
 and verifies them normally, so any change to the envelope breaks a signature.
@@ -34,11 +41,14 @@ import base45
 import cbor2
 
 from .jose import (
+    ALGORITHM,
+    ALGORITHM_RFC9864,
     TYP_PROOF,
     b64url_bytes,
     b64url_decode,
     b64url_encode,
     canonical_json,
+    is_allowed_algorithm,
     protected_header,
     split_compact,
 )
@@ -46,6 +56,16 @@ from .jose import (
 PREFIX = "CF1:"
 KIND_CREDENTIAL = 1
 KIND_PRESENTATION = 2
+KIND_CREDENTIAL_ED25519 = 3
+KIND_PRESENTATION_ED25519 = 4
+# kind -> (carries a holder proof, the "alg" its rebuilt headers name); one byte of CBOR each
+_KINDS = {
+    KIND_CREDENTIAL: (False, ALGORITHM),
+    KIND_PRESENTATION: (True, ALGORITHM),
+    KIND_CREDENTIAL_ED25519: (False, ALGORITHM_RFC9864),
+    KIND_PRESENTATION_ED25519: (True, ALGORITHM_RFC9864),
+}
+_KIND_OF = {shape: kind for kind, shape in _KINDS.items()}
 MAX_TEXT = 4296  # the most a QR code can hold in alphanumeric mode (version 40-L)
 MAX_DEPTH = 6
 _MAX_INT = 2**53 - 1
@@ -62,6 +82,13 @@ _CNF = _CODEBOOK["cnf"]
 _VALUE_CLAIMS = frozenset({"iss", "vct", "scn"})
 _VALUES: tuple[str, ...] = tuple(_CODES["values"])
 _VALUE_CODES = {value: i for i, value in enumerate(_VALUES, start=1)}
+
+# Status list URIs "<start><base64url list id>.jws" whose start is in this book travel as
+# the start's number and the list id's raw bytes. Each start ends in "/", so a URI has at
+# most one way to be written short.
+_STATUS_URIS: tuple[str, ...] = tuple(_CODES["status_uris"])
+_STATUS_URI_CODES = {start: i for i, start in enumerate(_STATUS_URIS, start=1)}
+_LIST_SUFFIX = ".jws"
 
 # Full dates ("1990-03-07") travel as RFC 8943 tag 100: days since 1970-01-01.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -106,6 +133,7 @@ class Envelope(NamedTuple):
     signature: bytes
     proof: Proof | None
     holder_key: bytes | None  # the raw 32-byte key of cnf, as carried; None if cnf is absent
+    alg: str = ALGORITHM  # the "alg" of the rebuilt headers (the envelope's kind says which)
 
 
 def view_hash(view_jws: str) -> str:
@@ -120,15 +148,28 @@ def proof_claims(view_jws: str, iat: int, nonce: bytes) -> dict[str, Any]:
 # ---- encoding (wallet and issuer side) -------------------------------------------------
 
 
+def jws_algorithm(jws: str) -> str:
+    """The ``alg`` a certfree JWS's header names ("EdDSA" or "Ed25519"), unverified: what a
+    wallet's holder proof over that view must name too. Raises :class:`EnvelopeError`."""
+    try:
+        alg = json.loads(split_compact(jws)[0]).get("alg")
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise EnvelopeError(f"not a certfree JWS ({type(exc).__name__})") from None
+    if not is_allowed_algorithm(alg):
+        raise EnvelopeError("header does not match the template")
+    return str(alg)
+
+
 def encode_credential(jws: str) -> str:
     """QR text for a credential or a view on its own (no holder proof)."""
-    kid, claims, sig = _pack_jws(jws)
-    return _to_text([KIND_CREDENTIAL, kid, claims, sig])
+    kid, claims, sig, alg = _pack_jws(jws)
+    return _to_text([_KIND_OF[False, alg], kid, claims, sig])
 
 
 def encode_presentation(view_jws: str, proof_jws: str) -> str:
-    """QR text for a presentation: a view plus the holder's proof over it."""
-    kid, claims, sig = _pack_jws(view_jws)
+    """QR text for a presentation: a view plus the holder's proof over it (whose header
+    names the view's algorithm)."""
+    kid, claims, sig, alg = _pack_jws(view_jws)
     try:
         header, payload, proof_sig = split_compact(proof_jws)
         proof = json.loads(payload)
@@ -136,19 +177,21 @@ def encode_presentation(view_jws: str, proof_jws: str) -> str:
         rebuilt = canonical_json(proof_claims(view_jws, proof["iat"], nonce))
     except (ValueError, TypeError, KeyError) as exc:
         raise EnvelopeError(f"not a certfree holder proof ({type(exc).__name__})") from None
-    if header != protected_header(None, TYP_PROOF):
+    if header != protected_header(None, TYP_PROOF, alg):
         raise EnvelopeError("proof header does not match the template")
     if rebuilt != payload:
         raise EnvelopeError("proof payload cannot be rebuilt")
-    return _to_text([KIND_PRESENTATION, kid, claims, sig, proof["iat"], nonce, proof_sig])
+    return _to_text([_KIND_OF[True, alg], kid, claims, sig, proof["iat"], nonce, proof_sig])
 
 
-def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
+def _pack_jws(jws: str) -> tuple[bytes, Any, bytes, str]:
     try:
         header_bytes, payload, sig = split_compact(jws)
         header = json.loads(header_bytes)
         kid = header.get("kid") if isinstance(header, dict) else None
-        if not isinstance(kid, str) or header_bytes != protected_header(kid, header.get("typ", "")):
+        alg = header.get("alg") if isinstance(header, dict) else None
+        if (not isinstance(kid, str) or not isinstance(alg, str) or not is_allowed_algorithm(alg)
+                or header_bytes != protected_header(kid, header.get("typ", ""), alg)):
             raise EnvelopeError("header does not match the template")
         claims = json.loads(payload)
         if not isinstance(claims, dict):
@@ -156,7 +199,7 @@ def _pack_jws(jws: str) -> tuple[bytes, Any, bytes]:
         packed = _compact(claims)
         if canonical_json(_expand(cbor2.loads(cbor2.dumps(packed)))) != payload:
             raise EnvelopeError("payload is not in canonical form; it cannot be rebuilt exactly")
-        return b64url_decode(kid)[:8], packed, sig
+        return b64url_decode(kid)[:8], packed, sig, alg
     except EnvelopeError:
         raise
     except (ValueError, TypeError) as exc:  # not a compact JWS, not JSON, not certfree's claims
@@ -181,11 +224,50 @@ def _compact(value: Any) -> Any:
     return value
 
 
+def _short_status(value: Any) -> list[Any] | None:
+    """``[idx, start code, raw list id]`` for ``{"status_list": {"idx": idx, "uri":
+    start + base64url(raw list id) + ".jws"}}`` with ``start`` in the book, a raw list id of
+    1 to 32 bytes and 0 <= idx < 2**53; None for any other value (it keeps its JSON shape)."""
+    if not isinstance(value, dict) or set(value) != {"status_list"}:
+        return None
+    inner = value["status_list"]
+    if not isinstance(inner, dict) or set(inner) != {"idx", "uri"}:
+        return None
+    idx, uri = inner["idx"], inner["uri"]
+    if not _is_int(idx) or not isinstance(uri, str) or not uri.endswith(_LIST_SUFFIX):
+        return None
+    start, _, name = uri[: -len(_LIST_SUFFIX)].rpartition("/")
+    code = _STATUS_URI_CODES.get(start + "/")
+    if code is None:
+        return None
+    try:
+        raw = b64url_decode(name)
+    except ValueError:
+        return None
+    return [idx, code, raw] if 1 <= len(raw) <= 32 else None
+
+
+def _expand_status(value: list[Any]) -> dict[str, Any]:
+    """The status claim written short by :func:`_short_status`, rebuilt."""
+    if len(value) != 3:
+        raise EnvelopeError("bad status entry")
+    idx, code, raw = value
+    if not _is_int(idx) or type(code) is not int or not 1 <= code <= len(_STATUS_URIS):
+        raise EnvelopeError("bad status entry")
+    if not isinstance(raw, bytes) or not 1 <= len(raw) <= 32:
+        raise EnvelopeError("bad status list id")
+    return {"status_list": {"idx": idx, "uri": _STATUS_URIS[code - 1] + b64url_encode(raw) + _LIST_SUFFIX}}
+
+
 def _compact_value(key: str, value: Any) -> Any:
-    """cnf and jti get lossless binary forms, well-known names a number; everything else
-    keeps its JSON shape."""
+    """cnf, jti and a status entry get lossless short forms, well-known names a number;
+    everything else keeps its JSON shape."""
     if key in _VALUE_CLAIMS and isinstance(value, str) and value in _VALUE_CODES:
         return _VALUE_CODES[value]
+    if key == "status":
+        short = _short_status(value)
+        if short is not None:
+            return short
     if key == "cnf" and isinstance(value, dict) and set(value) == {"jwk"}:
         jwk = value["jwk"]
         if isinstance(jwk, dict) and set(jwk) == {"crv", "kty", "x"}:
@@ -286,9 +368,10 @@ def decode(text: str) -> Envelope:
     kind = items[0]
     if type(kind) is not int:  # 2.0 or true would mean the same: one encoding
         raise EnvelopeError("unknown envelope kind")
-    if kind == KIND_CREDENTIAL and len(items) == 4:
+    with_proof, alg = _KINDS.get(kind, (None, ALGORITHM))
+    if with_proof is False and len(items) == 4:
         proof = None
-    elif kind == KIND_PRESENTATION and len(items) == 7:
+    elif with_proof is True and len(items) == 7:
         iat, nonce, proof_sig = items[4:7]
         if not (_is_int(iat) and isinstance(nonce, bytes) and 8 <= len(nonce) <= 32):
             raise EnvelopeError("bad proof fields")
@@ -306,7 +389,8 @@ def decode(text: str) -> Envelope:
     except (TypeError, ValueError):
         raise EnvelopeError("claims are not JSON") from None
     holder_key = packed.get(_CNF)
-    return Envelope(kind, kid, payload, claims, _signature(sig), proof, holder_key if type(holder_key) is bytes else None)
+    return Envelope(kind, kid, payload, claims, _signature(sig), proof,
+                    holder_key if type(holder_key) is bytes else None, alg)
 
 
 def _refuse_tag(*_args: Any) -> Any:
@@ -414,6 +498,8 @@ def _expand(value: Any, key: str | None = None) -> Any:
             if name in out:
                 raise EnvelopeError("duplicate claim")
             out[name] = _expand(v, name)
+        if key == "status" and _short_status(out) is not None:
+            raise EnvelopeError("status entry written out")
         return out
     if isinstance(value, bytes):
         if key == "cnf" and len(value) == 32:
@@ -422,6 +508,8 @@ def _expand(value: Any, key: str | None = None) -> Any:
             return b64url_encode(value)
         raise EnvelopeError("unexpected bytes")
     if isinstance(value, list):
+        if key == "status":
+            return _expand_status(value)
         return [_expand(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value

@@ -76,3 +76,19 @@ def private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
+
+
+
+def read_capped(path: str | Path, limit: int, error: type[Exception]) -> bytes:
+    """The bytes of ``path``, refused with ``error`` (its message naming the file, in English
+    and Chinese) if it cannot be read or holds more than ``limit``: a larger file is never
+    read whole."""
+    name = Path(path).name
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read {name} ({type(exc).__name__}) / 无法读取 {name}") from None
+    if len(data) > limit:
+        raise error(f"{name} is too large / {name} 过大")
+    return data

@@ -12,6 +12,7 @@ claims in any lossless form and the verifier rebuilds the exact signed bytes.
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import hashlib
@@ -21,13 +22,16 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+# The JWS "alg" names certfree accepts, both meaning Ed25519 and nothing else: "EdDSA"
+# (RFC 8037), which certfree signs with by default, and "Ed25519", RFC 9864's fully
+# specified name for the same signature (docs/security.md, "Algorithms"). An explicit
+# allow-list: the token's header never picks the key type.
 ALGORITHM = "EdDSA"
+ALGORITHM_RFC9864 = "Ed25519"
+ALGORITHMS = (ALGORITHM, ALGORITHM_RFC9864)
 
 # JWS "typ" values: a token of one kind can never pass as another kind.
 TYP_CREDENTIAL = "cf-cred"
@@ -36,6 +40,27 @@ TYP_PROOF = "cf-proof"
 TYP_TRUST_LIST = "cf-trust"
 TYP_STATUS_LIST = "statuslist+jwt"
 
+
+
+class TokenKey(abc.ABC):
+    """An Ed25519 key whose private part is outside this process: a PKCS#11 token
+    (:class:`keys.hsm.TokenSigner`)."""
+
+    @abc.abstractmethod
+    def sign(self, data: bytes) -> bytes:
+        """The Ed25519 signature (RFC 8032, pure EdDSA) of ``data``."""
+
+    @abc.abstractmethod
+    def public_key(self) -> Ed25519PublicKey:
+        """The key's public half."""
+
+
+#: The one signing interface: every signature certfree makes (credentials, views, status
+#: lists, the trust list) is ``signer.sign(data)`` by a key parsed in this process (a file
+#: of the key store; used as it stands, no wrapper, no extra call per signature) or a key in
+#: a token. Which one is chosen per key in the key store's registry (keys/store.py); nothing
+#: else is accepted (``isinstance(key, Signer)``), so no other kind of key signs by mistake.
+Signer = Ed25519PrivateKey | TokenKey
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -137,30 +162,41 @@ def key_id(key: Ed25519PublicKey) -> str:
     return thumbprint(public_jwk(key))
 
 
-def protected_header(kid: str | None, typ: str) -> bytes:
+def is_allowed_algorithm(alg: Any) -> bool:
+    """Whether a header's ``alg`` is one of :data:`ALGORITHMS` (exactly: text, same case,
+    no spaces)."""
+    return type(alg) is str and alg in ALGORITHMS
+
+
+def protected_header(kid: str | None, typ: str, alg: str = ALGORITHM) -> bytes:
     """The exact header bytes certfree signs; the verifier rebuilds them from this template."""
-    header: dict[str, str] = {"alg": ALGORITHM, "typ": typ}
+    if not is_allowed_algorithm(alg):
+        raise ValueError("certfree signs with EdDSA or Ed25519 only")
+    header: dict[str, str] = {"alg": alg, "typ": typ}
     if kid is not None:
         header["kid"] = kid
     return json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii")
 
 
 @lru_cache(maxsize=1024)
-def _signing_prefix(kid: str | None, typ: str) -> bytes:
-    """base64url(protected header) + "." for (kid, typ), built once."""
-    return b64url_bytes(protected_header(kid, typ)) + b"."
+def _signing_prefix(kid: str | None, typ: str, alg: str) -> bytes:
+    """base64url(protected header) + "." for (kid, typ, alg), built once."""
+    return b64url_bytes(protected_header(kid, typ, alg)) + b"."
 
 
 def sign_compact(
-    claims: Mapping[str, Any], private_key: Ed25519PrivateKey, *, kid: str | None, typ: str
+    claims: Mapping[str, Any], private_key: Signer, *, kid: str | None, typ: str,
+    alg: str = ALGORITHM,
 ) -> str:
-    """Sign ``claims`` as a compact JWS (EdDSA, Ed25519).
+    """Sign ``claims`` as a compact JWS with Ed25519, the header naming ``alg`` ("EdDSA" by
+    default, or RFC 9864's "Ed25519"; anything else raises ``ValueError``), with
+    ``private_key``: a key parsed in this process or one in a PKCS#11 token (:data:`Signer`).
 
     The header is exactly :func:`protected_header` so that QR envelopes need not carry it.
     """
-    if not isinstance(private_key, Ed25519PrivateKey):
+    if not isinstance(private_key, Signer):
         raise TypeError("certfree signs with Ed25519 keys only")
-    signed = _signing_prefix(kid, typ) + b64url_bytes(canonical_json(claims))
+    signed = _signing_prefix(kid, typ, alg) + b64url_bytes(canonical_json(claims))
     return (signed + b"." + b64url_bytes(private_key.sign(signed))).decode("ascii")
 
 

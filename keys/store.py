@@ -2,12 +2,20 @@
 
 Layout of ``DIR`` (``certfree keys init --dir DIR``)::
 
-    registry.json          which keys exist, their authority, licence types, validity, state
+    registry.json          which keys exist, their authority, licence types, validity, state,
+                           public key and custody (a file here, or a PKCS#11 token)
     root.key.pem           root private key, PKCS#8, encrypted with CERTFREE_KEY_PASSPHRASE
+                           (absent on a service host whose root is kept offline)
     root.jwk.json          root public key: the pin a verifier is configured with
-    issuers/<kid>.key.pem  issuer private keys, PKCS#8, encrypted
+    issuers/<kid>.key.pem  issuer private keys, PKCS#8, encrypted (none for a key in a token)
     jwks.json              public issuer keys (RFC 7517 JWK Set)
     trust_list.jws         the trust list, signed by the root key
+    trust_request.json     with the root offline: the keys the next trust list must list
+                           (carried to the offline machine, see keys/ceremony.py)
+
+Each issuer key signs through one interface (:data:`keys.jose.Signer`): a key in a file
+is parsed here; a key whose registry entry says ``"custody": "pkcs11"`` lives in the named
+token and signs there (:mod:`keys.hsm`); its private part is never on this disk.
 
 With ``--insecure-dev`` private keys are written unencrypted, with ``.UNENCRYPTED`` in
 their file names, a warning file beside them, and a warning logged on every load.
@@ -34,7 +42,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from .authorities import AUTHORITIES
 from .files import atomic_write
-from .jose import TYP_TRUST_LIST, key_id, public_jwk, sign_compact
+from .jose import TYP_TRUST_LIST, Signer, key_id, public_jwk, public_key_from_jwk, sign_compact
 
 log = logging.getLogger("certfree.keys")
 
@@ -59,9 +67,13 @@ class IssuerKey:
     licence_types: tuple[str, ...]
     not_before: int
     not_after: int
-    state: str  # "active" | "retired" | "compromised"
+    state: str  # "active" | "retired" | "compromised"; "pending" until a trust list lists it
     retired_at: int | None = None
     compromised_since: int | None = None
+    # Where the private key lives: "file" (issuers/<kid>.key.pem) or "pkcs11" (in ``token``).
+    # Registry only: the trust list carries what to_json gives, not these.
+    custody: str = "file"
+    token: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +98,8 @@ class IssuerKey:
             state=data["state"],
             retired_at=data.get("retired_at"),
             compromised_since=data.get("compromised_since"),
+            custody=data.get("custody", "file"),
+            token=data.get("token"),
         )
 
 
@@ -130,8 +144,8 @@ class KeyDir:
     def __init__(self, path: str | Path, passphrase: bytes | None = None) -> None:
         self.path = Path(path)
         self._passphrase = passphrase if passphrase is not None else passphrase_from_env()
-        self._private: dict[str, Ed25519PrivateKey] = {}
-        self._signing: dict[str, tuple[IssuerKey, Ed25519PrivateKey]] = {}  # cleared on any change
+        self._private: dict[str, Signer] = {}
+        self._signing: dict[str, tuple[IssuerKey, Signer]] = {}  # cleared on any change
         if not (self.path / "registry.json").is_file():
             raise KeyStoreError(f"no key directory at {self.path} (run: certfree keys init --dir {self.path}) / {self.path} 不是密钥目录（请先运行 certfree keys init --dir {self.path}）")
         self._registry: dict[str, Any] = {}
@@ -171,8 +185,10 @@ class KeyDir:
         passphrase: bytes | None = None,
         insecure_dev: bool = False,
         now: int | None = None,
+        token: str | None = None,
     ) -> "KeyDir":
-        """Create a root key and one issuer key per authority, then publish JWKS and trust list."""
+        """Create a root key and one issuer key per authority (in the PKCS#11 ``token`` if
+        one is named, else in files), then publish JWKS and trust list."""
         path = Path(path)
         if (path / "registry.json").exists():
             raise KeyStoreError(f"{path} already holds keys; refusing to overwrite them / {path} 中已有密钥，不会覆盖")
@@ -202,7 +218,7 @@ class KeyDir:
         store._write_private("root", root)
         atomic_write(path / "root.jwk.json", _dump(public_jwk(root.public_key())))
         for authority in AUTHORITIES.values():
-            store._add_issuer_key(authority.name, now)
+            store._add_issuer_key(authority.name, now, token=token)
         store.publish(now)
         return store
 
@@ -218,20 +234,30 @@ class KeyDir:
         write_private_key(self._key_file(name), key, None if self.insecure_dev else self._passphrase)
         self._private[name] = key
 
-    def _add_issuer_key(self, authority: str, now: int) -> IssuerKey:
-        key = Ed25519PrivateKey.generate()
+    def _add_issuer_key(self, authority: str, now: int, *, token: str | None = None, state: str = "active") -> IssuerKey:
+        """A new issuer key for ``authority``: made in the PKCS#11 ``token`` if one is named,
+        else in this process and written encrypted to a file."""
+        custody: dict[str, str] = {}
+        if token is not None:
+            from . import hsm
+
+            kid, public = hsm.generate(token)
+            custody = {"custody": "pkcs11", "token": token}
+        else:
+            key = Ed25519PrivateKey.generate()
+            kid, public = key_id(key.public_key()), key.public_key()
+            self._write_private(kid, key)
         entry = IssuerKey(
-            kid=key_id(key.public_key()),
+            kid=kid,
             authority=authority,
             licence_types=AUTHORITIES[authority].licence_types,
             not_before=now,
             not_after=now + ISSUER_KEY_YEARS * _YEAR,
-            state="active",
+            state=state,
         )
-        self._write_private(entry.kid, key)
-        self._registry["issuers"].append(entry.to_json())
+        self._registry["issuers"].append({**entry.to_json(), **custody, "jwk": public_jwk(public)})
         self._save_registry()
-        return entry
+        return IssuerKey.from_json(self._registry["issuers"][-1])
 
     def _save_registry(self) -> None:
         self._signing.clear()
@@ -249,9 +275,9 @@ class KeyDir:
         return [IssuerKey.from_json(e) for e in self._registry["issuers"]]
 
     def private_key(self, name: str) -> Ed25519PrivateKey:
-        """Load (once) the private key ``name`` ("root" or an issuer kid)."""
+        """Load (once) the private key file ``name`` ("root" or an issuer kid)."""
         cached = self._private.get(name)
-        if cached is not None:
+        if isinstance(cached, Ed25519PrivateKey):
             return cached
         path = self._key_file(name)
         if self.insecure_dev:
@@ -262,7 +288,30 @@ class KeyDir:
         self._private[name] = key
         return key
 
-    def signing_key(self, licence_type: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
+    def signer(self, name: str) -> Signer:
+        """The signer of key ``name`` ("root" or an issuer kid): its file, parsed once, or
+        its PKCS#11 token, as the registry says. A token key opens no session here: the
+        first signature in each process does (see :mod:`keys.hsm`)."""
+        cached = self._private.get(name)
+        if cached is not None:
+            return cached
+        data = next((e for e in self._registry["issuers"] if e["kid"] == name), None)
+        if data is None or data.get("custody", "file") == "file":
+            return self.private_key(name)
+        if data["custody"] != "pkcs11":
+            raise KeyStoreError(f"key {name!r}: unknown custody {data['custody']!r} / 密钥 {name!r} 的保管方式未知")
+        from . import hsm
+
+        signer: Signer = hsm.TokenSigner(data["token"], name, public_key_from_jwk(data["jwk"]))
+        self._private[name] = signer
+        return signer
+
+    @property
+    def root_online(self) -> bool:
+        """Whether the root private key is in this folder (not kept offline)."""
+        return self._key_file("root").is_file()
+
+    def signing_key(self, licence_type: str, now: int) -> tuple[IssuerKey, Signer]:
         """The active key allowed to sign ``licence_type`` at ``now``."""
         self._fresh()
         cached = self._signing.get(licence_type)
@@ -274,15 +323,15 @@ class KeyDir:
                 and licence_type in entry.licence_types
                 and entry.not_before <= now < entry.not_after
             ):
-                found = entry, self.private_key(entry.kid)
+                found = entry, self.signer(entry.kid)
                 self._signing[licence_type] = found
                 return found
         raise KeyStoreError(f"no active issuer key may sign {licence_type!r} / 没有可签发 {licence_type!r} 的有效密钥")
 
-    def key_for_authority(self, authority: str, now: int) -> tuple[IssuerKey, Ed25519PrivateKey]:
+    def key_for_authority(self, authority: str, now: int) -> tuple[IssuerKey, Signer]:
         for entry in reversed(self.issuer_keys()):
             if entry.state == "active" and entry.authority == authority and entry.not_before <= now < entry.not_after:
-                return entry, self.private_key(entry.kid)
+                return entry, self.signer(entry.kid)
         raise KeyStoreError(f"no active key for authority {authority!r} / 机关 {authority!r} 没有有效密钥")
 
     def root_public_jwk(self) -> dict[str, str]:
@@ -297,27 +346,56 @@ class KeyDir:
     # ---- lifecycle ------------------------------------------------------------------
 
     def _begin_change(self) -> None:
-        """Before a change: unlock the root key (a wrong or missing passphrase fails here,
-        before anything is written) and read the registry as it is on disk, not an old copy."""
-        self.private_key("root")
+        """Before a change: unlock the root key, or with the root offline an issuer key file
+        (a wrong or missing passphrase fails here, before anything is written), and read the
+        registry as it is on disk, not an old copy."""
+        if self.root_online:
+            self.private_key("root")
+        else:
+            self._fresh(force=True)
+            files = [e for e in self._registry["issuers"] if e.get("custody", "file") == "file"]
+            if files:
+                self.private_key(files[-1]["kid"])
         self._fresh(force=True)
 
-    def rotate(self, authority: str, now: int | None = None) -> tuple[IssuerKey, list[IssuerKey]]:
+    def _custody_of(self, authority: str, token: str | None, same_custody: bool) -> str | None:
+        """The token a new key of ``authority`` goes in: ``token``, or with ``same_custody``
+        that of the authority's newest key (None: a file)."""
+        if token is not None or not same_custody:
+            return token
+        for data in reversed(self._registry["issuers"]):
+            if data["authority"] == authority:
+                return data.get("token") if data.get("custody") == "pkcs11" else None
+        return None
+
+    def rotate(self, authority: str, now: int | None = None, *, token: str | None = None,
+               same_custody: bool = True) -> tuple[IssuerKey, list[IssuerKey]]:
         """A new active key for ``authority``; its active keys become "retired" at ``now``.
 
         A retired key signs nothing new; what it signed up to ``retired_at`` still verifies
         until it expires. Publishes a new trust list. Returns (new key, keys retired).
+
+        The new key is made in the PKCS#11 ``token`` if one is named, else where the key it
+        replaces lives (``same_custody=False``: in a file). With the root offline, the new
+        key is "pending" and the old ones stay active: nothing changes for the desks until a
+        trust list signed offline that lists the new key is imported
+        (:func:`keys.ceremony.import_trust_list`), which activates it and retires them.
         """
         if authority not in AUTHORITIES:
             raise KeyStoreError(f"unknown authority {authority!r} / 未知的签发机关 {authority!r}")
         self._begin_change()
         now = int(time.time()) if now is None else now
+        token = self._custody_of(authority, token, same_custody)
+        if not self.root_online:
+            pending = self._add_issuer_key(authority, now, token=token, state="pending")
+            self._publish_or_request(now)
+            return pending, []
         retired = []
         for data in self._registry["issuers"]:
             if data["authority"] == authority and data["state"] == "active":
                 data["state"], data["retired_at"] = "retired", now
                 retired.append(IssuerKey.from_json(data))
-        new = self._add_issuer_key(authority, now)
+        new = self._add_issuer_key(authority, now, token=token)
         self.publish(now)
         return new, retired
 
@@ -332,7 +410,7 @@ class KeyDir:
                 break
         else:
             raise KeyStoreError(f"no issuer key {kid!r} / 没有密钥 {kid!r}")
-        was_active = data["state"] == "active"
+        was_active = data["state"] in ("active", "pending")
         # Never accept more than before: a second report cannot move the time later, and a
         # retired key keeps refusing what it signed after its retirement.
         refused_from = [int(since)]
@@ -343,12 +421,14 @@ class KeyDir:
         data["state"], data["compromised_since"] = "compromised", min(refused_from)
         replacement = None
         if was_active and not any(
-            e["authority"] == data["authority"] and e["state"] == "active" for e in self._registry["issuers"]
+            e["authority"] == data["authority"] and e["state"] in ("active", "pending") for e in self._registry["issuers"]
         ):
-            replacement = self._add_issuer_key(data["authority"], now)
+            token = self._custody_of(data["authority"], None, True)
+            state = "active" if self.root_online else "pending"
+            replacement = self._add_issuer_key(data["authority"], now, token=token, state=state)
         else:
             self._save_registry()
-        self.publish(now)
+        self._publish_or_request(now)
         return IssuerKey.from_json(data), replacement
 
     def issuer_key(self, kid: str) -> IssuerKey:
@@ -359,26 +439,82 @@ class KeyDir:
 
     # ---- publishing -----------------------------------------------------------------
 
-    def publish(self, now: int | None = None) -> str:
-        """Write ``jwks.json`` and a new trust list with the next sequence number."""
-        now = int(time.time()) if now is None else now
+    def public_jwk(self, kid: str) -> dict[str, str]:
+        """The public JWK of issuer key ``kid``, from the registry (from its key file for a
+        registry written before the registry held public keys)."""
+        for data in self._registry["issuers"]:
+            if data["kid"] == kid and "jwk" in data:
+                return dict(data["jwk"])
+        return public_jwk(self.private_key(kid).public_key())
+
+    def trust_entries(self) -> list[dict[str, Any]]:
+        """The key entries the next trust list carries: every issuer key, a pending one as
+        active (listing it is what makes it usable)."""
         entries = []
-        jwks = []
         for entry in self.issuer_keys():
-            jwk = public_jwk(self.private_key(entry.kid).public_key())
-            jwks.append({**jwk, "kid": entry.kid, "alg": "EdDSA", "use": "sig"})
-            entries.append({**entry.to_json(), "jwk": jwk})
-        seq = int(self._registry.get("trust_seq", 0)) + 1
-        claims = {"iss": "certfree-root", "iat": now, "seq": seq, "keys": entries}
-        root_kid = self._registry["root"]["kid"]
-        token = sign_compact(claims, self.private_key("root"), kid=root_kid, typ=TYP_TRUST_LIST)
+            item = {**entry.to_json(), "jwk": self.public_jwk(entry.kid)}
+            if entry.state == "pending":
+                item["state"] = "active"
+            entries.append(item)
+        return entries
+
+    def _publish_or_request(self, now: int) -> None:
+        """After a change: a new trust list, or with the root offline the request for one."""
+        if self.root_online:
+            self.publish(now)
+        else:
+            from .ceremony import write_request
+
+            write_request(self)
+
+    def publish(self, now: int | None = None) -> str:
+        """Write ``jwks.json`` and a new trust list with the next sequence number, signed by
+        the root key in this folder (with the root offline: :mod:`keys.ceremony`)."""
+        if not self.root_online:
+            raise KeyStoreError("the root key is offline: sign the trust list on the offline machine "
+                                "(certfree keys sign-trust-list) / 根密钥离线保存：请在离线计算机上签署信任列表")
+        now = int(time.time()) if now is None else now
+        entries = self.trust_entries()
+        seq = self.trust_seq + 1
+        token = sign_trust_list(entries, self.signer("root"), seq=seq, now=now)
         # The number is recorded first: a crash before the list is written skips a number;
         # the other order could publish a different list under a number already used.
-        self._registry["trust_seq"] = seq
+        self.record_trust_seq(seq)
+        self.install_trust_list(token, entries, now)
+        (self.path / "trust_request.json").unlink(missing_ok=True)  # a request made while the root was away
+        return token
+
+    @property
+    def trust_seq(self) -> int:
+        """The number of the newest trust list published or imported here."""
+        return int(self._registry.get("trust_seq", 0))
+
+    def record_trust_seq(self, seq: int) -> None:
+        self._registry["trust_seq"] = max(seq, self.trust_seq)
         self._save_registry()
+
+    def install_trust_list(self, token: str, entries: list[dict[str, Any]], now: int) -> None:
+        """Make ``token`` (listing ``entries``, already verified) the published trust list:
+        the pending keys it lists become active and the older active keys of their
+        authorities retire at ``now``; ``jwks.json`` and ``trust_list.jws`` are rewritten."""
+        listed = {e["kid"] for e in entries if e["state"] == "active"}
+        promoted = [d for d in self._registry["issuers"] if d["state"] == "pending" and d["kid"] in listed]
+        for new in promoted:
+            for data in self._registry["issuers"]:
+                if data["authority"] == new["authority"] and data["state"] == "active":
+                    data["state"], data["retired_at"] = "retired", now
+            new["state"] = "active"
+        if promoted:
+            self._save_registry()
+        jwks = [{**e["jwk"], "kid": e["kid"], "alg": "EdDSA", "use": "sig"} for e in entries]
         atomic_write(self.path / "jwks.json", _dump({"keys": jwks}))
         atomic_write(self.path / "trust_list.jws", token.encode("ascii") + b"\n")
-        return token
+
+
+def sign_trust_list(entries: list[dict[str, Any]], root: Signer, *, seq: int, now: int) -> str:
+    """The trust list JWS listing ``entries``, number ``seq``, signed by ``root``."""
+    claims = {"iss": "certfree-root", "iat": now, "seq": seq, "keys": entries}
+    return sign_compact(claims, root, kid=key_id(root.public_key()), typ=TYP_TRUST_LIST)
 
 
 def _dump(value: Any) -> bytes:

@@ -9,12 +9,19 @@ fetched before anything replaces the cached files::
 Source layout (the service's endpoints, or the same paths under a folder)::
 
     {base}/trust-list.jws          the trust list (a folder may also name it trust_list.jws)
-    {base}/status/index.json       {"lists": [list id, ...]} (a bare JSON list also works)
+    {base}/status/index.json       {"lists": [{"id": list id, "uri": list URI}, ...]}
+                                   (bare ids, or a bare JSON list, also work)
     {base}/status/{list_id}.jws    one signed status list per id
 
 Cache layout (``--to DIR``), ready for ``certfree verify --keys DIR --status DIR/status``::
 
     DIR/trust_list.jws  DIR/root.jwk.json  DIR/status/index.json  DIR/status/<id>.jws
+
+A credential names its list by URI (``status.status_list.uri``, the Token Status List
+draft); the list's token says the same URI in its signed ``sub``, so the verifier finds it
+among the cached files by that, wherever the desk synced from (the service, or a USB
+stick). The cached ``index.json`` maps each URI to its file:
+``{"lists": [{"id", "uri", "file"}, ...]}``.
 
 Order of work: fetch everything, verify everything (the trust list with the pinned root and
 the rollback check against the cached one; each status list against the new trust list),
@@ -112,7 +119,8 @@ def _fetch(source: str | Path, rel: str, limit: int, timeout: float, alternative
     return data
 
 
-def _list_ids(raw: bytes) -> list[str]:
+def _list_ids(raw: bytes) -> dict[str, str | None]:
+    """list id -> the URI the index gives for it (None if it gives none)."""
     from verifier._status import LIST_ID
 
     try:
@@ -122,13 +130,16 @@ def _list_ids(raw: bytes) -> list[str]:
     items = index.get("lists") if isinstance(index, dict) else index
     if not isinstance(items, list):
         raise SyncError("source_malformed", "status/index.json has no list of ids")
-    ids = []
+    ids: dict[str, str | None] = {}
     for item in items:
         list_id = item.get("id") if isinstance(item, dict) else item
+        uri = item.get("uri") if isinstance(item, dict) else None
         if not isinstance(list_id, str) or not LIST_ID.fullmatch(list_id):
             raise SyncError("source_malformed", f"bad status list id in index: {list_id!r}")
-        ids.append(list_id)
-    return sorted(set(ids))
+        if uri is not None and not isinstance(uri, str):
+            raise SyncError("source_malformed", f"bad status list URI in index for {list_id}")
+        ids[list_id] = uri
+    return dict(sorted(ids.items()))
 
 
 def sync(
@@ -165,8 +176,9 @@ def sync(
     # 2. fetch and verify every status list against the new trust list
     ids = _list_ids(_fetch(source, "status/index.json", MAX_INDEX, timeout))
     fetched: dict[str, str] = {}
+    uris: dict[str, str | None] = {}
     result = SyncResult(trust.seq, trust.issued_at)
-    for list_id in ids:
+    for list_id, uri in ids.items():
         raw = _fetch(source, f"status/{list_id}.jws", MAX_STATUS_FILE, timeout)
         try:
             token = raw.decode("ascii").strip()
@@ -175,6 +187,9 @@ def sync(
         new = parse_status_list(token, trust)
         if new.list_id != list_id:
             raise SyncError("source_malformed", f"status/{list_id}.jws holds list {new.list_id}")
+        if uri is not None and new.uri != uri:
+            raise SyncError("source_malformed", f"status/{list_id}.jws is not the list at {uri}")
+        uris[list_id] = new.uri
         cached = dest / "status" / f"{list_id}.jws"
         if cached.is_file():
             try:
@@ -183,9 +198,10 @@ def sync(
                 old = None
             if old is not None and old.issued_at > new.issued_at:
                 result.kept.append(list_id)
+                uris[list_id] = old.uri
                 continue
         fetched[list_id] = token
-    result.lists = ids
+    result.lists = list(ids)
 
     # 3. write: trust list first (it still lists the keys older lists were signed with)
     writes: list[tuple[Path, bytes]] = []
@@ -194,7 +210,7 @@ def sync(
     writes.append((dest / "root.jwk.json", (json.dumps(dict(root_jwk), indent=2) + "\n").encode("utf-8")))
     for list_id, token in fetched.items():
         writes.append((dest / "status" / f"{list_id}.jws", token.encode("ascii") + b"\n"))
-    index = {"lists": ids}
+    index = {"lists": [{"id": i, "uri": uris[i], "file": f"{i}.jws"} for i in ids]}
     writes.append((dest / "status" / "index.json", (json.dumps(index, indent=2) + "\n").encode("ascii")))
     for path, data in writes:
         atomic_write(path, data)

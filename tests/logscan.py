@@ -87,6 +87,8 @@ def _patterns() -> dict[str, str]:
         "PEM private key": r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----",
         "private JWK": rf"[\"']d[\"']\s*:\s*[\"']{_B64}{{16,}}",
         "ID number": _ID_NUMBER_SHAPE,
+        # a credential passed in a URL, as an access log or a referrer would show it
+        "credential in a query string": r"[?&](?:token|access_token|api_key|password|passphrase|secret|csrf_token|session)=[^&\s\"']",
     }
 
 
@@ -236,6 +238,33 @@ def scan_lines(lines: Iterable[str], name: str = "log") -> list[str]:
     hits = []
     for number, line in enumerate(lines, start=1):
         hits.extend(f"{name}:{number}: {what}" for what in line_hits(line))
+    return hits
+
+
+def scan_json_lines(lines: Iterable[str], name: str = "log") -> list[str]:
+    """The service's own log lines (``certfree serve``: issuer/service/logs.py) as
+    :func:`scan_lines` sees them, and more: each line must be one JSON object, each decoded
+    string value is scanned too (a value JSON-escaped in the line is plain there), and an
+    access line (``"logger": "gunicorn.access"``) must hold no query string at all, whatever
+    it carries."""
+    hits = []
+    for number, line in enumerate(lines, start=1):
+        where = f"{name}:{number}"
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            hits.append(f"{where}: not one JSON object")
+            hits.extend(f"{where}: {what}" for what in line_hits(line))
+            continue
+        found = line_hits(line)
+        for value in record.values():
+            if isinstance(value, str):
+                found.extend(what for what in line_hits(value) if what not in found)
+        if record.get("logger") == "gunicorn.access" and "?" in str(record.get("path", "")):
+            found.append("query string in the access log")
+        hits.extend(f"{where}: {what}" for what in found)
     return hits
 
 

@@ -84,8 +84,10 @@ def test_a_batch_is_signed_recorded_and_verifies(engine: Any, keydir: KeyDir, wa
         assert row.holder == thumbprint(_payload(s.issued.credential)["cnf"]["jwk"])
         # each JWS names its own status entry, recorded for this licence with its scope
         for scope, jws in [("credential", s.issued.credential), *s.issued.views.items()]:
-            ref = _payload(jws)["status"]
-            entry = by_ref[(ref["lst"], ref["idx"])]
+            ref = _payload(jws)["status"]["status_list"]
+            list_id = ref["uri"].removeprefix("http://127.0.0.1:8000/status/").removesuffix(".jws")
+            assert ref["uri"] == f"http://127.0.0.1:8000/status/{list_id}.jws"
+            entry = by_ref[(list_id, ref["idx"])]
             assert entry.licence_id == s.issued.jti and entry.scope == scope
     # real signatures: the verifier accepts a presentation of a batch-issued view
     trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())

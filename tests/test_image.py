@@ -35,8 +35,8 @@ def _open(data: bytes) -> Image.Image:
 def test_the_wallet_png_is_one_bit_one_pixel_per_module_and_reads_back() -> None:
     png = png_bytes(TEXT)
     image = _open(png)
-    modules = make(TEXT).symbol_size(scale=1, border=4)
-    assert image.mode == "1" and image.size == modules and SCREEN_SCALE == 1
+    side = make(TEXT).pixels(scale=1)
+    assert image.mode == "1" and image.size == (side, side) and SCREEN_SCALE == 1
     # the same text from zxing-cpp on its own, and from the verifier's reader, many times
     # over (the reader hands zxing-cpp a view of a buffer it must keep alive)
     assert zxingcpp.read_barcodes(image.convert("L"))[0].text == TEXT

@@ -115,6 +115,8 @@ def test_credentials_and_qr_texts_are_caught(qr_and_jws: tuple[str, str]) -> Non
     ("-----BEGIN ENCRYPTED PRIVATE KEY-----", "PEM private key"),
     ("-----BEGIN EC PRIVATE KEY-----", "PEM private key"),
     ('jwk {"crv": "Ed25519", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A", "kty": "OKP"}', "private JWK"),
+    ('"GET /wallet/sync?token=abc123 HTTP/1.1" 200', "credential in a query string"),
+    ("referer https://city.example/login?next=/&password=hunter22", "credential in a query string"),
 ])
 def test_secret_shapes_are_caught(line: str, label: str) -> None:
     assert label in line_hits(line)
@@ -174,3 +176,28 @@ def test_held_log_keeps_records_out_of_the_run_log(held_log: logscan.HeldLog) ->
     logging.getLogger("certfree.test").info("resident %s", example("id_card")["id_number"])
     assert held_log.hits() == ["held log:2: example id_card id_number"]
     held_log.records.pop()  # this test is not an xfail: what it holds goes to run.log at the end
+
+
+def test_json_log_lines_are_scanned_as_the_service_writes_them() -> None:
+    """``certfree serve``'s lines: one JSON object each, decoded values scanned, and an access
+    line with a query string refused whatever the query holds."""
+    name = example("id_card")["name"]
+    clean = [
+        '{"time": "t", "level": "INFO", "logger": "gunicorn.access", "request_id": "r-1", "message": "request", '
+        '"method": "GET", "path": "/wallet/", "status": 200}',
+        '{"time": "t", "level": "WARNING", "logger": "issuer.service.health", "message": "not ready: x", "request_id": "r-2"}',
+    ]
+    assert logscan.scan_json_lines(clean) == []
+    dirty = [
+        "plain text line",
+        json.dumps({"logger": "gunicorn.access", "path": "/desk/?page=2", "message": "request"}),
+        json.dumps({"logger": "issuer", "message": f"resident {name}"}),  # JSON-escaped in the line
+        json.dumps({"logger": "issuer", "message": f"resident {name}"}, ensure_ascii=False),
+    ]
+    assert logscan.scan_json_lines(dirty) == [
+        "log:1: not one JSON object",
+        "log:2: query string in the access log",
+        "log:3: example id_card name (JSON-escaped)",
+        "log:3: example id_card name",
+        "log:4: example id_card name",
+    ]

@@ -52,9 +52,9 @@ def test_cli_has_serve_and_demo_data() -> None:
 def test_server_secrets_are_created_once_even_by_racing_workers(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from issuer.service.config import _instance_secret
+    from issuer.service.demo import demo_secret
 
     secret_path = tmp_path / "instance" / "secret_key"
     with ThreadPoolExecutor(8) as pool:
-        secrets_seen = set(pool.map(lambda _: _instance_secret(secret_path), range(32)))
+        secrets_seen = set(pool.map(lambda _: demo_secret(secret_path), range(32)))
     assert len(secrets_seen) == 1 and len(secrets_seen.pop()) >= 48

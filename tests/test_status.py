@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from conftest import NOW
-from issuer import example
+from issuer import example, issue
 from issuer.db import Base, StatusEntry, make_engine, session_factory
 from issuer.records import (
     RecordError,
@@ -28,7 +28,7 @@ from issuer.records import (
     status_list_tokens,
 )
 from issuer.credential import VIEW_DAYS
-from issuer.status_list import pack, status_list_claims
+from issuer.status_list import pack, status_list_claims, status_ref
 from keys import KeyDir
 from keys.envelope import encode_credential
 from keys.jose import (
@@ -111,7 +111,8 @@ def test_issue_licence_records_random_unlinkable_entries(db: Any, keydir: KeyDir
     for one in issued:
         for jws in [one.credential, *one.views.values()]:
             payload = json.loads(split_compact(jws)[1])
-            refs.add((payload["status"]["lst"], payload["status"]["idx"]))
+            ref = payload["status"]["status_list"]
+            refs.add((ref["uri"], ref["idx"]))
     assert len(refs) == len(entries)
 
 
@@ -277,10 +278,18 @@ def test_publish_and_tokens(db: Any, keydir: KeyDir, tmp_path: Path) -> None:
     assert len(tokens) == 2  # one list per authority so far
     paths = publish_status_lists(db, keydir, tmp_path, now=NOW)
     assert set(paths) == set(tokens)
-    assert json.loads((tmp_path / "index.json").read_text())["lists"] == sorted(tokens)
+    index = json.loads((tmp_path / "index.json").read_text())["lists"]
+    assert index == [{"id": i, "uri": f"http://127.0.0.1:8000/status/{i}.jws"} for i in sorted(tokens)]
     trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
     store = load_status_lists(tmp_path, trust)
     assert set(store.lists) == set(tokens) and all(l.size == 1 << 20 for l in store.lists.values())
+    # each list is found by the URI its token signs as sub, with exp and ttl (the draft's shape)
+    for entry in index:
+        lst = store.get(entry["uri"])
+        assert lst is not None and lst.list_id == entry["id"] and lst.uri == entry["uri"]
+        header, claims = json.loads(split_compact(tokens[entry["id"]])[0]), json.loads(split_compact(tokens[entry["id"]])[1])
+        assert header["typ"] == "statuslist+jwt" and claims["sub"] == entry["uri"]
+        assert claims["iat"] == NOW and claims["exp"] == NOW + 7 * 86400 and claims["ttl"] == 900
 
 
 # ---- the command line ---------------------------------------------------------------------
@@ -492,8 +501,12 @@ def test_new_views_only_for_the_credential_as_issued(db: Any, keydir: KeyDir, re
 
 
 def _status_ref(jws: str) -> tuple[str, int]:
+    """(list id, index) of a JWS's status entry: the draft's shape, the URI ending in the id."""
     ref = json.loads(split_compact(jws)[1])["status"]
-    return ref["lst"], ref["idx"]
+    assert set(ref) == {"status_list"}
+    uri, idx = ref["status_list"]["uri"], ref["status_list"]["idx"]
+    assert uri.startswith("http://127.0.0.1:8000/status/") and uri.endswith(".jws")
+    return uri[len("http://127.0.0.1:8000/status/"):-len(".jws")], idx
 
 
 def _list_for(keydir: KeyDir, authority: str, list_id: str, entries: list[tuple[int, int]], iat: int, size: int = 1024) -> str:
@@ -628,3 +641,33 @@ def test_a_list_exactly_max_age_old_is_current_one_second_more_is_not(
         [unknown] = check(max_age + 1).warnings
         assert unknown.code == "status_unknown"
     assert unknown.detail == f"status list is {max_age + 1} s old (limit {max_age} s)"
+
+
+def test_envelope_writes_a_known_status_uri_short_and_refuses_its_long_form(keydir: KeyDir, resident: Wallet) -> None:
+    """A status entry whose URI starts with a start in the envelope's book travels as
+    [idx, start code, raw list id] and is rebuilt to the signed bytes; the same entry
+    written out as a map is refused (one encoding), while a URI outside the book stays a
+    map and is read."""
+    import base45
+    import cbor2
+
+    from keys.envelope import EnvelopeError, decode, encode_credential
+    from keys.jose import b64url_decode
+
+    for base, short in (("http://127.0.0.1:8000", True), ("https://status.example.org", False)):
+        ref = status_ref("V5eKng", 123_456, base)
+        issued = issue(keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), status=ref, now=NOW)
+        text = encode_credential(issued.credential)
+        items = cbor2.loads(base45.b45decode(text[4:]))
+        carried = items[2][9]  # "status" is code 9
+        env = decode(text)
+        assert env.payload == split_compact(issued.credential)[1] and env.claims["status"] == ref
+        if short:
+            assert carried == [123_456, 1, b64url_decode("V5eKng")]
+            raw = base45.b45decode(text[4:])  # the bytes as written (re-encoding would turn dates into other tags)
+            assert raw.count(cbor2.dumps(carried)) == 1
+            long_form = cbor2.dumps({49: {10: 123_456, 48: ref["status_list"]["uri"]}})  # status_list, idx, uri
+            with pytest.raises(EnvelopeError, match="status entry written out"):
+                decode("CF1:" + base45.b45encode(raw.replace(cbor2.dumps(carried), long_form)).decode("ascii"))
+        else:
+            assert isinstance(carried, dict)

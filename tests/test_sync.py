@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -65,6 +66,24 @@ def test_sync_from_folder_then_verify(issuer: tuple[KeyDir, Any], tmp_path: Path
     store = load_status_lists(tmp_path / "desk" / "status", trust)
     assert set(store.lists) == set(result.lists)
     assert (tmp_path / "desk" / "root.jwk.json").is_file()
+    # the cached index maps each list's URI (its token's signed sub) to its file, and the
+    # verifier finds every list by that URI
+    cached = json.loads((tmp_path / "desk" / "status" / "index.json").read_text())["lists"]
+    assert [e["id"] for e in cached] == sorted(result.lists)
+    for entry in cached:
+        assert entry["uri"] == f"http://127.0.0.1:8000/status/{entry['id']}.jws" and entry["file"] == f"{entry['id']}.jws"
+        assert store.get(entry["uri"]) is store.lists[entry["id"]]
+
+
+def test_sync_refuses_a_list_that_is_not_at_the_uri_the_index_names(issuer: tuple[KeyDir, Any], tmp_path: Path) -> None:
+    keys, session = issuer
+    src = serve_layout(keys, session, tmp_path / "src", NOW - 60)
+    index = json.loads((src / "status" / "index.json").read_text())
+    index["lists"][0]["uri"] = "http://127.0.0.1:8000/status/elsewhere.jws"
+    (src / "status" / "index.json").write_text(json.dumps(index))
+    with pytest.raises(SyncError) as exc:
+        sync(src, tmp_path / "desk", keys.root_public_jwk())
+    assert exc.value.code == "source_malformed" and not (tmp_path / "desk").exists()
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_the_codebook_is_append_only() -> None:
         "nationality", "first_issued", "vehicle_classes", "file_number", "plate",
         "vehicle_type", "use_character", "brand_model", "vin", "engine_number", "issued_on",
         "brand", "model", "colour", "frame_number", "motor_number", "anti_theft_tag",
-        "age_over_18", "id_number_masked", "sub", "uri",
+        "age_over_18", "id_number_masked", "sub", "uri", "status_list",
     ]
     given_values = [
         "household_registration", "traffic_police", "police_station",
@@ -100,4 +100,6 @@ def test_the_codebook_is_append_only() -> None:
     ]
     assert codes["names"][:len(given_names)] == given_names
     assert codes["values"][:len(given_values)] == given_values
+    assert codes["status_uris"][:1] == ["http://127.0.0.1:8000/status/"]
+    assert all(start.endswith("/") for start in codes["status_uris"])  # one short form per URI
     assert len(set(codes["names"])) == len(codes["names"]) and len(set(codes["values"])) == len(codes["values"])

@@ -5,7 +5,8 @@
 >>> result = Verifier(trust).verify(qr_text, scenario="hotel")   # or raises VerificationFailed
 
 It never opens a socket and needs no database: the trust list, status lists and replay
-cache are handed to it. It imports neither flask nor sqlalchemy.
+cache are handed to it. It imports neither flask nor sqlalchemy. It is its own distribution,
+``certfree-verifier``; reading QR images needs its ``image`` extra (QR text does not).
 """
 
 from ._core import ALLOWED_ALGORITHMS, Verifier, VerifiedLicence
@@ -16,6 +17,7 @@ from ._errors import (
     Expired,
     HolderProofInvalid,
     HolderProofMissing,
+    ImageSupportMissing,
     KeyCompromised,
     KeyNotAuthorised,
     KeyNotValid,
@@ -44,7 +46,7 @@ from ._errors import (
     VerificationFailed,
     WrongScenario,
 )
-from ._image import decode_qr_image
+from ._extras import decode_qr_image
 from ._matters import MatterResult, verify_matter
 from ._replay import MemoryReplayCache, ReplayCache, SqliteReplayCache
 from ._status import StatusList, StatusStore, load_status_lists, parse_status_list
@@ -77,6 +79,7 @@ __all__ = [
     "ALL_ERRORS",
     "MalformedInput",
     "QRNotFound",
+    "ImageSupportMissing",
     "UnsupportedAlgorithm",
     "UnsupportedHeader",
     "UnknownKey",

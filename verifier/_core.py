@@ -9,13 +9,12 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from keys import envelope
 from keys.jose import (
     ALGORITHM,
+    ALGORITHMS,
     TYP_CREDENTIAL,
     TYP_PROOF,
     TYP_VIEW,
@@ -28,13 +27,16 @@ from scenarios import Policy, load_policies
 
 from . import _ed25519
 from . import _errors as E
-from ._image import decode_qr_image
+from ._extras import decode_qr_image
 from ._json import strict_json
 from ._replay import MemoryReplayCache, ReplayCache
 from ._status import StatusStore, check_status
 from ._trust import TrustedKey, TrustStore
 
-ALLOWED_ALGORITHMS = frozenset({ALGORITHM})
+if TYPE_CHECKING:
+    from PIL import Image
+
+ALLOWED_ALGORITHMS = frozenset(ALGORITHMS)  # "EdDSA" and RFC 9864's "Ed25519": both Ed25519
 MAX_JWS = 16 * 1024
 DEFAULT_SKEW = 30
 DEFAULT_FRESHNESS = 60
@@ -93,6 +95,7 @@ class _Parsed:
     proof: envelope.Proof | None = None
     signed: bytes = b""  # the JWS signing input, base64url(header) "." base64url(payload)
     holder_key: bytes | None = None  # raw cnf key when the envelope carried it raw
+    alg: str = ALGORITHM  # the header's alg (an envelope's holder proof names the same)
 
 
 Fail = Callable[[E.VerificationError], None]  # each check reports every failure it finds
@@ -197,9 +200,9 @@ class Verifier:
             raise E.VerificationFailed([E.UnknownKey()])
         typ = TYP_VIEW if "scn" in env.claims else TYP_CREDENTIAL
         _require_claim_types(env.claims)
-        header, signed_prefix = _header_template(key.kid, typ)
+        header, signed_prefix = _header_template(key.kid, typ, env.alg)
         signed = signed_prefix + b64url_bytes(env.payload)
-        return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed, env.holder_key)
+        return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed, env.holder_key, env.alg)
 
     def _parse_jws(self, token: str) -> _Parsed:
         if len(token) > MAX_JWS:
@@ -277,7 +280,7 @@ class Verifier:
                 fail(E.HolderProofInvalid(field="cnf", detail="the view names no holder key"))
                 return None
         view_jws = parsed.signed + b"." + b64url_bytes(parsed.signature)
-        proof_signed = _PROOF_SIGNED_PREFIX + b64url_bytes(proof.payload(view_jws))
+        proof_signed = _PROOF_SIGNED_PREFIX[parsed.alg] + b64url_bytes(proof.payload(view_jws))
         if not _ed25519.verify(holder_key, proof.signature, proof_signed):
             fail(E.HolderProofInvalid())
             return None
@@ -324,14 +327,14 @@ _ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "jti", "vct", "scn", "
 
 
 @lru_cache(maxsize=256)
-def _header_template(kid: str | None, typ: str) -> tuple[bytes, bytes]:
-    """The protected header certfree signs for (kid, typ), and base64url(header) + ".",
-    built once per trusted key and type."""
-    header = protected_header(kid, typ)
+def _header_template(kid: str | None, typ: str, alg: str) -> tuple[bytes, bytes]:
+    """The protected header certfree signs for (kid, typ, alg), and base64url(header) + ".",
+    built once per trusted key, type and algorithm name."""
+    header = protected_header(kid, typ, alg)
     return header, b64url_bytes(header) + b"."
 
 
-_PROOF_SIGNED_PREFIX = _header_template(None, TYP_PROOF)[1]
+_PROOF_SIGNED_PREFIX = {alg: _header_template(None, TYP_PROOF, alg)[1] for alg in ALGORITHMS}
 
 
 def _holder_key(jwk: Mapping[str, Any]) -> bytes:

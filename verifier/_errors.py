@@ -55,6 +55,14 @@ class VerificationFailed(VerificationError):
 
 
 
+class ImageSupportMissing(VerificationError):
+    """An image was given to an SDK installed without its ``image`` extra (zxing-cpp, Pillow)."""
+
+    code = "image_support_missing"
+    message = "reading QR images needs the SDK's image extra: pip install 'certfree-verifier[image]' (or pass the QR text)"
+    message_zh = "读取二维码图片需要安装 SDK 的 image 扩展：pip install 'certfree-verifier[image]'（或直接传入二维码文本）"
+
+
 class MalformedInput(VerificationError):
     """The QR text or credential could not be parsed."""
 
@@ -72,11 +80,11 @@ class QRNotFound(VerificationError):
 
 
 class UnsupportedAlgorithm(VerificationError):
-    """The token names an algorithm outside the allow-list (EdDSA only)."""
+    """The token names an algorithm outside the allow-list ("EdDSA" or "Ed25519", both Ed25519)."""
 
     code = "unsupported_algorithm"
-    message = "signature algorithm not allowed (EdDSA only)"
-    message_zh = "签名算法不被允许（仅限 EdDSA）"
+    message = "signature algorithm not allowed (Ed25519 only, named EdDSA or Ed25519)"
+    message_zh = "签名算法不被允许（仅限 Ed25519，名称为 EdDSA 或 Ed25519）"
 
 
 class UnsupportedHeader(VerificationError):

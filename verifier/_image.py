@@ -3,7 +3,10 @@
 A desk's camera often sees other codes beside the phone (a payment or Wi-Fi sticker):
 of every code zxing-cpp finds, the certfree one is taken (``CF1:`` or a compact JWS),
 else the first. A small, blurred code that is not found is looked for once more in the
-image resampled to twice its size (bicubic), before ``qr_not_found``."""
+image resampled to twice its size (bicubic), before ``qr_not_found``.
+
+zxing-cpp and Pillow are the SDK's ``image`` extra: this module is imported only when an
+image is read (``verifier._extras``), so QR text verifies without them."""
 
 from __future__ import annotations
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from PIL import Image
 from scenarios.matters import MatterCheck, UnknownMatterError, get_matter, check_matter
 
 from ._core import Verifier, VerifiedLicence
 from ._errors import UnknownMatter, VerificationFailed
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @dataclass(frozen=True)

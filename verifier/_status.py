@@ -1,15 +1,20 @@
-"""Status lists (IETF OAuth Token Status List style), checked offline.
+"""Status lists (IETF OAuth Token Status List, draft-ietf-oauth-status-list), checked offline.
 
 A status list token is a compact JWS (``typ`` ``statuslist+jwt``) signed by an issuer key
 of the authority that owns the list::
 
-    {"iss": authority, "sub": list_id, "iat": time,
+    {"iss": authority, "sub": uri, "iat": time, "exp": time, "ttl": seconds,
      "status_list": {"bits": 2, "lst": base64url(zlib(bit array))}}
 
 Entry ``i`` is held in bits ``2*(i%4)`` and ``2*(i%4)+1`` of byte ``i//4`` (least
-significant bits first, as in the draft): 0 valid, 1 revoked, 2 suspended.
+significant bits first, as in the draft): 0 valid, 1 revoked (the draft's INVALID),
+2 suspended.
 
-A credential or view refers to its entry with ``"status": {"idx": i, "lst": list_id}``.
+A credential or view refers to its entry as the draft has it, ``"status": {"status_list":
+{"idx": i, "uri": uri}}``, and the list is found by its ``sub``. Credentials issued before
+carry ``"status": {"idx": i, "lst": list_id}``, and lists signed before have ``sub`` =
+list id and no ``exp``/``ttl``: both are still read until they expire. A list's id is its
+``sub`` when that is an id, else the last segment of its URI (``.../<id>.jws``).
 Lists are verified once when loaded (signature, trusted key of the owning authority, size
 caps before and while inflating); a lookup afterwards is one dict access and a shift.
 """
@@ -21,11 +26,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 
-from keys.jose import ALGORITHM, TYP_STATUS_LIST, b64url_decode, signing_input, split_compact
+from keys.jose import TYP_STATUS_LIST, b64url_decode, is_allowed_algorithm, signing_input, split_compact
 
 from ._errors import (
     ClaimInvalid,
@@ -50,6 +55,9 @@ MAX_STATUS_TOKEN = 2 * 1024 * 1024  # characters of the compact JWS
 MAX_COMPRESSED = 1024 * 1024  # bytes of the zlib stream
 MAX_INFLATED = 4 * 1024 * 1024  # bytes of bit array: 16,777,216 entries at 2 bits
 LIST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch only: "$" would let a final newline through
+# A list URI: http(s), printable ASCII without spaces, quotes or angle brackets, capped.
+LIST_URI = re.compile(r"https?://[!#-;=?-~]{1,2000}", re.ASCII)
+_ID_IN_URI = re.compile(r".*/([A-Za-z0-9_-]{1,64})\.jws", re.ASCII)
 _MAX_INDEX = 2**40
 
 
@@ -67,6 +75,9 @@ class StatusList:
     issued_at: int
     data: bytes = field(repr=False)
     token: str = field(repr=False, default="")
+    uri: str | None = None  # the list's URI (its sub); None for a list signed with a bare id
+    expires_at: int | None = None  # exp; None for a list signed before lists had one
+    ttl: int | None = None
 
     @property
     def size(self) -> int:
@@ -79,19 +90,24 @@ class StatusList:
     def age(self, now: float) -> int:
         return int(now - self.issued_at)
 
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
 
 @dataclass(frozen=True)
 class StatusStore:
-    """Verified status lists by list id; build it with :func:`load_status_lists`."""
+    """Verified status lists by list id and by URI; build it with :func:`load_status_lists`."""
 
     lists: Mapping[str, StatusList]
     trust_seq: int = 0
+    by_uri: Mapping[str, StatusList] = field(default_factory=dict)
 
-    def get(self, list_id: str) -> StatusList | None:
-        return self.lists.get(list_id)
+    def get(self, ref: str) -> StatusList | None:
+        """The list whose URI or id is ``ref``."""
+        return self.by_uri.get(ref) or self.lists.get(ref)
 
-    def lookup(self, list_id: str, idx: int) -> int | None:
-        lst = self.lists.get(list_id)
+    def lookup(self, ref: str, idx: int) -> int | None:
+        lst = self.get(ref)
         if lst is None or not 0 <= idx < lst.size:
             return None
         return lst.get(idx)
@@ -114,7 +130,7 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
         raise _invalid("not a compact JWS") from None
     if not isinstance(header, dict):
         raise _invalid("bad header")
-    if header.get("alg") != ALGORITHM or header.get("typ") != TYP_STATUS_LIST or set(header) - {"alg", "kid", "typ"}:
+    if not is_allowed_algorithm(header.get("alg")) or header.get("typ") != TYP_STATUS_LIST or set(header) - {"alg", "kid", "typ"}:
         raise _invalid("bad header (alg, typ or extra members)")
     kid = header.get("kid")
     key = trust.by_kid(kid) if isinstance(kid, str) else None
@@ -131,10 +147,14 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
     if not isinstance(claims, dict):
         raise _invalid("payload is not an object")
     iss, sub, iat, body = claims.get("iss"), claims.get("sub"), claims.get("iat"), claims.get("status_list")
-    if not isinstance(sub, str) or not LIST_ID.fullmatch(sub):
-        raise _invalid("bad list id (sub)")
-    if not isinstance(iat, int) or isinstance(iat, bool) or not 0 <= iat < _MAX_INDEX:
+    list_id, uri = _list_names(sub)
+    if not _is_index(iat):
         raise _invalid("bad iat")
+    exp, ttl = claims.get("exp"), claims.get("ttl")
+    if exp is not None and (not _is_index(exp) or exp <= iat):
+        raise _invalid("bad exp")
+    if ttl is not None and not _is_index(ttl):
+        raise _invalid("bad ttl")
     if iss != key.authority:
         raise _invalid(f"list of {iss!r} signed by a key of {key.authority!r}")
     _check_key_at(key, iat)
@@ -146,7 +166,18 @@ def parse_status_list(token: str, trust: TrustStore) -> StatusList:
         compressed = b64url_decode(body["lst"])
     except ValueError:
         raise _invalid("lst is not base64url") from None
-    return StatusList(sub, key.authority, key.kid, iat, _inflate(compressed), token)
+    return StatusList(list_id, key.authority, key.kid, iat, _inflate(compressed), token, uri, exp, ttl)
+
+
+def _list_names(sub: Any) -> tuple[str, str | None]:
+    """(list id, URI) of a list token's ``sub``: a URI (the draft), whose id is its last
+    segment without ``.jws`` (or the whole URI if it has none), or a bare list id."""
+    if isinstance(sub, str) and LIST_ID.fullmatch(sub):
+        return sub, None
+    if not isinstance(sub, str) or not LIST_URI.fullmatch(sub):
+        raise _invalid("bad sub: neither a list URI nor a list id")
+    named = _ID_IN_URI.fullmatch(sub)
+    return (named.group(1) if named else sub), sub
 
 
 def _check_key_at(key: TrustedKey, iat: int) -> None:
@@ -211,7 +242,8 @@ def load_status_lists(
             raise _invalid(f"list id {lst.list_id} claimed by two authorities")
         if held is None or lst.issued_at > held.issued_at:
             lists[lst.list_id] = lst
-    return StatusStore(MappingProxyType(lists), trust.seq)
+    by_uri = {lst.uri: lst for lst in lists.values() if lst.uri is not None}
+    return StatusStore(MappingProxyType(lists), trust.seq, MappingProxyType(by_uri))
 
 
 def check_status(
@@ -231,15 +263,21 @@ def check_status(
     ref = claims.get("status")
     if ref is None:
         return ()
-    if not isinstance(ref, dict) or not isinstance(ref.get("lst"), str) or not _is_index(ref.get("idx")):
+    entry = status_entry(ref)
+    if entry is None:
         fail(ClaimInvalid(field="status"))
         return ()
-    list_id, idx = ref["lst"], ref["idx"]
+    uri, list_id, idx = entry
     max_age = policy.status_max_age_seconds if policy is not None else DEFAULT_STATUS_MAX_AGE
     mode = policy.status_unknown if policy is not None else DEFAULT_STATUS_UNKNOWN
-    lst = store.lists.get(list_id) if store is not None else None
+    if store is None:
+        lst = None
+    else:
+        lst = store.by_uri.get(uri) if uri is not None else store.lists.get(list_id or "")
     if lst is None or lst.authority != claims.get("iss"):
         reason = "no status list held for this licence"
+    elif lst.expired(now):
+        reason = "status list has expired (exp)"
     elif now - lst.issued_at > max_age:
         reason = f"status list is {lst.age(now)} s old (limit {max_age} s)"
     elif idx >= lst.size:
@@ -264,5 +302,24 @@ def check_status(
     return (unknown,)
 
 
-def _is_index(value: Any) -> bool:
+def status_entry(ref: Any) -> tuple[str | None, str | None, int] | None:
+    """(list URI, list id, index) of a ``status`` claim, one of the two set; None if it is
+    neither the draft's ``{"status_list": {"idx", "uri"}}`` nor the older ``{"idx", "lst"}``."""
+    if not isinstance(ref, dict):
+        return None
+    if "status_list" in ref:
+        inner = ref["status_list"]
+        if set(ref) != {"status_list"} or not isinstance(inner, dict) or set(inner) != {"idx", "uri"}:
+            return None
+        uri, idx = inner["uri"], inner["idx"]
+        if not isinstance(uri, str) or not LIST_URI.fullmatch(uri) or not _is_index(idx):
+            return None
+        return uri, None, idx
+    list_id, idx = ref.get("lst"), ref.get("idx")
+    if not isinstance(list_id, str) or not _is_index(idx):
+        return None
+    return None, list_id, idx
+
+
+def _is_index(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_INDEX

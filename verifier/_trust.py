@@ -11,9 +11,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys.jose import (
-    ALGORITHM,
     TYP_TRUST_LIST,
     b64url_decode,
+    is_allowed_algorithm,
     key_id,
     public_key_from_jwk,
     raw_public,
@@ -111,7 +111,7 @@ def _load(token: str, root_key: Ed25519PublicKey) -> TrustStore:
     header = strict_json(header_bytes)
     if not isinstance(header, dict):
         raise _Refused("trust list header is not an object")
-    if header.get("alg") != ALGORITHM or header.get("typ") != TYP_TRUST_LIST or "crit" in header:
+    if not is_allowed_algorithm(header.get("alg")) or header.get("typ") != TYP_TRUST_LIST or "crit" in header:
         raise _Refused("bad trust list header")
     if header.get("kid") != key_id(root_key):
         raise _Refused("trust list not signed by the pinned root")

@@ -53,7 +53,8 @@ def cmd_qr(args: argparse.Namespace) -> int:
 
 
 def cmd_present(args: argparse.Namespace) -> int:
-    from wallet import Wallet, WalletError, present, version, write
+    from wallet import Wallet, WalletError, present, write
+    from wallet.qr import make
 
     if args.out:
         check_qr_out(args.out)
@@ -65,8 +66,9 @@ def cmd_present(args: argparse.Namespace) -> int:
     except WalletError as exc:
         raise UsageError(str(exc)) from None
     if args.out:
-        write(presentation.text, args.out)
-        print(f"wrote {args.out} (QR version {version(presentation.text)})", file=sys.stderr)
+        symbol = make(presentation.text)  # built once: the image and its version
+        write(presentation.text, args.out, symbol=symbol)
+        print(f"wrote {args.out} (QR version {symbol.version})", file=sys.stderr)
     print(presentation.text)
     return EXIT_OK
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys.envelope import encode_presentation, proof_claims
+from keys.envelope import encode_presentation, jws_algorithm, proof_claims
 from keys.jose import TYP_PROOF, sign_compact
 
 from .store import StoredLicence, Wallet, WalletError, claims_of, issued_at
@@ -27,10 +27,13 @@ class Presentation:
     text: str  # the QR text
 
 
-def holder_proof(view_jws: str, device_key: Ed25519PrivateKey, now: int) -> str:
-    """The holder's proof over ``view_jws`` at ``now``: a short JWS by the device key."""
-    claims = proof_claims(view_jws, now, secrets.token_bytes(NONCE_BYTES))
-    return sign_compact(claims, device_key, kid=None, typ=TYP_PROOF)
+def holder_proof(view_jws: str, device_key: Ed25519PrivateKey, now: int, *, nonce: bytes | None = None) -> str:
+    """The holder's proof over ``view_jws`` at ``now``: a short JWS by the device key, its
+    header naming the view's algorithm ("EdDSA" or "Ed25519": one per QR envelope).
+    ``nonce`` is for tests; a real proof takes ``NONCE_BYTES`` fresh random bytes."""
+    nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
+    claims = proof_claims(view_jws, now, nonce)
+    return sign_compact(claims, device_key, kid=None, typ=TYP_PROOF, alg=jws_algorithm(view_jws))
 
 
 def present_view(view_jws: str, device_key: Ed25519PrivateKey, *, licence_type: str, scenario: str, now: int | None = None) -> Presentation:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,23 +20,28 @@ def _url(url_or_path: str | Path) -> str:
     return f"sqlite:///{Path(text).resolve()}"
 
 
-def make_engine(url_or_path: str | Path = DEFAULT_URL, **kwargs: Any) -> Engine:
+def make_engine(url_or_path: str | Path = DEFAULT_URL, *, busy_timeout_ms: int = 10000, **kwargs: Any) -> Engine:
+    """The engine; for SQLite, ``busy_timeout_ms`` is how long a writer waits for a lock."""
     url = _url(url_or_path)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         private_file(Path(url[len("sqlite:///"):]))
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        pragmas = _sqlite_pragmas(int(busy_timeout_ms))
+        event.listen(engine, "connect", pragmas)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.close()
+
+    return on_connect
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

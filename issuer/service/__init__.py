@@ -21,13 +21,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from desk.source import EXTENSION as DESK_SOURCE, CentralSource
     from wallet.web import bp as wallet_bp
 
-    from . import api, config, db, errors, public
+    from . import api, config, db, dbfail, errors, health, logs, metrics, public
     from .security import csrf_token
 
     app = Flask(__name__, instance_path=_instance_path(test_config), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     app.extensions["certfree.clock"] = app.config.get("CLOCK") or time.time
+    logs.init_app(app)  # first: the request id is set before anything else logs
+    metrics.init_app(app)
     db.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(api.bp)
@@ -36,6 +38,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[DESK_SOURCE] = CentralSource()  # the desk's pages on the service's own keys and records
     app.register_blueprint(desk_pages)
     errors.init_app(app)
+    dbfail.init_app(app)
+    app.register_blueprint(health.bp)
     app.after_request(_security_headers)
     return app
 

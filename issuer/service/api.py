@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer import LICENCE_TYPES, ClaimsInvalid, records
 
-from . import context, errors, issuing, jsonbody
+from . import context, errors, issuing, jsonbody, metrics
 from .db import db_session
 from .models import Resident
 
@@ -109,6 +109,7 @@ def issue_licence() -> Any:
         record = issuing.issue_for_resident(session, context.keys(), op, resident, licence_type, body["claims"],
                                             idempotency_key=key, body_hash=body_hash, now=now)
         session.commit()
+        metrics.licence_issued(licence_type)
     except ClaimsInvalid as exc:
         session.rollback()
         errors = [{"field": e.field, "code": e.code, "message": e.message, "message_zh": e.message_zh} for e in exc.errors]

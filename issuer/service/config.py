@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
 
-from keys.files import create_once
+from .dbfail import DEFAULTS as DATABASE_DEFAULTS
 
 #: Environment variables read by the factory (besides the instance file ``config.py``).
+#: Each secret may instead be read from a file: ``CERTFREE_SECRET_KEY_FILE`` etc.
 ENV_KEYS = {
     "CERTFREE_DATABASE_URL": "DATABASE_URL",
     "CERTFREE_KEYS_DIR": "KEYS_DIR",
@@ -19,6 +19,15 @@ ENV_KEYS = {
     "CERTFREE_SECRET_KEY": "SECRET_KEY",
     "CERTFREE_POLICIES_DIR": "POLICIES_DIR",
 }
+SECRET_ENV = ("CERTFREE_SECRET_KEY", "CERTFREE_KEY_PASSPHRASE", "CERTFREE_DATABASE_URL")
+#: Numbers (seconds, days) read from the environment.
+NUMBER_ENV = {f"CERTFREE_{key}": key for key in (*DATABASE_DEFAULTS, "READY_TRUST_MIN_DAYS")}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used (both a value and a ``*_FILE``, an unreadable file, not a number)."""
+
+
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
 
 def defaults(instance: Path) -> dict[str, Any]:
@@ -26,7 +35,7 @@ def defaults(instance: Path) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{instance / 'certfree.db'}",
         "KEYS_DIR": str(instance / "keys"),
         "KEY_PASSPHRASE": None,
-        "SECRET_KEY": None,  # None: read or create instance/secret_key
+        "SECRET_KEY": None,  # None: not set; `serve` refuses to start and /readyz says so
         "POLICIES_DIR": None,  # None: the packaged scenario policies
         "DESK_REGISTER": str(instance / "desk-register.db"),
         "DESK_REPLAY_DB": str(instance / "desk-replay.db"),
@@ -44,11 +53,18 @@ def defaults(instance: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": True,
         "SESSION_COOKIE_NAME": "certfree_session",
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # A session ends PERMANENT_SESSION_LIFETIME after its log-in whatever the cookie
+        # says (logins.session_account_id), so re-signing the cookie on every answer would
+        # extend nothing: it is sent when the session changes, not after every desk scan.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "PUBLIC_MAX_AGE": 300,
         "STATUS_MAX_AGE": 60,
         # A status list is re-signed when its content changes, or when its token is this
         # old (far below the strictest scenario's staleness limit, 6 h at a fuel counter).
         "STATUS_RESIGN_SECONDS": 900,
+        **DATABASE_DEFAULTS,
+        # /readyz fails when an authority's newest trusted key ends within this many days
+        "READY_TRUST_MIN_DAYS": 30,
     }
 
 def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
@@ -57,19 +73,42 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         for env, key in ENV_KEYS.items():
-            value = os.environ.get(env)
+            value = from_environment(env)
             if value:
                 app.config[key] = value
+        for env, key in NUMBER_ENV.items():
+            if os.environ.get(env):
+                app.config[key] = _number(env)
         if os.environ.get("CERTFREE_INSECURE_COOKIES") == "1":  # plain http on 127.0.0.1 (make run)
             app.config["SESSION_COOKIE_SECURE"] = False
     else:
         app.config.from_mapping(test_config)
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
 
-def _instance_secret(path: Path) -> str:
-    """A per-installation random secret, created once (mode 600) and reused by every worker."""
-    return create_once(path, secrets.token_urlsafe(48).encode("ascii")).decode("ascii").strip()
+
+def from_environment(name: str) -> str | None:
+    """``$NAME``, or for a secret the content of the file ``$NAME_FILE`` (one trailing
+    newline dropped), as container secrets are mounted; never both."""
+    value = os.environ.get(name)
+    path = os.environ.get(f"{name}_FILE") if name in SECRET_ENV else None
+    if value and path:
+        raise ConfigError(f"both {name} and {name}_FILE are set: keep one / {name} 与 {name}_FILE 只能设置一个")
+    if not path:
+        return value
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE {path}: {exc.strerror} / 无法读取 {name}_FILE") from None
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _number(env: str) -> float:
+    try:
+        value = float(os.environ[env])
+    except ValueError:
+        raise ConfigError(f"{env} is not a number / {env} 不是数字") from None
+    if not value > 0:
+        raise ConfigError(f"{env} must be above 0 / {env} 必须大于 0")
+    return value
 
 
 def passphrase(app: Flask) -> bytes | None:
@@ -78,4 +117,5 @@ def passphrase(app: Flask) -> bytes | None:
         return None
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
-__all__ = ["load", "defaults", "passphrase", "ENV_KEYS", "MAX_UPLOAD_BYTES"]
+__all__ = ["load", "defaults", "passphrase", "from_environment", "ConfigError", "ENV_KEYS", "SECRET_ENV",
+           "NUMBER_ENV", "MAX_UPLOAD_BYTES"]

@@ -38,7 +38,9 @@ def desk_verifier() -> Any:
     shared by the workers of this machine, the app's clock and policies, and the status
     lists, refreshed from the issuer's records at most every DESK_STATUS_REFRESH_SECONDS
     (a stand-alone desk station syncs them from /status/*.jws: desk.source.FolderSource)."""
-    from verifier import SqliteReplayCache, Verifier, load_status_lists, load_trust_list
+    from verifier import SqliteReplayCache, load_status_lists, load_trust_list
+
+    from .metrics import CountingVerifier
 
     ext = current_app.extensions
     with _lock:
@@ -47,7 +49,7 @@ def desk_verifier() -> Any:
             store = keys()
             trust = load_trust_list(store.trust_list(), store.root_public_jwk())
             cache = SqliteReplayCache(current_app.config["DESK_REPLAY_DB"])
-            verifier = Verifier(trust, clock=ext["certfree.clock"], replay_cache=cache, policies=policies())
+            verifier = CountingVerifier(trust, clock=ext["certfree.clock"], replay_cache=cache, policies=policies())
             ext["certfree.verifier"] = verifier
             ext["certfree.status_at"] = float("-inf")
         moment = now()

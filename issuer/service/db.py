@@ -21,7 +21,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def init_app(app: Flask) -> None:
     # hide_parameters: an error's log line shows the SQL without its values (names,
     # password hashes, licence data are personal data; logs are not for them)
-    engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=True, hide_parameters=True)
+    from .dbfail import engine_options  # connect, statement and busy timeouts
+
+    engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=True, hide_parameters=True, **engine_options(app.config))
     app.extensions["certfree.engine"] = engine
     app.extensions["certfree.sessions"] = session_factory(engine)
     app.teardown_appcontext(_close_session)

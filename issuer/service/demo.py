@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from issuer import LICENCE_TYPES, example
 from scenarios import SCENARIOS
 from keys import AUTHORITIES, KeyDir, atomic_write
+from keys.files import create_once
 
 from . import config, db, issuing, residents
 from .models import DeskClerk, Operator, Resident
@@ -29,6 +31,8 @@ DEMO_DESK = "演示核验台 Demo desk"
 
 def prepare(app: Flask) -> dict[str, Any]:
     """Create whatever is missing; return the log-ins and tokens to print. Idempotent."""
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = demo_secret(secret_key_file(app))
     keys_dir = Path(app.config["KEYS_DIR"])
     if not (keys_dir / "registry.json").exists():
         insecure = config.passphrase(app) is None
@@ -71,6 +75,17 @@ def prepare(app: Flask) -> dict[str, Any]:
                             if r.username in (DEMO_USER, OTHER_USER)}
     atomic_write(tokens_file, json.dumps(tokens, indent=2).encode(), mode=0o600)
     return {"tokens": tokens, "residents": resident_ids, "password": DEMO_PASSWORD, "insecure_keys": keys.insecure_dev}
+
+
+def secret_key_file(app: Flask) -> Path:
+    """The demo's session secret, ``instance/secret_key``: made here on purpose, for the demo
+    only (a production service is given ``CERTFREE_SECRET_KEY`` or ``..._FILE``)."""
+    return Path(app.instance_path) / "secret_key"
+
+
+def demo_secret(path: Path) -> str:
+    """A random secret in ``path``, created once (mode 600) and read by every worker."""
+    return create_once(path, secrets.token_urlsafe(48).encode("ascii")).decode("ascii").strip()
 
 
 def _demo_desk(session: Any, clerk: DeskClerk, moment: float) -> None:

@@ -25,6 +25,17 @@ _MESSAGES = [
     Message("too_large", "上传的内容过大", "the upload is too large"),
     Message("internal_error", "服务器内部错误，请稍后重试", "internal error: try again later"),
     Message("login_required", "请重新登录", "please log in again"),
+    # operations (/readyz, and a database that cannot be reached: issuer/service/dbfail.py)
+    Message("database_unavailable", "数据库暂时无法访问，请稍后重试",
+            "the database cannot be reached just now: try again in a moment"),
+    Message("secret_key_missing", "未配置会话密钥（CERTFREE_SECRET_KEY），请联系管理员",
+            "the session secret (CERTFREE_SECRET_KEY) is not set: call the administrator"),
+    Message("signing_keys_unusable", "签发密钥无法使用（缺失、无法解锁或已过期），请联系管理员",
+            "the signing keys cannot be used (missing, locked or expired): call the administrator"),
+    Message("trust_list_invalid", "信任列表无效或未列出当前签发密钥，请联系管理员",
+            "the trust list is not valid or does not list the signing keys in use: call the administrator"),
+    Message("trust_list_expiring", "信任列表中的签发密钥即将到期，请轮换密钥",
+            "a signing key in the trust list expires soon: rotate it"),
     # the wallet's devices
     Message("device_key_invalid", "设备密钥无效，请刷新页面后重试",
             "the device key is not a valid Ed25519 public key: reload the page and try again"),

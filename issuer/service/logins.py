@@ -35,17 +35,26 @@ def end_sessions(session_key: str, model: Account) -> None:
         s = db_session()
         s.execute(update(model).where(model.id == account.id).values(session_epoch=model.session_epoch + 1))
         s.commit()
-    for key in (session_key, f"{session_key}:epoch", f"{session_key}:at"):
+    for key in [k for k in session if k == session_key or k.startswith(f"{session_key}:")]:
         session.pop(key, None)
 
 
-def current(model: Account, session_key: str) -> Resident | DeskClerk | None:
-    """The account this browser's session is logged in as, or None (no log-in, or it ended)."""
+def session_account_id(session_key: str) -> str | None:
+    """The account id this browser's session holds, if it logged in at most
+    PERMANENT_SESSION_LIFETIME ago; its epoch is for the caller to compare."""
     account_id = session.get(session_key)
     if not account_id:
         return None
     logged_in_at = session.get(f"{session_key}:at")
     if not isinstance(logged_in_at, (int, float)) or context.now() - logged_in_at > current_app.permanent_session_lifetime.total_seconds():
+        return None
+    return str(account_id)
+
+
+def current(model: Account, session_key: str) -> Resident | DeskClerk | None:
+    """The account this browser's session is logged in as, or None (no log-in, or it ended)."""
+    account_id = session_account_id(session_key)
+    if account_id is None:
         return None
     account = cast("Resident | DeskClerk | None", db_session().get(model, account_id))
     if account is None or session.get(f"{session_key}:epoch") != (account.session_epoch or 0):

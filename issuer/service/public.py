@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from sqlalchemy import select
 
 from issuer.db.models import StatusList
-
+from issuer.status_list import list_uri
 
 from . import context
 from .db import db_session
@@ -41,7 +41,8 @@ def trust_list() -> Response:
 @bp.get("/status/index.json")
 def status_index() -> Response:
     ids = db_session().scalars(select(StatusList.id).order_by(StatusList.id))
-    lists: list[dict[str, Any]] = [{"id": list_id, "url": url_for("public.status_list", list_id=list_id)} for list_id in ids]
+    lists: list[dict[str, Any]] = [{"id": list_id, "uri": list_uri(list_id), "url": url_for("public.status_list", list_id=list_id)}
+                                   for list_id in ids]
     return _cached(json.dumps({"lists": lists}), "application/json", current_app.config["STATUS_MAX_AGE"])
 
 

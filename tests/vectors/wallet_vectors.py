@@ -37,6 +37,14 @@ def presentation_text(view: str, seed: bytes, iat: int, nonce: bytes) -> str:
     return encode_presentation(view, proof)
 
 
+def _status(n: int, idx: int) -> dict[str, object]:
+    """The Token Status List draft's shape (a URI in the envelope's book: the short form)
+    for even cases, the older ``{"idx", "lst"}`` for odd ones: the phone writes both."""
+    from issuer.status_list import status_ref
+
+    return status_ref("dmVjdA", idx, "http://127.0.0.1:8000") if n % 2 == 0 else {"idx": idx, "lst": "vector"}
+
+
 def build() -> dict[str, object]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -50,7 +58,7 @@ def build() -> dict[str, object]:
     vectors = []
     for n, (licence_type, scenario) in enumerate(CASES):
         issued = issue(keys, licence_type, example(licence_type), holder_jwk=holder, now=NOW,
-                       status={"idx": 7 + n, "lst": "vector"}, view_status={scenario: {"idx": 100 + n, "lst": "vector"}})
+                       status=_status(n, 7 + n), view_status={scenario: _status(n, 100 + n)})
         view = issued.views[scenario]
         nonce = bytes([n]) * 8
         vectors.append({

@@ -4,7 +4,7 @@
 // IndexedDB by store.js.
 
 import { ascii, b64url, canonicalJson, utf8 } from "./codec.js";
-import { NONCE_BYTES, encodePresentation, proofPayload, proofSigningInput } from "./envelope.js";
+import { NONCE_BYTES, encodePresentation, jwsAlgorithm, proofPayload, proofSigningInput } from "./envelope.js";
 
 const ED25519 = { name: "Ed25519" };
 
@@ -39,6 +39,6 @@ export async function signChallenge(privateKey, purpose, challenge) {
  *  the cross-implementation tests; a real presentation takes 8 random bytes. */
 export async function present(viewJws, privateKey, iat, nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))) {
   const payload = await proofPayload(viewJws, iat, nonce);
-  const signature = await sign(privateKey, proofSigningInput(payload));
+  const signature = await sign(privateKey, proofSigningInput(payload, jwsAlgorithm(viewJws)));
   return encodePresentation(viewJws, iat, nonce, signature);
 }

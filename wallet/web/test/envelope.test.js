@@ -7,7 +7,10 @@ import { readFileSync } from "node:fs";
 
 import { b45decode, b64url, canonicalJson, unb64url } from "../src/codec.js";
 import { present, publicJwk, signChallenge, thumbprint } from "../src/device.js";
-import { carriesView, decode, encodeCredential, KIND_CREDENTIAL, KIND_PRESENTATION, splitCompact } from "../src/envelope.js";
+import { encode as b45encode } from "base45-js";
+import {
+  carriesView, decode, encodeCredential, jwsAlgorithm, KIND_CREDENTIAL, KIND_PRESENTATION, KIND_PRESENTATION_ED25519, splitCompact,
+} from "../src/envelope.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../../../tests/vectors/wallet-presentations.json", import.meta.url), "utf-8"));
 const hex = (text) => Uint8Array.from(text.match(/../g).map((b) => parseInt(b, 16)));
@@ -86,4 +89,18 @@ test("decode refuses a foreign prefix, a wrong kind and a short signature", asyn
   const v = VECTORS.vectors[0];
   assert.throws(() => decode(v.text.slice(0, -3)));
   assert.throws(() => decode("CF1:" + "0".repeat(5000)), /too long/);
+});
+
+test("kinds 3 and 4 name Ed25519 (RFC 9864); a kind outside the four is refused", () => {
+  const v = VECTORS.vectors[0];
+  const raw = b45decode(v.text.slice(4));
+  assert.equal(raw[0], 0x87); // a CBOR array of 7, then the kind
+  const withKind = (kind) => "CF1:" + b45encode(Uint8Array.from([0x87, kind, ...raw.slice(2)]));
+  assert.equal(decode(v.text).alg, "EdDSA");
+  const d = decode(withKind(KIND_PRESENTATION_ED25519));
+  assert.equal(d.kind, KIND_PRESENTATION_ED25519);
+  assert.equal(d.alg, "Ed25519");
+  assert.ok(carriesView(d, v.view));
+  for (const kind of [0, 1, 3, 5]) assert.throws(() => decode(withKind(kind)), /kind/, String(kind));
+  assert.equal(jwsAlgorithm(v.view), "EdDSA");
 });

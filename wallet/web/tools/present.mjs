@@ -1,6 +1,7 @@
 // Presentations made by the phone's code outside a browser, for tests/test_wallet_js.py:
-// reads {"seed": hex, "views": [{"view": JWS, "iat": seconds}]} on standard input and
-// prints {"texts": [...]}, each made with a fresh random nonce, as the phone makes them.
+// reads {"seed": hex, "views": [{"view": JWS, "iat": seconds, "nonce"?: hex}]} on standard
+// input and prints {"texts": [...]}, each made with the nonce given or, as the phone makes
+// them, a fresh random one.
 import { present } from "../src/device.js";
 
 const chunks = [];
@@ -10,5 +11,5 @@ const hex = (text) => Uint8Array.from(text.match(/../g).map((b) => parseInt(b, 1
 const pkcs8 = new Uint8Array([...hex("302e020100300506032b657004220420"), ...hex(input.seed)]);
 const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
 const texts = [];
-for (const item of input.views) texts.push(await present(item.view, key, item.iat));
+for (const item of input.views) texts.push(await present(item.view, key, item.iat, ...(item.nonce ? [hex(item.nonce)] : [])));
 process.stdout.write(JSON.stringify({ texts }));

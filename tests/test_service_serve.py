@@ -1,0 +1,169 @@
+"""``certfree serve`` as an operator runs it: gunicorn with two workers, secrets from files,
+JSON logs (the access log included) carrying the request id, metrics added up over the
+workers from a folder emptied at each start, and a refusal to start that names the
+database's host and the cause, or the missing secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import logscan
+from issuer import example
+from service_fixtures import KEY_PASSPHRASE, service_keys
+
+__all__ = ["service_keys"]
+CERTFREE = str(Path(sys.executable).with_name("certfree"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(tmp_path: Path, keys: Path, **extra: str) -> dict[str, str]:
+    secret = tmp_path / "secrets" / "session"
+    passphrase = tmp_path / "secrets" / "passphrase"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text("the session secret of this test service\n")
+    passphrase.write_text(KEY_PASSPHRASE + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTFREE_", "PROMETHEUS_"))}
+    env.update({
+        "CERTFREE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CERTFREE_DATABASE_URL": f"sqlite:///{tmp_path / 'certfree.db'}",
+        "CERTFREE_KEYS_DIR": str(keys),
+        "CERTFREE_SECRET_KEY_FILE": str(secret),
+        "CERTFREE_KEY_PASSPHRASE_FILE": str(passphrase),
+        **extra,
+    })
+    return env
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers), refused.read()
+
+
+class Served:
+    def __init__(self, tmp_path: Path, env: dict[str, str], run: int) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.out = tmp_path / f"stdout-{run}.log"
+        self.err = tmp_path / f"stderr-{run}.log"
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.proc = subprocess.Popen([CERTFREE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
+                                         env=env, stdout=out, stderr=err)
+        for _ in range(600):  # until a worker answers (the schema upgrade, then gunicorn's boot)
+            assert self.proc.poll() is None, self.err.read_text("utf-8", "replace")
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=2).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("certfree serve did not answer")
+
+    def stop(self) -> tuple[list[str], list[str]]:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        return self.out.read_text("utf-8").splitlines(), self.err.read_text("utf-8").splitlines()
+
+
+def _metric(body: bytes, name: str, **labels: str) -> float:
+    return sum(s.value for family in text_string_to_metric_families(body.decode())
+               for s in family.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_serve_logs_json_with_request_ids_and_adds_up_metrics_over_workers(tmp_path: Path, service_keys: Path) -> None:
+    stale = tmp_path / "instance" / "prometheus" / "counter_999999.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by an earlier run")
+    # readiness demands more days than the keys have: /readyz fails and logs why
+    env = _env(tmp_path, service_keys, CERTFREE_READY_TRUST_MIN_DAYS="36500")
+    served = Served(tmp_path, env, 1)
+    try:
+        assert not stale.exists()  # the metrics folder is emptied at each start
+        before = _get(f"{served.url}/metrics")[2]  # after the start-up polls (a slow first answer may be asked twice)
+        for _ in range(6):
+            assert _get(f"{served.url}/healthz")[0] == 200
+        status, headers, body = _get(f"{served.url}/readyz", {"X-Request-ID": "ops-test-readyz-1"})
+        assert status == 503 and json.loads(body)["failed"] == ["trust_list_expiring"]
+        assert headers["X-Request-ID"] == "ops-test-readyz-1"
+        claims = example("id_card")
+        query = urllib.parse.urlencode({"name": claims["name"], "id": claims["id_number"], "token": "cfo_0a1b2c3d.s3cr3tvalue12"})
+        leaky = f"{served.url}/wallet/login?{query}"
+        status, headers, _ = _get(leaky, {"Authorization": "Bearer cfo_0a1b2c3d.s3cr3tvalue12",
+                                          "Cookie": "certfree_session=eyJhIjoiYiJ9.Zx8kQw.c2lnbmF0dXJlc2lnbmF0dXJl"})
+        assert status == 200
+        leaky_id = headers["X-Request-ID"]
+        status, _, metrics = _get(f"{served.url}/metrics")
+        assert status == 200
+    finally:
+        stdout, stderr = served.stop()
+    # the metrics of both workers, added up
+    healthz = ("certfree_http_requests_total", {"route": "/healthz", "status": "200"})
+    assert _metric(metrics, healthz[0], **healthz[1]) - _metric(before, healthz[0], **healthz[1]) == 6
+    assert _metric(metrics, "certfree_http_requests_total", route="/readyz", status="503") == 1
+    assert _metric(metrics, "certfree_http_request_duration_seconds_count", route="/wallet/login") == 1
+    # every line is one JSON object with nothing personal and no query string
+    assert logscan.scan_json_lines(stdout, "stdout") == []
+    assert logscan.scan_json_lines(stderr, "stderr") == []
+    assert logscan.scan_lines([leaky]) != []  # the scan does catch what was in the URL
+    access = [json.loads(line) for line in stdout]
+    assert {a["logger"] for a in access} == {"gunicorn.access"}
+    by_id = {a["request_id"]: a for a in access}
+    assert by_id["ops-test-readyz-1"]["path"] == "/readyz" and by_id["ops-test-readyz-1"]["status"] == 503
+    assert by_id[leaky_id]["path"] == "/wallet/login" and by_id[leaky_id]["method"] == "GET"
+    assert all(a["request_id"] and a["method"] == "GET" and a["status"] in (200, 503) for a in access)
+    app_lines = [json.loads(line) for line in stderr]
+    not_ready = [r for r in app_lines if r["logger"] == "issuer.service.health"]
+    assert [(r["level"], r["request_id"]) for r in not_ready] == [("WARNING", "ops-test-readyz-1")]
+    assert any(r["logger"] == "gunicorn.error" and "Booting worker" in r["message"] for r in app_lines)
+
+
+def test_metrics_start_from_zero_at_each_start(tmp_path: Path, service_keys: Path) -> None:
+    env = _env(tmp_path, service_keys)
+    for run in (1, 2):
+        served = Served(tmp_path, env, run)
+        try:
+            for _ in range(3):
+                _get(f"{served.url}/metrics")
+            metrics = _get(f"{served.url}/metrics")[2]
+        finally:
+            served.stop()
+        # the three before this one, none from the first run (the start-up polls ask /healthz)
+        assert _metric(metrics, "certfree_http_requests_total", route="/metrics", status="200") == 3
+
+
+def test_serve_names_the_database_host_and_cause_when_it_cannot_start(tmp_path: Path, service_keys: Path) -> None:
+    port = _free_port()  # nothing listens there
+    url = f"postgresql+psycopg://certfree:a-db-password-42@127.0.0.1:{port}/certfree"
+    refused = subprocess.run([CERTFREE, "serve", "--bind", "127.0.0.1:9"], env=_env(tmp_path, service_keys, CERTFREE_DATABASE_URL=url),
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert f"127.0.0.1:{port}/certfree" in refused.stderr and "refused" in refused.stderr.lower()
+    assert "a-db-password-42" not in refused.stderr and "Traceback" not in refused.stderr
+    assert "无法使用数据库" in refused.stderr
+
+
+def test_serve_refuses_to_start_without_a_session_secret(tmp_path: Path, service_keys: Path) -> None:
+    env: dict[str, Any] = _env(tmp_path, service_keys)
+    del env["CERTFREE_SECRET_KEY_FILE"]
+    refused = subprocess.run([CERTFREE, "serve", "--bind", "127.0.0.1:9"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "CERTFREE_SECRET_KEY" in refused.stderr and "会话密钥" in refused.stderr
+    assert not (tmp_path / "instance" / "secret_key").exists()
