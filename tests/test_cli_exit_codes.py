@@ -121,3 +121,17 @@ def test_a_command_line_argparse_refuses_exits_2(capsys: pytest.CaptureFixture[s
         app.main(["verify", "--scenario", "casino"])
     assert info.value.code == 2
     assert "invalid choice: 'casino'" in capsys.readouterr().err
+
+
+def test_a_setting_that_cannot_be_used_exits_2_naming_it(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("a session secret from a file\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CERTFREE_SECRET_KEY", "a session secret")
+    monkeypatch.setenv("CERTFREE_SECRET_KEY_FILE", str(secret))
+    monkeypatch.setenv("CERTFREE_DESK_PASSWORD", "a long clerk password 1")
+    code, out, err = _run(capsys, "desk-clerk", "add", "--username", "clerk1")
+    assert (code, out) == (2, "")
+    assert err == ("certfree: error: both CERTFREE_SECRET_KEY and CERTFREE_SECRET_KEY_FILE are set: keep one / "
+                   "CERTFREE_SECRET_KEY 与 CERTFREE_SECRET_KEY_FILE 只能设置一个\n")
