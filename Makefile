@@ -92,10 +92,12 @@ clean:
 # pyproject.toml's [tool.mutmut] one change at a time and runs the tests that reach each
 # change, with one worker; then prints the score per module and the survivors. MUTATE limits
 # the run to some mutants by name, e.g. MUTATE='verifier._core*' or 'scenarios.policy*'.
-# Results are kept in mutants/ and reused: a second run checks only what changed.
+# Each run starts from a fresh mutants/ (mutmut never refreshes a copied file), so a run
+# limited with MUTATE reports only the modules it names.
 MUTATE ?=
 mutate: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutate]'
+	rm -rf mutants  # mutmut copies a file once and never again: a stale copy would be tested
 	$(BIN)/mutmut run --max-children 1 $(MUTATE)
 	$(MAKE) --no-print-directory mutate-report
 

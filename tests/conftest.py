@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +17,32 @@ from verifier.testing import FixedClock
 from wallet import Wallet, png_bytes
 
 pytest_plugins = ["logscan"]  # fails the run if any log line holds a secret
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs a worker per core) each worker gets a PostgreSQL
+    database of its own, made beside the one CERTFREE_TEST_POSTGRES_URL names (the tests
+    drop and re-create the schema they use, so two workers cannot share one)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("CERTFREE_TEST_POSTGRES_URL")
+    if worker and url:
+        os.environ["CERTFREE_TEST_POSTGRES_URL"] = _worker_database(url, worker)
+
+
+def _worker_database(url: str, worker: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOW = int(dt.datetime(2026, 11, 24, 10, 0, tzinfo=CHINA).timestamp())

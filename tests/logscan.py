@@ -27,7 +27,9 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import re
+import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -36,7 +38,11 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-LOG_FILE = TESTS.parent / ".pytest-logs" / "run.log"
+LOGS = TESTS.parent / ".pytest-logs"
+#: Under pytest-xdist each worker writes its own file (run-gw0.log, ...); the controller,
+#: which runs no test, scans them all when the workers are done.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+LOG_FILE = LOGS / (f"run-{WORKER}.log" if WORKER else "run.log")
 
 #: Claim fields whose value identifies a person or their property. Every other field of the six
 #: licence types is in NOT_PERSONAL_FIELDS (test_logscan checks that the two cover them all).
@@ -290,6 +296,7 @@ class _Hold(logging.Filter):
 _handler: logging.Handler | None = None
 _hold = _Hold()
 _old_root_level = logging.WARNING
+_started = 0.0
 
 
 def _attach() -> None:
@@ -302,7 +309,8 @@ def _attach() -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _handler, _old_root_level
+    global _handler, _old_root_level, _started
+    _started = time.time()
     LOG_FILE.parent.mkdir(exist_ok=True)
     _handler = logging.FileHandler(LOG_FILE, mode="w", encoding="utf-8")
     _handler.setLevel(logging.DEBUG)
@@ -375,7 +383,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     root.removeHandler(_handler)
     root.setLevel(_old_root_level)
     _handler.close()
-    hits = scan(LOG_FILE)
+    if WORKER:  # the controller scans this worker's file with the others
+        return
+    # this run's files: the controller's (or the only process's) and its workers'
+    files = [LOG_FILE] + [p for p in sorted(LOGS.glob("run-gw*.log")) if p.stat().st_mtime >= _started]
+    hits = [hit for path in files for hit in scan(path)]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.ensure_newline()
@@ -386,5 +398,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 reporter.write_line("  " + hit, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter:
-        size = LOG_FILE.stat().st_size
-        reporter.write_line(f"log scan: {LOG_FILE.name} ({size} bytes) holds no personal data or secrets")
+        size = sum(path.stat().st_size for path in files)
+        names = ", ".join(path.name for path in files)
+        reporter.write_line(f"log scan: {names} ({size} bytes) holds no personal data or secrets")

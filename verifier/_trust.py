@@ -83,12 +83,17 @@ def load_trust_list(
     try:
         store = _load(token, root_key)
     except (ValueError, KeyError, TypeError, InvalidSignature) as exc:
-        # _load's own refusals say which check failed; anything else is a malformed list
-        detail = str(exc) if type(exc) is ValueError else "malformed trust list"
+        # _load's own refusals say which check failed; anything else (a value of the wrong
+        # type or form, a bad signature) is a malformed list, its text not repeated
+        detail = str(exc) if isinstance(exc, _Refused) else "malformed trust list"
         raise VerificationFailed([TrustListInvalid(detail=detail)]) from None
     if held is not None and store.seq < held.seq:
         raise VerificationFailed([TrustListRollback(detail=f"seq {store.seq} < held {held.seq}")])
     return store
+
+
+class _Refused(ValueError):
+    """A check of :func:`_load` failed; its text names the check."""
 
 
 def _parse_root(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
@@ -100,16 +105,16 @@ def _parse_root(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
 
 def _load(token: str, root_key: Ed25519PublicKey) -> TrustStore:
     if not isinstance(token, str) or len(token) > MAX_TRUST_LIST:
-        raise ValueError("trust list too large")
+        raise _Refused("trust list too large")
     token = token.strip()
     header_bytes, payload, signature = split_compact(token)
     header = strict_json(header_bytes)
     if not isinstance(header, dict):
-        raise ValueError("trust list header is not an object")
+        raise _Refused("trust list header is not an object")
     if not is_allowed_algorithm(header.get("alg")) or header.get("typ") != TYP_TRUST_LIST or "crit" in header:
-        raise ValueError("bad trust list header")
+        raise _Refused("bad trust list header")
     if header.get("kid") != key_id(root_key):
-        raise ValueError("trust list not signed by the pinned root")
+        raise _Refused("trust list not signed by the pinned root")
     root_key.verify(signature, signing_input(header_bytes, payload))
     claims = strict_json(payload)
     keys: dict[str, TrustedKey] = {}
@@ -118,9 +123,9 @@ def _load(token: str, root_key: Ed25519PublicKey) -> TrustStore:
         public_key = public_key_from_jwk(entry["jwk"])
         kid = entry["kid"]
         if key_id(public_key) != kid or kid in keys:
-            raise ValueError("kid is not the key's thumbprint, or repeated")
+            raise _Refused("kid is not the key's thumbprint, or repeated")
         if entry["state"] not in _STATES:
-            raise ValueError("unknown key state")
+            raise _Refused("unknown key state")
         trusted = TrustedKey(
             kid=kid,
             public_key=public_key,
@@ -134,7 +139,7 @@ def _load(token: str, root_key: Ed25519PublicKey) -> TrustStore:
         )
         prefix = b64url_decode(kid)[:8]
         if prefix in by_prefix:
-            raise ValueError("two trusted keys share a short key id")
+            raise _Refused("two trusted keys share a short key id")
         keys[kid] = trusted
         by_prefix[prefix] = trusted
     return TrustStore(
