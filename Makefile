@@ -57,8 +57,10 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/certfree demo --out demo-out --insecure-dev
 
+# One pytest-xdist worker per core, each test file kept on one worker (its module fixtures
+# are built once); each worker has its own PostgreSQL database and run log (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 	$(MAKE) js-test
 
 # Front-end code: each role's web home with a package.json (wallet/web, desk/web) holds its
