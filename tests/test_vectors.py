@@ -59,14 +59,16 @@ def test_vector_verdict(path: Path) -> None:
     assert _outcome(v) == v["expected"], v["description"]
 
 
-@pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
+# The vectors whose code is an envelope this format reads (not a compact JWS, nor damaged on purpose).
+ENVELOPES = [p for p in VECTORS if _load(p)["decoded"] is not None]
+
+
+@pytest.mark.parametrize("path", ENVELOPES, ids=[p.stem for p in ENVELOPES])
 def test_vector_envelope_rebuilds_the_exact_jws(path: Path) -> None:
     """The CF1: envelope carries the JWS strings the vector names, byte for byte: the
     header from the template (kid found by its 8-byte prefix in the JWKS), the payload as
     canonical JSON, the raw signature; the proof's header and payload rebuilt likewise."""
     v = _load(path)
-    if v["decoded"] is None:
-        pytest.skip("not an envelope this format reads (a compact JWS, or damaged on purpose)")
     env = decode(v["code"])
     kids = [k["kid"] for k in v["jwks"]["keys"]]
     matches = [kid for kid in kids if _unb64(kid)[:8] == env.kid_prefix]
