@@ -77,6 +77,7 @@ def test_one_refused_among_several_exits_1(store: Path, capsys: pytest.CaptureFi
         (("verify", "{root}/id.jws", "--keys", "{keys}", "--now", "yesterday"), "certfree: error: --now: not an ISO 8601 time: 'yesterday' / 不是 ISO 8601 时间\n"),
         (("qr", "{root}/absent.jws", "--out", "{root}/x.png"), "certfree: error: {root}/absent.jws: No such file or directory / 文件或文件夹无法读写\n"),
     ],
+    ids=["no-input", "no-image", "no-trust-list", "bad-time", "no-file"],
 )
 def test_a_usage_error_exits_2_with_its_line(store: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], says: str) -> None:
     fill = {"root": str(store), "keys": str(store / "keys")}

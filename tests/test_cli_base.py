@@ -1,0 +1,97 @@
+"""The command line's shared plumbing (keys/cli_base.py), each helper held to what it
+prints or returns: the person at the desk reads these lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from keys.cli_base import (
+    UsageError,
+    db_reason,
+    outside_source,
+    pad,
+    parse_time,
+    read_json,
+    render_failure,
+)
+from verifier import VerificationFailed
+from verifier._errors import ClaimMissing, SignatureInvalid
+
+
+def test_pad_counts_a_chinese_character_as_two_columns() -> None:
+    assert pad("ab", 5) == "ab   "
+    assert pad("旅馆", 5) == "旅馆 "
+    assert pad("旅馆ab", 5) == "旅馆ab"  # already wider: nothing added, nothing cut
+    assert pad("ｆ", 3) == "ｆ "  # a fullwidth letter is two columns too
+
+
+def test_a_time_without_an_offset_is_china_time() -> None:
+    assert parse_time(None) is None
+    china = parse_time("2026-06-01T10:00:00")
+    assert china == int(dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc).timestamp())
+    assert parse_time("2026-06-01T10:00:00+00:00") == china + 8 * 3600
+    with pytest.raises(UsageError) as info:
+        parse_time("tomorrow", "--since")
+    assert str(info.value) == "--since: not an ISO 8601 time: 'tomorrow' / 不是 ISO 8601 时间"
+
+
+def test_a_json_file_that_cannot_be_read_names_the_option(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"name": "李华"}', "utf-8")
+    assert read_json(good, "--claims") == {"name": "李华"}
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", "utf-8")
+    for path, kind in ((bad, "JSONDecodeError"), (tmp_path / "absent.json", "FileNotFoundError")):
+        with pytest.raises(UsageError) as info:
+            read_json(path, "--claims")
+        assert str(info.value) == f"--claims {path}: cannot read JSON ({kind}) / 无法读取 JSON 文件 {path}"
+
+
+@pytest.mark.parametrize(
+    ("message", "zh", "en"),
+    [
+        ("database is locked", "被其他程序占用", "in use by another program"),
+        ("the database is busy", "被其他程序占用", "in use by another program"),
+        ("file is not a database", "不是数据库文件或已损坏", "not a database file, or damaged"),
+        ("database disk image is malformed", "不是数据库文件或已损坏", "not a database file, or damaged"),
+        ("attempt to write a readonly database", "只读", "read-only"),
+        ("the file system is read-only", "只读", "read-only"),
+        ("unable to open database file", "无法打开", "cannot be opened"),
+        ("disk I/O error", "磁盘已满或出错", "disk full or failing"),
+        ("database or disk is full", "磁盘已满或出错", "disk full or failing"),
+        ("no such table: licences", "数据库错误", "database error (OperationalError)"),
+    ],
+)
+def test_a_database_error_is_named_by_its_kind_never_its_text(message: str, zh: str, en: str) -> None:
+    assert db_reason(sqlite3.OperationalError(message)) == (zh, en)
+
+
+def test_a_wrapped_driver_error_is_read_through_its_orig() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    wrapped = OperationalError("INSERT INTO licences VALUES (?)", ("王小明",), sqlite3.OperationalError("database is locked"))
+    assert db_reason(wrapped) == ("被其他程序占用", "in use by another program")
+
+
+def test_a_folder_inside_certfree_s_own_packages_is_refused(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    outside_source(str(tmp_path / "keys"), "--dir")  # a folder of one's own: fine
+    for folder in (root / "keys", root / "wallet" / "phone", root / "desk"):
+        with pytest.raises(UsageError) as info:
+            outside_source(str(folder), "--dir")
+        name = folder.relative_to(root).parts[0]
+        assert str(info.value).startswith(f"--dir {folder}: inside certfree's own {name}/ package; use a folder of your own")
+        assert f"位于 certfree 源代码的 {name}/ 包内" in str(info.value)
+
+
+def test_a_refusal_is_printed_one_line_a_check_in_both_languages() -> None:
+    failed = VerificationFailed([SignatureInvalid(), ClaimMissing(field="age_over_18", detail="the view has no such claim")])
+    assert render_failure(failed) == (
+        "未通过 / REJECTED\n"
+        f"  x signature_invalid: {SignatureInvalid.message_zh} / {SignatureInvalid.message}\n"
+        f"  x claim_missing [age_over_18]: {ClaimMissing.message_zh} / {ClaimMissing.message} (the view has no such claim)"
+    )
