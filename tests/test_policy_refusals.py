@@ -162,6 +162,7 @@ REFUSALS = [
     (_swap('kind = "decimal"', 'kind = "money"'), "clerk_fields[1].kind", "'money' is not one of ['decimal', 'integer', 'text']"),
     (_swap('kind = "decimal"', "kind = 2"), "clerk_fields[1].kind", "must be a non-empty string"),
     (_swap('label_zh = "升数"', 'label_zh = " "'), "clerk_fields[1].label_zh", "must be a non-empty string"),
+    (_swap('label_en = "Litres"', "label_en = 3"), "clerk_fields[1].label_en", "must be a non-empty string"),
     (_swap("required = false", 'required = "no"'), "clerk_fields[1].required", "must be true or false"),
     (_swap("required = false", "required = 0"), "clerk_fields[1].required", "must be true or false"),
     (_swap("max_length = 8", "max_length = 0"), "clerk_fields[1].max_length", "0 is out of range 1..1000"),
