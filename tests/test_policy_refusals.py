@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scenarios import SCENARIOS, PolicyError, get_policy, load_policies, load_policy
-from scenarios.policy import ClerkField, UnknownPolicyError
+from scenarios.policy import POLICIES_DIR, ClerkField, UnknownPolicyError
 
 # A complete policy using every key, each replaced or removed by the cases below.
 FULL = """\
@@ -304,3 +304,24 @@ def test_a_policy_error_reads_the_same_with_or_without_its_place() -> None:
     assert str(PolicyError("m", key="k")) == "key 'k': m"
     assert str(UnknownPolicyError("m", key="k")) == "key 'k': m"
     assert str(PolicyError.__new__(PolicyError)) == ""
+
+
+def test_the_packaged_folder_must_hold_exactly_the_six_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import scenarios.policy as policy_module
+
+    packaged = tmp_path / "policies"
+    shutil.copytree(POLICIES_DIR, packaged)
+    (packaged / "window.toml").unlink()
+    (packaged / "zeta.toml").write_text(_swap('name = "desk"', 'name = "zeta"'), encoding="utf-8")
+    monkeypatch.setattr(policy_module, "POLICIES_DIR", packaged.resolve())
+    expected = ("packaged policies must be exactly ['hotel', 'internet_cafe', 'fuel_purchase', 'street_check', "
+                "'ebike_check', 'window']; missing ['window'], unexpected ['zeta']")
+    for directory in (None, packaged):  # by default, or named: the packaged folder is held to the six
+        with pytest.raises(PolicyError) as info:
+            load_policies(directory)
+        assert str(info.value) == expected
+    shutil.copy(POLICIES_DIR / "window.toml", packaged)
+    (packaged / "zeta.toml").unlink()
+    assert list(load_policies()) == ["hotel", "internet_cafe", "fuel_purchase", "street_check", "ebike_check", "window"]
