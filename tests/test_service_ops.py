@@ -94,11 +94,9 @@ def test_readyz_names_the_failing_check(tmp_path: Path, own_keys: Path, damage: 
 
 
 def test_signing_keys_that_cannot_be_unlocked_answer_503_not_500(tmp_path: Path, own_keys: Path) -> None:
-    from service_fixtures import enrol
-
-    app = make_app(tmp_path, own_keys)
     from issuer.service import db, issuing
 
+    app = make_app(tmp_path, own_keys)
     with app.app_context(), db.sessions(app)() as session:
         _op, token = issuing.create_operator(session, "op", "household_registration", now=time.time())
         session.commit()

@@ -8,13 +8,12 @@ helpers), so that each header member, claim and compressed byte can be made wron
 
 from __future__ import annotations
 
-import base64
 import json
 import zlib
 from typing import Any
 
 import pytest
-from test_trust_refusals import IAT, ISSUER, OLD, ROOT, entry, jwk, listing, sign, thumbprint
+from test_trust_refusals import IAT, ISSUER, OLD, ROOT, b64, entry, jwk, listing, sign, thumbprint
 
 from verifier import VerificationFailed, load_trust_list
 from verifier._status import (
@@ -32,10 +31,6 @@ TRUST = load_trust_list(sign(listing(entry(ISSUER, nbf=NOT_BEFORE, exp=NOT_AFTER
                                      entry(OLD, state="retired", retired_at=IAT - 50))), jwk(ROOT))
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def token(claims: Any = None, *, key: Any = ISSUER, raw_lst: str | None = None, **header: Any) -> str:
     body = {"iss": "household_registration", "sub": URI, "iat": IAT, "exp": IAT + 7 * 86400, "ttl": 900,
             "status_list": {"bits": 2, "lst": raw_lst if raw_lst is not None else b64(zlib.compress(bytes([0b11100100, 0, 0, 1])))}}
@@ -44,10 +39,7 @@ def token(claims: Any = None, *, key: Any = ISSUER, raw_lst: str | None = None, 
         body = {k: v for k, v in body.items() if v is not ...}
     elif claims is not None:
         body = claims
-    head = {"alg": "EdDSA", "typ": "statuslist+jwt", "kid": thumbprint(key), **header}
-    head = {k: v for k, v in head.items() if v is not ...}
-    signed = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(body).encode())}"
-    return f"{signed}.{b64(key.sign(signed.encode()))}"
+    return sign(body, key=key, **{"typ": "statuslist+jwt", **header})
 
 
 def refusal(text: Any) -> str | None:
