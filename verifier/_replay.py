@@ -141,7 +141,7 @@ class SqliteReplayCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         # A commit is written to the WAL (so it survives the process being killed) but not
         # fsynced: a power cut may forget the last proofs, each only until its own expiry
-        # (docs/security.md, "Replay protection and power loss"). FULL cost a scan an fsync.
+        # (docs/security.md, "A power cut may make a desk forget..."). FULL cost a scan an fsync.
         self._db.execute("PRAGMA synchronous=NORMAL")
         # Read the file through the OS's page cache, shared by the desk's processes, rather
         # than each connection's own small cache: a million proofs are about 100 MB.
