@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -136,6 +137,46 @@ def test_an_expired_entry_not_yet_pruned_is_not_a_replay(tmp_path: Path) -> None
     assert cache.check_and_add(b"k", NOW + 40, NOW + 10) is False
     assert cache.check_and_add(b"k", NOW + 50, NOW + 39) is True
     assert len(cache) == 1
+
+
+# ---- a desk process killed right after it accepted codes ---------------------------------
+
+
+def _accept_then_die(store: str, texts: list[str], trust_text: str, root: dict[str, str], told: Any) -> None:
+    """A desk process that accepts ``texts``, says so, and is killed at once (SIGKILL: no
+    clean-up, no close, no checkpoint)."""
+    desk = Verifier(load_trust_list(trust_text, root), clock=FixedClock(NOW), replay_cache=SqliteReplayCache(store))
+    for text in texts:
+        desk.verify(text, scenario="hotel")
+    told.send(len(texts))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_codes_accepted_by_a_process_killed_right_after_are_still_replays(
+    keydir: KeyDir, holder: Wallet, tmp_path: Path
+) -> None:
+    """The SQLite cache commits without an fsync (synchronous=NORMAL, docs/security.md):
+    what a process accepted is in the WAL, so a desk process that crashes the moment after
+    a scan leaves no proof forgotten. The first code goes through the call that prunes (its
+    own transaction), the others through the single statement."""
+    store = str(tmp_path / "replay.db")
+    texts = [present(holder, "hotel", now=NOW - i).text for i in range(4)]
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_accept_then_die, args=(store, texts[:3], keydir.trust_list(), keydir.root_public_jwk(), sender))
+    child.start()
+    assert receiver.recv() == 3
+    child.join(timeout=30)
+    assert child.exitcode == -signal.SIGKILL
+    assert Path(store + "-wal").stat().st_size > 0  # the commits are in the WAL, not checkpointed
+    desk = Verifier(load_trust_list(keydir.trust_list(), keydir.root_public_jwk()), clock=FixedClock(NOW),
+                    replay_cache=SqliteReplayCache(store))
+    for text in texts[:3]:
+        with pytest.raises(VerificationFailed) as refused:
+            desk.verify(text, scenario="hotel")
+        assert refused.value.codes == ["replayed"]
+    assert desk.verify(texts[3], scenario="hotel").licence_type  # a code the dead process never saw
+    assert Path(store + "-lock").stat().st_mode & 0o777 == 0o600  # the writers' turn: the owner's alone
 
 
 # ---- N processes racing on the same presentations ---------------------------------------

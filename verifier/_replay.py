@@ -10,7 +10,10 @@ transaction, and deletes more than it inserts, so the table stays near what the 
 window holds.
 
 The memory cache is safe for one process; the SQLite cache also across the processes of
-one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically). The
+one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically; the
+processes take turns to write through a lock file, so a waiting process is woken the
+moment the other's write is done instead of polling SQLite's lock in sleeps of 1, 2, 5,
+10... ms). The
 central service's cache on its own database (PostgreSQL for a city) lives with the desk,
 in ``desk/replay.py``: the verifier never imports a database library beyond ``sqlite3``.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +30,11 @@ from pathlib import Path
 from typing import Protocol
 
 from keys.files import private_file
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the writers wait on SQLite's own lock alone
+    fcntl = None  # type: ignore[assignment]
 
 #: Filed keys the memory cache looks at (and drops if expired) per call, at most: more
 #: than the one it adds, so it keeps up with any steady traffic.
@@ -120,12 +129,20 @@ class SqliteReplayCache:
 
     def __init__(self, path: str | Path, pace: PrunePace | None = None) -> None:
         self.path = Path(path)
+        self._turn: int | None = None  # the writers' lock file, shared by the desk's processes
         if str(path) != ":memory:":
             private_file(self.path)  # the proofs a desk has seen: its owner's alone (600)
+            if fcntl is not None:
+                lock = self.path.with_name(self.path.name + "-lock")
+                self._turn = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self.pace = pace or PrunePace()
         self._db.execute("PRAGMA journal_mode=WAL")
+        # A commit is written to the WAL (so it survives the process being killed) but not
+        # fsynced: a power cut may forget the last proofs, each only until its own expiry
+        # (docs/security.md, "A power cut may make a desk forget..."). FULL cost a scan an fsync.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         # Read the file through the OS's page cache, shared by the desk's processes, rather
         # than each connection's own small cache: a million proofs are about 100 MB.
         self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
@@ -136,17 +153,26 @@ class SqliteReplayCache:
 
     def check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
         with self._lock:
-            if not self.pace.due(now):
-                return self._insert(key, expires_at, now)
-            self._db.execute("BEGIN IMMEDIATE")  # the prune rides on this call's commit
+            if self._turn is not None:
+                fcntl.flock(self._turn, fcntl.LOCK_EX)  # blocks in the kernel until the other writer is done
             try:
-                self.prune(now)
-                seen = self._insert(key, expires_at, now)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return seen
+                return self._check_and_add(key, expires_at, now)
+            finally:
+                if self._turn is not None:
+                    fcntl.flock(self._turn, fcntl.LOCK_UN)
+
+    def _check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
+        if not self.pace.due(now):
+            return self._insert(key, expires_at, now)
+        self._db.execute("BEGIN IMMEDIATE")  # the prune rides on this call's commit
+        try:
+            self.prune(now)
+            seen = self._insert(key, expires_at, now)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return seen
 
     def _insert(self, key: bytes, expires_at: float, now: float) -> bool:
         # One statement, so atomic across processes: a new key is inserted, an expired one
@@ -171,3 +197,6 @@ class SqliteReplayCache:
 
     def close(self) -> None:
         self._db.close()
+        if self._turn is not None:
+            os.close(self._turn)
+            self._turn = None
