@@ -2,10 +2,8 @@
 
 At the first desk request after log-in the clerk's desk (its id, name, scenarios and
 matters) is read and kept in the session (the signed cookie; it holds nothing secret).
-Every request after that reads one small row with one query on the primary key: the
-clerk's session epoch and the id of the desk the clerk works at now (the statement is
-compiled once per database dialect and run on the pool's connection directly, without
-the Core result machinery, which cost more than the query). So
+Every request after that reads one small row with one Core query on the primary key:
+the clerk's session epoch and the id of the desk the clerk works at now. So
 
 * a log-out anywhere (it raises the epoch, migration 0005) or a removed clerk (no row)
   ends the session on its next request, as :func:`issuer.service.logins.current` does;
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import session
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import bindparam, select
 
 from issuer.service import db, logins
 from issuer.service.models import DeskClerk
@@ -65,49 +63,21 @@ def current_clerk() -> Clerk | None:
     clerk_id = logins.session_account_id(SESSION_KEY)
     if clerk_id is None:
         return None
-    engine = db.engine()
-    row = _check(engine, clerk_id)
-    if row is None:
-        return None
-    epoch, desk_id = row
-    if session.get(f"{SESSION_KEY}:epoch") != (epoch or 0):
-        return None
-    kept = session.get(DESK_KEY)
-    if desk_id is None:
-        desk = None
-    elif isinstance(kept, list) and kept and kept[0] == desk_id:
-        desk = _view(kept)
-    else:
-        with engine.connect() as connection:
-            found = connection.execute(_DESK, {"desk": desk_id}).first()
-        desk = _view(list(found)) if found is not None else None
-        if desk is not None:
-            session[DESK_KEY] = [desk.id, desk.name, list(desk.scenarios), list(desk.matters)]
+    with db.engine().connect() as connection:
+        row = connection.execute(_CHECK, {"clerk": clerk_id}).first()
+        if row is None or session.get(f"{SESSION_KEY}:epoch") != (row.session_epoch or 0):
+            return None
+        kept = session.get(DESK_KEY)
+        if row.desk_id is None:
+            desk = None
+        elif isinstance(kept, list) and kept and kept[0] == row.desk_id:
+            desk = _view(kept)
+        else:
+            found = connection.execute(_DESK, {"desk": row.desk_id}).first()
+            desk = _view(list(found)) if found is not None else None
+            if desk is not None:
+                session[DESK_KEY] = [desk.id, desk.name, list(desk.scenarios), list(desk.matters)]
     return Clerk(clerk_id, desk)
-
-
-_compiled: dict[tuple[str, str], tuple[str, bool]] = {}  # per dialect and paramstyle: the SQL text, positional or not
-
-
-def _check(engine: Engine, clerk_id: str) -> tuple[Any, Any] | None:
-    """The clerk's (session epoch, desk id), or None if there is no such clerk."""
-    dialect = engine.dialect
-    compiled = _compiled.get((dialect.name, dialect.paramstyle))
-    if compiled is None:
-        statement = _CHECK.compile(dialect=dialect)
-        compiled = _compiled[(dialect.name, dialect.paramstyle)] = (str(statement), bool(statement.positional))
-    sql, positional = compiled
-    connection = engine.raw_connection()  # the pool's; given back (and rolled back) on close
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, (clerk_id,) if positional else {"clerk": clerk_id})
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-    return None if row is None else (row[0], row[1])
 
 
 def _view(kept: list[Any]) -> DeskView:
