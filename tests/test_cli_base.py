@@ -4,6 +4,7 @@ prints or returns: the person at the desk reads these lines."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from pathlib import Path
 
@@ -176,3 +177,27 @@ def test_a_database_error_that_reaches_run_is_a_usage_error_naming_its_kind(
 def test_run_returns_the_command_s_own_code_as_an_int() -> None:
     assert run(lambda args: EXIT_REJECTED if args else EXIT_OK, True) == 1
     assert run(lambda args: True, None) == 1 and type(run(lambda args: True, None)) is int
+
+
+def test_a_json_file_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """A desk whose locale is not UTF-8 (a C locale, a Windows GBK one) still reads the
+    claims file certfree wrote: JSON files are UTF-8 (RFC 8259)."""
+    import locale
+
+    claims = tmp_path / "claims.json"
+    claims.write_text('{"name": "李华"}', "utf-8")
+    held = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert read_json(claims, "--claims") == {"name": "李华"}
+    finally:
+        locale.setlocale(locale.LC_CTYPE, held)
+
+
+def test_an_internal_error_names_the_file_of_the_innermost_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug deep in a library is placed where it was raised (pathlib here), not where the
+    command called it."""
+    assert run(lambda args: len(Path(args).name), 12345) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"certfree: 内部错误 / internal error: TypeError at pathlib\.py:\d+; "
+                        r"请将此行报告给技术支持 / please report this line\n", err), err
