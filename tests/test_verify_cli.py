@@ -65,8 +65,8 @@ HOTEL_LINES = [
 class Desk:
     root: Path
     keys: str
-    status: str  # the lists published on 9 January: every licence valid
-    revoked_status: str  # published the same day after the vehicle licence was revoked
+    status: str  # the lists published at midnight on 10 January: every licence valid
+    revoked_status: str  # published at the same moment, the vehicle licence revoked (on 8 January)
     credential: Path  # the ID card's full credential (compact JWS)
     vehicle: Path  # the vehicle licence's full credential
     codes: dict[str, str]  # scenario -> QR text of the ID card shown at SHOWN
@@ -126,9 +126,9 @@ def _failure(kind: Any, field: str | None = None, detail: str | None = None) -> 
     return out
 
 
-def _line(kind: Any, field: str | None = None, detail: str | None = None) -> str:
-    return (f"  x {kind.code}{f' [{field}]' if field else ''}: {kind.message_zh} / {kind.message}"
-            + (f" ({detail})" if detail else ""))
+def _line(kind: Any, field: str | None = None) -> str:
+    """The line of a failure without a detail, as render_failure prints it."""
+    return f"  x {kind.code}{f' [{field}]' if field else ''}: {kind.message_zh} / {kind.message}"
 
 
 # ---- what is shown: text, image, file; with a scenario and without ----------------------------
@@ -223,7 +223,8 @@ def test_json_for_one_accepted_licence_is_its_result(desk: Desk, capsys: pytest.
         "warnings": [_failure(StatusUnknown, "status", "no status list held for this licence")],
         "failures": [],
     }
-    assert "\\u" not in out  # Chinese as it is, not escaped
+    assert "\\u" not in out and '"name": "李华"' in out  # Chinese as it is, not escaped
+    assert out.startswith('{\n  "ok": true,\n  "type": "id_card",\n')  # indented by two, one member a line
 
 
 def test_json_for_one_refused_code(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
@@ -243,6 +244,17 @@ def test_json_for_one_accepted_and_one_refused_names_the_accepted_one(desk: Desk
     assert body["claims"]["name"] == "李华" and set(body["claims"]) == set(body["results"][0]["claims"])
     assert [r["type"] for r in body["results"]] == ["id_card"]
     assert [f["code"] for f in body["failures"]] == [MalformedInput.code]
+
+
+def test_json_for_two_accepted_and_one_refused_lists_them_all(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _verify(capsys, desk, "--text", desk.codes["window"], "--text", desk.household_window,
+                           "--text", "CF1:NOT-A-CODE", "--now", SCANNED, "--json")
+    assert code == 1
+    body = json.loads(out)
+    assert (body["ok"], body["type"], body["claims"]) == (False, None, None)  # no one licence to name
+    assert [r["type"] for r in body["results"]] == ["id_card", "household_book"]
+    assert [f["code"] for f in body["failures"]] == [MalformedInput.code]
+    assert out.startswith('{\n  "ok": false,\n  "type": null,\n') and "\\u" not in out and "李华" in out
 
 
 def test_text_for_one_accepted_and_one_refused_prints_both(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,10 +320,10 @@ def test_a_damaged_trust_list_is_a_refusal_not_a_usage_error(desk: Desk, capsys:
 
 def test_a_status_list_that_does_not_verify_is_a_refusal(desk: Desk, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "bad.jws").write_text("not.a.list", "ascii")
-    code, out, _ = _verify(capsys, desk, "--text", desk.codes["hotel"], "--status", tmp_path)
-    assert code == 1
-    assert out.splitlines()[:2] == ["未通过 / REJECTED", out.splitlines()[1]]
-    assert out.splitlines()[1].startswith(_line(StatusListInvalid))
+    code, out, err = _verify(capsys, desk, "--text", desk.codes["hotel"], "--status", tmp_path)
+    assert (code, err) == (1, "")
+    lines = out.splitlines()  # refused before any code is read: no age line either
+    assert len(lines) == 2 and lines[0] == "未通过 / REJECTED" and lines[1].startswith(_line(StatusListInvalid) + " (")
 
 
 # ---- the trust list's and the status lists' age -------------------------------------------------------
@@ -323,7 +335,9 @@ def test_a_status_list_that_does_not_verify_is_a_refusal(desk: Desk, capsys: pyt
     ("2026-01-03T23:59:59+08:00", "72.0 h"),
     ("2026-01-04T00:00:00+08:00", "3.0 d"),
     ("2026-01-01T00:00:00+08:00", "0 min"),
-], ids=["under-an-hour", "an-hour", "under-three-days", "three-days", "just-made"])
+    ("2026-01-03T22:03:36+08:00", "70.1 h"),  # 252,216 s: 70.06 hours of 3,600 s
+    ("2027-01-03T01:14:53+08:00", "367.1 d"),  # 31,713,293 s: 367.052 days of 86,400 s
+], ids=["under-an-hour", "an-hour", "under-three-days", "three-days", "just-made", "hours-rounded", "days-rounded"])
 def test_the_trust_list_age_is_minutes_then_hours_then_days(desk: Desk, capsys: pytest.CaptureFixture[str],
                                                            now: str, age: str) -> None:
     _, out, _ = _verify(capsys, desk, "--text", "CF1:NOT-A-CODE", "--now", now)
@@ -406,6 +420,41 @@ def test_an_image_named_as_a_text_file_is_a_usage_error(desk: Desk, capsys: pyte
         "不是存有凭证或二维码文本的文本文件（图片请用 --image）\n"))
 
 
+def test_the_pinned_root_key_file_is_read_as_utf8_whatever_the_locale(
+        desk: Desk, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A desk whose locale is not UTF-8 (a C locale, a Windows GBK one) still reads a root
+    key file whose label is in Chinese."""
+    import locale
+
+    root = json.loads(Path(desk.keys, "root.jwk.json").read_text("utf-8"))
+    (tmp_path / "root.jwk.json").write_text(json.dumps({**root, "name": "市根密钥"}, ensure_ascii=False), "utf-8")
+    (tmp_path / "trust_list.jws").write_text(Path(desk.keys, "trust_list.jws").read_text("ascii"), "ascii")
+    held = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        code, out, err = _run(capsys, "verify", "--keys", tmp_path, "--text", desk.codes["hotel"], "--scenario", "hotel",
+                              "--now", SCANNED)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, held)
+    assert (code, err) == (0, "") and out.splitlines()[1:] == [*HOTEL_LINES, UNKNOWN]
+
+
+def test_a_text_file_that_is_not_ascii_is_a_usage_error(desk: Desk, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A credential or QR text is ASCII: a UTF-8 note beside it (a name, an address) is not a code."""
+    note = tmp_path / "note.txt"
+    note.write_text("李华 北京市东城区\n", "utf-8")
+    assert _verify(capsys, desk, note) == (2, "", (
+        f"certfree: error: {note}: not a text file holding a credential or QR text (an image? use --image) / "
+        "不是存有凭证或二维码文本的文本文件（图片请用 --image）\n"))
+
+
+def test_the_keys_option_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        app.main(["verify", "--text", "CF1:NOT-A-CODE"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith("certfree verify: error: the following arguments are required: --keys\n")
+
+
 @pytest.mark.parametrize("missing", ["trust_list.jws", "root.jwk.json"], ids=["trust-list", "root"])
 def test_a_key_folder_without_its_trust_list_or_root_is_a_usage_error(
         desk: Desk, capsys: pytest.CaptureFixture[str], tmp_path: Path, missing: str) -> None:
@@ -416,6 +465,9 @@ def test_a_key_folder_without_its_trust_list_or_root_is_a_usage_error(
     assert _run(capsys, "verify", "--keys", tmp_path, "--text", desk.codes["hotel"]) == (2, "", says)
     (tmp_path / missing).write_bytes(b"\xff not text")  # there, but unreadable as text or JSON
     assert _run(capsys, "verify", "--keys", tmp_path, "--text", desk.codes["hotel"]) == (2, "", says)
+    if missing == "trust_list.jws":  # UTF-8 text, not the ASCII of a compact JWS
+        (tmp_path / missing).write_text("信任列表", "utf-8")
+        assert _run(capsys, "verify", "--keys", tmp_path, "--text", desk.codes["hotel"]) == (2, "", says)
 
 
 def test_a_bad_time_is_a_usage_error(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
@@ -460,11 +512,12 @@ def test_an_accepted_code_is_recorded_with_the_clerk_s_entry_at_the_scan_time(
         desk: Desk, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     register = tmp_path / "hotel.db"
     code, out, _ = _verify(capsys, desk, "--text", desk.codes["hotel"], "--text", "CF1:NOT-A-CODE", "--scenario", "hotel",
-                           "--now", SCANNED, "--register", register, "--clerk", "room=0807")
+                           "--now", SCANNED, "--register", register, "--clerk", "room=0807=east")
     assert code == 1 and out.splitlines()[1] == HOTEL_LINES[0]  # the refused one is not recorded, the other is
     [row] = _rows(register, "hotel")
     assert row["recorded_at"] == dt.datetime(2026, 1, 10, 2, 0, 5, tzinfo=UTC)
-    assert (row["licence_type"], row["matter"], row["fields"]["room"]) == ("id_card", None, "0807")
+    # the field's name ends at the first "=": the rest is the value, "=" and all
+    assert (row["licence_type"], row["matter"], row["fields"]["room"]) == ("id_card", None, "0807=east")
     assert row["fields"]["name"] == "李华"
 
 
@@ -477,7 +530,8 @@ def test_without_now_the_register_takes_the_clock(desk: Desk, capsys: pytest.Cap
     monkeypatch.chdir(desk.root)
     wallet_dir = tmp_path / "phone"
     assert app.main(["wallet", "init", "--dir", str(wallet_dir)]) == 0
-    assert app.main(["issue", "id_card", "--keys", "keys", "--claims", "id_card.json", "--wallet", str(wallet_dir)]) == 0
+    assert app.main(["issue", "id_card", "--keys", "keys", "--claims", "id_card.json", "--wallet", str(wallet_dir),
+                     "--db", str(tmp_path / "issuer.db")]) == 0
     text = present(Wallet(wallet_dir), "hotel").text
     register = tmp_path / "hotel.db"
     code, _, err = _verify(capsys, desk, "--text", text, "--scenario", "hotel", "--register", register, "--clerk", "room=0807")
@@ -570,6 +624,8 @@ def test_a_matter_json_lists_what_is_verified_refused_and_missing(desk: Desk, ca
     assert body["missing_one_of"] == [["household_book", "residence_permit"]]
     assert [(r["type"], r["scenario"]) for r in body["verified"]] == [("id_card", "window")]
     assert [f["code"] for f in body["failures"]] == [MalformedInput.code]
+    assert out.startswith('{\n  "ok": false,\n  "matter": "employment_registration",\n')  # indented by two
+    assert "\\u" not in out and '"name": "李华"' in out  # Chinese as it is
     code, out, _ = _verify(capsys, desk, "--text", desk.codes["window"], "--text", desk.household_window,
                            "--matter", "minor_passport_application", "--now", SCANNED, "--json",
                            "--status", desk.status)
