@@ -59,8 +59,9 @@ demo: $(STAMP)
 
 # One pytest-xdist worker per core, each test file kept on one worker (its module fixtures
 # are built once); each worker has its own PostgreSQL database and run log (tests/conftest.py).
+# The fifteen slowest tests are listed at the end, so a run shows where its time goes.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 	$(MAKE) js-test
 
 # Front-end code: each role's web home with a package.json (wallet/web, desk/web) holds its
