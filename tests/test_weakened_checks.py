@@ -602,3 +602,69 @@ def test_with_nbf_present_only_the_bad_claims_are_named(
     with pytest.raises(VerificationFailed) as exc:
         desk(trust).verify(token)
     assert [(f.code, f.field) for f in exc.value.failures] == [("claim_invalid", f) for f in fields]
+
+
+#: The English and Chinese message a desk shows for each refusal of the verifier's core.
+_MESSAGES = {
+    "malformed": ("the QR code or credential is malformed", "二维码或凭证格式错误"),
+    "unsupported_algorithm": ("signature algorithm not allowed (Ed25519 only, named EdDSA or Ed25519)",
+                              "签名算法不被允许（仅限 Ed25519，名称为 EdDSA 或 Ed25519）"),
+    "unsupported_header": ("the token header is not acceptable", "凭证头部不被接受"),
+    "unknown_key": ("signed by a key that is not in the trust list", "签发密钥不在信任列表中"),
+    "signature_invalid": ("the issuer's signature is invalid (altered or forged)", "签发机关签名无效（凭证被篡改或伪造）"),
+    "key_not_authorised": ("the issuing key is not authorised for this licence type", "签发密钥无权签发此类证照"),
+    "expired": ("the credential has expired", "凭证已过期"),
+    "not_yet_valid": ("the credential is not valid yet", "凭证尚未生效"),
+    "holder_proof_invalid": ("the holder proof is invalid (not made by the holder's device)", "持证人设备签名无效（非本人设备生成）"),
+    "claim_invalid": ("a required credential field is missing or invalid", "凭证必要字段缺失或无效"),
+    "replayed": ("this QR code was already used; ask the holder to refresh it", "该二维码已被使用过，请持证人刷新后重新出示"),
+    "presentation_stale": ("the QR code is too old; ask the holder to refresh it", "二维码已过期，请持证人刷新后重新出示"),
+    "presentation_from_future": ("the QR code's time is in the future; check the device clock", "二维码时间超前，请检查设备时间"),
+}
+
+
+def _rendered(code: str, field: str | None = None, detail: str | None = None) -> dict[str, str]:
+    english, chinese = _MESSAGES[code]
+    return ({"code": code, "message": english, "message_zh": chinese} | ({"field": field} if field else {})
+            | ({"detail": detail} if detail else {}))
+
+
+def test_each_refusal_renders_its_code_field_detail_and_both_messages(
+    keydir: KeyDir, holder: Wallet, trust: TrustStore
+) -> None:
+    """What a desk shows for each refusal of the core (the JSON of every failure), with
+    nothing more and nothing less: the code, the claim or header member it is about, the
+    detail where there is one, and the message in English and in Chinese."""
+    credential = holder.licence("id_card").credential
+    claims = _claims(credential)
+    variants = _header_variants(credential)
+    police_kid = json.loads(split_compact(holder.licence("driving_license").credential)[0])["kid"]
+    forged = sign_compact(claims, keydir.private_key(police_kid), kid=police_kid, typ=json.loads(split_compact(credential)[0])["typ"])
+    view = holder.licence("id_card").views["hotel"]
+    keyless = resign(keydir, view, cnf={"jwk": {"kty": "RSA"}})
+    cases = [
+        ("hello", None, NOW, _rendered("malformed", detail="not a certfree QR code or JWS")),
+        (variants["alg_none"][0], None, NOW, _rendered("unsupported_algorithm", "alg")),
+        (variants["crit"][0], None, NOW, _rendered("unsupported_header", "crit")),
+        (variants["extra_member"][0], None, NOW, _rendered("unsupported_header", "header")),
+        (variants["kid_unknown"][0], None, NOW, _rendered("unknown_key")),
+        (variants["short_signature"][0], None, NOW, _rendered("signature_invalid")),
+        (forged, None, NOW, _rendered("key_not_authorised", "vct", "traffic_police may not sign id_card")),
+        (credential, None, claims["exp"] + DEFAULT_SKEW, _rendered("expired", "exp")),
+        (credential, None, claims["iat"] - DEFAULT_SKEW - 1, _rendered("not_yet_valid", "nbf")),
+        (resign(keydir, credential, iss=7), None, NOW, _rendered("claim_invalid", "iss")),
+        (shown(holder, keyless, "id_card", "hotel"), "hotel", NOW,
+         _rendered("holder_proof_invalid", "cnf", "the view names no holder key")),
+        (shown(holder, view, "id_card", "hotel", NOW - DAY), "hotel", NOW, _rendered("presentation_stale")),
+        (shown(holder, view, "id_card", "hotel", NOW + DAY), "hotel", NOW, _rendered("presentation_from_future")),
+    ]
+    for text, scenario, at, expected in cases:
+        with pytest.raises(VerificationFailed) as exc:
+            desk(trust, at).verify(text, scenario=scenario)
+        assert [f.to_json() for f in exc.value.failures] == [expected], expected["code"]
+    text = shown(holder, view, "id_card", "hotel")
+    verifier = desk(trust)
+    verifier.verify(text, scenario="hotel")
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(text, scenario="hotel")
+    assert [f.to_json() for f in exc.value.failures] == [_rendered("replayed")]
