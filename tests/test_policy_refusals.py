@@ -325,3 +325,38 @@ def test_the_packaged_folder_must_hold_exactly_the_six_scenarios(tmp_path: Path,
     shutil.copy(POLICIES_DIR / "window.toml", packaged)
     (packaged / "zeta.toml").unlink()
     assert list(load_policies()) == ["hotel", "internet_cafe", "fuel_purchase", "street_check", "ebike_check", "window"]
+
+
+def test_the_packaged_folder_is_refused_with_only_one_missing_or_only_one_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import scenarios.policy as policy_module
+
+    six = "['hotel', 'internet_cafe', 'fuel_purchase', 'street_check', 'ebike_check', 'window']"
+    packaged = tmp_path / "policies"
+    shutil.copytree(POLICIES_DIR, packaged)
+    monkeypatch.setattr(policy_module, "POLICIES_DIR", packaged.resolve())
+    (packaged / "window.toml").unlink()  # one missing, nothing extra
+    with pytest.raises(PolicyError) as info:
+        load_policies()
+    assert str(info.value) == f"packaged policies must be exactly {six}; missing ['window'], unexpected []"
+    shutil.copy(POLICIES_DIR / "window.toml", packaged)
+    (packaged / "zeta.toml").write_text(_swap('name = "desk"', 'name = "zeta"'), encoding="utf-8")  # one extra
+    with pytest.raises(PolicyError) as info:
+        load_policies()
+    assert str(info.value) == f"packaged policies must be exactly {six}; missing [], unexpected ['zeta']"
+
+
+def test_a_folder_read_once_is_served_from_the_cache_until_a_file_changes(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "mine"
+    shutil.copytree(POLICIES_DIR, folder)
+    first = load_policies(folder)
+    assert load_policies(folder) is first  # the same mapping: the files were not read again
+    (folder / "zeta.toml").write_text(_swap('name = "desk"', 'name = "zeta"'), encoding="utf-8")
+    second = load_policies(folder)
+    assert second is not first and "zeta" in second and "zeta" not in first
+    assert load_policies(folder) is second
