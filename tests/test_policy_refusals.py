@@ -360,3 +360,18 @@ def test_a_folder_read_once_is_served_from_the_cache_until_a_file_changes(tmp_pa
     second = load_policies(folder)
     assert second is not first and "zeta" in second and "zeta" not in first
     assert load_policies(folder) is second
+
+
+def test_the_packaged_folder_is_held_to_the_six_even_through_a_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import scenarios.policy as policy_module
+
+    real = tmp_path / "real"
+    shutil.copytree(POLICIES_DIR, real)
+    (real / "window.toml").unlink()
+    link = tmp_path / "policies"
+    link.symlink_to(real, target_is_directory=True)  # an installed package reached through a link
+    monkeypatch.setattr(policy_module, "POLICIES_DIR", link)
+    with pytest.raises(PolicyError, match=r"missing \['window'\], unexpected \[\]"):
+        load_policies()
