@@ -32,6 +32,7 @@ def samples(app: Flask, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 def ready(app: Flask) -> tuple[int, dict[str, Any]]:
     response = app.test_client().get("/readyz")
+    assert response.headers["Cache-Control"] == "no-store"  # a probe sees the process as it is now
     return response.status_code, response.json
 
 
@@ -52,6 +53,7 @@ def test_healthz_answers_and_readyz_is_ready(tmp_path: Path, service_keys: Path)
     app = make_app(tmp_path, service_keys)
     health = app.test_client().get("/healthz")
     assert health.status_code == 200 and health.json == {"status": "ok"}
+    assert health.headers["Cache-Control"] == "no-store"
     status, body = ready(app)
     assert status == 200 and body["status"] == "ready" and body["failed"] == []
     assert [c["check"] for c in body["checks"]] == ["database", "secret_key", "signing_keys", "trust_list"]

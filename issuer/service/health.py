@@ -30,9 +30,15 @@ class NotReady(Exception):
         self.code = code
 
 
+@bp.after_request
+def _no_store(response: Any) -> Any:
+    response.headers["Cache-Control"] = "no-store"  # a probe must see the process as it is now
+    return response
+
+
 @bp.get("/healthz")
 def healthz() -> Any:
-    return _no_store(jsonify({"status": "ok"}))
+    return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
@@ -43,11 +49,6 @@ def readyz() -> Any:
         log.warning("not ready: %s", ", ".join(failed))
     response = jsonify({"status": "not_ready" if failed else "ready", "failed": failed, "checks": checks})
     response.status_code = 503 if failed else 200
-    return _no_store(response)
-
-
-def _no_store(response: Any) -> Any:
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
