@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from .authorities import AUTHORITIES
 from .files import atomic_write
-from .jose import TYP_TRUST_LIST, Signer, key_id, public_jwk, public_key_from_jwk, sign_compact
+from .jose import ALGORITHM, TYP_TRUST_LIST, Signer, key_id, public_jwk, public_key_from_jwk, sign_compact
 
 log = logging.getLogger("certfree.keys")
 
@@ -349,14 +349,13 @@ class KeyDir:
         """Before a change: unlock the root key, or with the root offline an issuer key file
         (a wrong or missing passphrase fails here, before anything is written), and read the
         registry as it is on disk, not an old copy."""
+        self._fresh(force=True)
         if self.root_online:
             self.private_key("root")
         else:
-            self._fresh(force=True)
             files = [e for e in self._registry["issuers"] if e.get("custody", "file") == "file"]
             if files:
                 self.private_key(files[-1]["kid"])
-        self._fresh(force=True)
 
     def _custody_of(self, authority: str, token: str | None, same_custody: bool) -> str | None:
         """The token a new key of ``authority`` goes in: ``token``, or with ``same_custody``
@@ -506,7 +505,7 @@ class KeyDir:
             new["state"] = "active"
         if promoted:
             self._save_registry()
-        jwks = [{**e["jwk"], "kid": e["kid"], "alg": "EdDSA", "use": "sig"} for e in entries]
+        jwks = [{**e["jwk"], "kid": e["kid"], "alg": ALGORITHM, "use": "sig"} for e in entries]
         atomic_write(self.path / "jwks.json", _dump({"keys": jwks}))
         atomic_write(self.path / "trust_list.jws", token.encode("ascii") + b"\n")
 
