@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
-
 from keys import KeyDir
 from keys.jose import ALGORITHM, TYP_CREDENTIAL, TYP_VIEW, Signer, b64url_encode, sign_compact
 from scenarios import Policy, load_policies

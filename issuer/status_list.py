@@ -16,8 +16,8 @@ about 14.5 KB from zlib level 9. See ``bench/status_list.py``.
 
 from __future__ import annotations
 
-import zlib
 import os
+import zlib
 from typing import Any, Iterable, Mapping
 
 from keys import KeyDir

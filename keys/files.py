@@ -78,7 +78,6 @@ def private_file(path: Path) -> None:
         pass
 
 
-
 def read_capped(path: str | Path, limit: int, error: type[Exception]) -> bytes:
     """The bytes of ``path``, refused with ``error`` (its message naming the file, in English
     and Chinese) if it cannot be read or holds more than ``limit``: a larger file is never

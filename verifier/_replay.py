@@ -13,9 +13,9 @@ The memory cache is safe for one process; the SQLite cache also across the proce
 one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically; the
 processes take turns to write through a lock file, so a waiting process is woken the
 moment the other's write is done instead of polling SQLite's lock in sleeps of 1, 2, 5,
-10... ms). The
-central service's cache on its own database (PostgreSQL for a city) lives with the desk,
-in ``desk/replay.py``: the verifier never imports a database library beyond ``sqlite3``.
+10... ms). The central service's cache on its own database (PostgreSQL for a city) lives
+with the desk, in ``desk/replay.py``: the verifier never imports a database library
+beyond ``sqlite3``.
 """
 
 from __future__ import annotations
