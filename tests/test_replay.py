@@ -139,6 +139,46 @@ def test_an_expired_entry_not_yet_pruned_is_not_a_replay(tmp_path: Path) -> None
     assert len(cache) == 1
 
 
+# ---- the WAL copied back by each process's thread, not by a scan -----------------------
+
+
+def _rows_in_the_file_itself(store: Path) -> int:
+    """Rows in the database file alone, its WAL not read (``immutable``): what the
+    checkpoints have copied back so far."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{store}?immutable=1", uri=True) as reader:
+        if reader.execute("SELECT count(*) FROM sqlite_master WHERE name = 'seen'").fetchone()[0] == 0:
+            return 0  # not even the table has been copied back
+        return int(reader.execute("SELECT count(*) FROM seen").fetchone()[0])
+
+
+@pytest.mark.parametrize("seconds", [0.05, None])
+def test_the_wal_is_copied_back_by_the_cache_thread_not_by_the_scans(tmp_path: Path, seconds: float | None) -> None:
+    """With the thread, 150 scans reach the file within its interval though no scan's
+    commit checkpoints (the scans' backstop is 16,000 pages); without it (``None``) they
+    stay in the WAL until SQLite's own checkpoint at 1,000 pages, so the file holds none."""
+    store = tmp_path / "replay.db"
+    cache = SqliteReplayCache(store, PrunePace(every=10_000, seconds=1e9), checkpoint_seconds=seconds)
+    for i in range(150):  # each commit writes 2 or 3 pages to the WAL: well under 1,000
+        assert cache.check_and_add(b"key-%03d" % i, NOW + 100, NOW) is False
+    if seconds is None:
+        time.sleep(0.3)
+        assert _rows_in_the_file_itself(store) == 0
+    else:
+        deadline = time.monotonic() + 30
+        while _rows_in_the_file_itself(store) < 150 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _rows_in_the_file_itself(store) == 150
+    assert all(cache.check_and_add(b"key-%03d" % i, NOW + 100, NOW + 1) for i in range(150))  # replays, still
+    cache.close()
+
+
+def test_the_checkpoint_interval_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        SqliteReplayCache(tmp_path / "replay.db", checkpoint_seconds=0)
+
+
 # ---- a desk process killed right after it accepted codes ---------------------------------
 
 

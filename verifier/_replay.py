@@ -13,7 +13,8 @@ The memory cache is safe for one process; the SQLite cache also across the proce
 one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically; the
 processes take turns to write through a lock file, so a waiting process is woken the
 moment the other's write is done instead of polling SQLite's lock in sleeps of 1, 2, 5,
-10... ms). The central service's cache on its own database (PostgreSQL for a city) lives
+10... ms). The WAL is copied back into the file by a thread of each process, off the scans'
+path (:class:`_Checkpointer`). The central service's cache on its own database (PostgreSQL for a city) lives
 with the desk, in ``desk/replay.py``: the verifier never imports a database library
 beyond ``sqlite3``.
 """
@@ -21,6 +22,7 @@ beyond ``sqlite3``.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import os
 import sqlite3
@@ -124,10 +126,62 @@ class PrunePace:
         return True
 
 
-class SqliteReplayCache:
-    """Replay cache in a SQLite file, for a desk that restarts or runs several processes."""
+#: How often a process's background thread copies the replay file's WAL back into the
+#: file (a PASSIVE checkpoint: it never waits for, or blocks, a scan).
+CHECKPOINT_SECONDS = 1.0
+#: WAL pages (4 KiB) after which a scan's own commit checkpoints anyway: a backstop for a
+#: checkpoint thread that cannot keep up (SQLite's default is 1,000).
+BACKSTOP_PAGES = 16_000
 
-    def __init__(self, path: str | Path, pace: PrunePace | None = None) -> None:
+
+class _Checkpointer:
+    """A daemon thread, one per cache and process, that checkpoints the WAL every
+    ``seconds`` after a write, on its own connection (SQLite releases the GIL while it
+    copies and fsyncs). Started by the first write in a process, so a cache made before a
+    fork (a server's preload) gets one in each process that writes."""
+
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+        self._dirty = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def wrote(self) -> None:
+        self._dirty.set()
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._stopped.clear()
+            self._thread = threading.Thread(target=self._run, name="certfree-replay-checkpoint", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopped.wait(self.seconds):
+                if self._dirty.is_set():
+                    self._dirty.clear()
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the file went away or broke: the scans' backstop remains
+            logging.getLogger(__name__).warning("replay cache checkpoints stopped: %s", exc)
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout=30)
+
+
+class SqliteReplayCache:
+    """Replay cache in a SQLite file, for a desk that restarts or runs several processes.
+
+    ``checkpoint_seconds``: how often each process's background thread copies the WAL
+    back into the file (:class:`_Checkpointer`); ``None`` leaves it to SQLite's own
+    checkpoint at a commit, every 1,000 pages, which stalls the scan that makes it."""
+
+    def __init__(self, path: str | Path, pace: PrunePace | None = None, *,
+                 checkpoint_seconds: float | None = CHECKPOINT_SECONDS) -> None:
         self.path = Path(path)
         self._turn: int | None = None  # the writers' lock file, shared by the desk's processes
         if str(path) != ":memory:":
@@ -150,6 +204,14 @@ class SqliteReplayCache:
         # expiry index only (a file made before keeps its rowid table, and works the same).
         self._db.execute("CREATE TABLE IF NOT EXISTS seen (k BLOB PRIMARY KEY, exp REAL NOT NULL) WITHOUT ROWID")
         self._db.execute("CREATE INDEX IF NOT EXISTS seen_exp ON seen (exp)")
+        self._checkpoints: _Checkpointer | None = None
+        if checkpoint_seconds is not None and str(path) != ":memory:":
+            if checkpoint_seconds <= 0:
+                raise ValueError("checkpoint_seconds: a positive number of seconds, or None")
+            # The scans' own connection copies the WAL back only as a backstop: a checkpoint
+            # fsyncs, and on the request path it stalls the one scan that runs it.
+            self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            self._checkpoints = _Checkpointer(self.path, checkpoint_seconds)
 
     def check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
         with self._lock:
@@ -160,6 +222,8 @@ class SqliteReplayCache:
             finally:
                 if self._turn is not None:
                     fcntl.flock(self._turn, fcntl.LOCK_UN)
+                if self._checkpoints is not None:
+                    self._checkpoints.wrote()
 
     def _check_and_add(self, key: bytes, expires_at: float, now: float) -> bool:
         if not self.pace.due(now):
@@ -196,6 +260,9 @@ class SqliteReplayCache:
         return int(self._db.execute("SELECT count(*) FROM seen").fetchone()[0])
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+            self._checkpoints = None
         self._db.close()
         if self._turn is not None:
             os.close(self._turn)
