@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -157,3 +159,49 @@ def test_a_move_to_another_desk_a_removal_and_a_log_out_take_effect_at_once(app:
         session.execute(delete(DeskClerk).where(DeskClerk.username == "clerk"))
         session.commit()
     assert _post(again, body, token).status_code == 401 and again.get("/desk/session.json").status_code == 401
+
+
+def test_a_database_that_keeps_the_clerk_row_locked_answers_503_not_500(tmp_path: Path, service_keys: Path, database_url: str,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """The clerk's row is read on the driver's own cursor (desk/clerk.py); a lock held past
+    the database's timeout still reaches the service's handler as SQLAlchemy's error: a 503
+    ``database_unavailable`` with Retry-After and both messages, counted as a timeout."""
+    import sqlite3
+
+    import psycopg
+
+    from issuer.service import db, metrics
+    from issuer.service.errors import MESSAGES
+    from service_fixtures import make_app
+
+    app = make_app(tmp_path, service_keys, database_url, DATABASE_BUSY_TIMEOUT=1, DATABASE_STATEMENT_TIMEOUT=1,
+                   DATABASE_RETRY_AFTER=3)
+    add_clerk(app)
+    desk = app.test_client()
+    assert desk_login(desk).status_code == 302
+    token = _csrf(desk)
+
+    def timeouts() -> float:
+        return metrics.REGISTRY.get_sample_value("certfree_database_errors_total", {"kind": "timeout"}) or 0.0
+
+    before = timeouts()
+    if database_url.startswith("sqlite"):
+        db.engine(app).dispose()  # the pool's idle connections would keep the holder from its lock
+        holder: Any = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # kept until this connection closes
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("SELECT count(*) FROM desk_clerks").fetchone()
+    else:
+        holder = psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"))
+        holder.execute("LOCK TABLE desk_clerks IN ACCESS EXCLUSIVE MODE")  # held until the connection closes
+    try:
+        answer = _post(desk, {"code": "CF1:anything", "scenario": "internet_cafe"}, token)
+    finally:
+        holder.close()
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "3"  # type: ignore[attr-defined]
+    body = answer.json  # type: ignore[attr-defined]
+    assert body["error"] == "database_unavailable" and body["message_zh"] == MESSAGES["database_unavailable"].zh
+    assert timeouts() == before + 1
+    assert "database unavailable (timeout: " in caplog.text and "/desk/verify.json" in caplog.text
+    assert _post(desk, {"code": "CF1:anything", "scenario": "internet_cafe"}, token).status_code == 200  # type: ignore[attr-defined]
+    db.engine(app).dispose()
