@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -48,7 +48,13 @@ class LicenceRecord(Base):
     """One issued licence (the full credential's ``jti``) and where its status lives."""
 
     __tablename__ = "licences"
-    __table_args__ = (UniqueConstraint("status_list", "status_idx"),)
+    __table_args__ = (
+        UniqueConstraint("status_list", "status_idx"),
+        # Only the licences that are not valid (revoked, suspended): a status list is built
+        # from these few, not from every licence of the city (issuer.records._entries).
+        Index("ix_licences_not_valid", "state", sqlite_where=text("state != 'valid'"),
+              postgresql_where=text("state <> 'valid'")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the credential's jti
     licence_type: Mapped[str] = mapped_column(String(32), index=True)
