@@ -13,10 +13,10 @@ The memory cache is safe for one process; the SQLite cache also across the proce
 one desk (one ``INSERT ... ON CONFLICT`` statement checks and inserts atomically; the
 processes take turns to write through a lock file, so a waiting process is woken the
 moment the other's write is done instead of polling SQLite's lock in sleeps of 1, 2, 5,
-10... ms). The WAL is copied back into the file by a thread of each process, off the scans'
-path (:class:`_Checkpointer`). The central service's cache on its own database (PostgreSQL for a city) lives
-with the desk, in ``desk/replay.py``: the verifier never imports a database library
-beyond ``sqlite3``.
+10... ms). The WAL is copied back into the file by a thread of each process, off the
+scans' path (:class:`_Checkpointer`). The central service's cache on its own database
+(PostgreSQL for a city) lives with the desk, in ``desk/replay.py``: the verifier never
+imports a database library beyond ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -182,6 +182,8 @@ class SqliteReplayCache:
 
     def __init__(self, path: str | Path, pace: PrunePace | None = None, *,
                  checkpoint_seconds: float | None = CHECKPOINT_SECONDS) -> None:
+        if checkpoint_seconds is not None and checkpoint_seconds <= 0:
+            raise ValueError("checkpoint_seconds: a positive number of seconds, or None")
         self.path = Path(path)
         self._turn: int | None = None  # the writers' lock file, shared by the desk's processes
         if str(path) != ":memory:":
@@ -206,8 +208,6 @@ class SqliteReplayCache:
         self._db.execute("CREATE INDEX IF NOT EXISTS seen_exp ON seen (exp)")
         self._checkpoints: _Checkpointer | None = None
         if checkpoint_seconds is not None and str(path) != ":memory:":
-            if checkpoint_seconds <= 0:
-                raise ValueError("checkpoint_seconds: a positive number of seconds, or None")
             # The scans' own connection copies the WAL back only as a backstop: a checkpoint
             # fsyncs, and on the request path it stalls the one scan that runs it.
             self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
