@@ -4,7 +4,7 @@ At the first desk request after log-in the clerk's desk (its id, name, scenarios
 matters) is read and kept in the session (the signed cookie; it holds nothing secret).
 Every request after that reads one small row on the primary key: the clerk's session
 epoch and the id of the desk the clerk works at now. That query runs on the pooled
-connection's own driver cursor, its SQL compiled once per database dialect (SQLAlchemy's
+connection's own driver cursor, its SQL compiled once per database driver (SQLAlchemy's
 execution machinery cost a scan about 85 µs more than the query itself); a driver error is
 raised as SQLAlchemy's, so the service still answers 503 ``database_unavailable``. So
 
@@ -88,7 +88,7 @@ def current_clerk() -> Clerk | None:
     return Clerk(clerk_id, desk)
 
 
-_compiled: dict[str, tuple[str, bool]] = {}  # dialect name -> (SQL of _CHECK, positional)
+_compiled: dict[tuple[str, str, str], tuple[str, bool]] = {}  # (dialect, driver, paramstyle) -> (SQL, positional)
 
 
 def _check(engine: Engine, clerk_id: str) -> tuple[Any, Any] | None:
@@ -97,10 +97,11 @@ def _check(engine: Engine, clerk_id: str) -> tuple[Any, Any] | None:
     as SQLAlchemy's (``DBAPIError.instance``: a lock or a statement timeout is its
     ``OperationalError``), as ``Engine.connect`` would, never as the driver's own."""
     dialect = engine.dialect
-    if dialect.name not in _compiled:
+    kind = (dialect.name, dialect.driver, dialect.paramstyle)
+    if kind not in _compiled:
         compiled = _CHECK.compile(dialect=dialect)
-        _compiled[dialect.name] = (str(compiled), bool(compiled.positional))
-    sql, positional = _compiled[dialect.name]
+        _compiled[kind] = (str(compiled), bool(compiled.positional))
+    sql, positional = _compiled[kind]
     params: Any = (clerk_id,) if positional else {"clerk": clerk_id}
     connection = None
     try:
