@@ -130,6 +130,9 @@ def test_serve_logs_json_with_request_ids_and_adds_up_metrics_over_workers(tmp_p
     assert by_id["ops-test-readyz-1"]["path"] == "/readyz" and by_id["ops-test-readyz-1"]["status"] == 503
     assert by_id[leaky_id]["path"] == "/wallet/login" and by_id[leaky_id]["method"] == "GET"
     assert all(a["request_id"] and a["method"] == "GET" and a["status"] in (200, 503) for a in access)
+    # each line made from gunicorn's atoms as issuer.service.gunicorn_conf.AccessLogger cuts them
+    assert all(a["remote"] == "127.0.0.1" and a["bytes"] > 0 and a["duration_ms"] >= 0 for a in access)
+    assert {a["path"] for a in access} >= {"/healthz", "/readyz", "/metrics", "/wallet/login"}
     app_lines = [json.loads(line) for line in stderr]
     not_ready = [r for r in app_lines if r["logger"] == "issuer.service.health"]
     assert [(r["level"], r["request_id"]) for r in not_ready] == [("WARNING", "ops-test-readyz-1")]
@@ -167,3 +170,25 @@ def test_serve_refuses_to_start_without_a_session_secret(tmp_path: Path, service
     refused = subprocess.run([CERTFREE, "serve", "--bind", "127.0.0.1:9"], env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "CERTFREE_SECRET_KEY" in refused.stderr and "会话密钥" in refused.stderr
     assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_an_access_lines_atoms_are_only_the_fields_it_writes() -> None:
+    """gunicorn's own atoms copy every header and environ variable (the session cookie, an
+    operator's bearer token) into each access record; certfree's logger keeps seven."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from issuer.service.gunicorn_conf import AccessLogger
+
+    secret = "cfo_0a1b2c3d.s3cr3tvalue12"
+    response = SimpleNamespace(status="201 CREATED", sent=417,
+                               headers=[("Content-Type", "application/json"), ("X-Request-ID", "rid-1"), ("Set-Cookie", secret)])
+    request = SimpleNamespace(headers=[("AUTHORIZATION", f"Bearer {secret}"), ("COOKIE", f"certfree_session={secret}")])
+    environ = {"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/licences",
+               "QUERY_STRING": f"token={secret}", "HTTP_AUTHORIZATION": f"Bearer {secret}", "RAW_URI": "/api/v1/licences",
+               "SERVER_PROTOCOL": "HTTP/1.1"}
+    atoms = AccessLogger(Config()).atoms(response, request, environ, dt.timedelta(seconds=1, microseconds=2500))
+    assert atoms == {"h": "10.0.0.7", "m": "POST", "U": "/api/v1/licences", "s": "201", "B": 417, "D": 1_002_500,
+                     "{x-request-id}o": "rid-1"}
