@@ -23,11 +23,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import api, config, db, dbfail, errors, health, logs, metrics, public
     from .security import csrf_token
+    from .sessions import VerifiedOnceSessionInterface
 
     app = Flask(__name__, instance_path=_instance_path(test_config), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     app.extensions["certfree.clock"] = app.config.get("CLOCK") or time.time
+    app.session_interface = VerifiedOnceSessionInterface()
     logs.init_app(app)  # first: the request id is set before anything else logs
     metrics.init_app(app)
     db.init_app(app)
