@@ -348,7 +348,9 @@ def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_pa
                 residents = next(it, None)
                 if residents is None:
                     return False
-                items = [(i, device(devices, i), allocator.allocate(1 + views)) for i in residents]
+                n = 1 + views  # status entries a licence: the batch's drawn at once, then dealt out
+                refs = allocator.allocate(n * len(residents))
+                items = [(i, device(devices, i), refs[k * n:k * n + n]) for k, i in enumerate(residents)]
                 pending.append((residents, pool.apply_async(_sign_batch, ((args.type, now, items),))))
                 return True
 
