@@ -68,7 +68,7 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 try:  # optional (the SDK's "fast" extra): SIMD base64, a few times faster on a signing input
     import pybase64 as _pybase64
 except ImportError:  # pragma: no cover - depends on the environment
-    _pybase64 = None
+    _pybase64 = None  # type: ignore[assignment]
 
 
 def b64url_bytes(data: bytes) -> bytes:
