@@ -240,7 +240,8 @@ def _batch_gc() -> None:
     pass every 700 new objects and from time to time walks everything loaded at start-up,
     about 3 % of a 100,000-licence run (docs/benchmarks.md). What is loaded by now is
     moved out of its reach (``gc.freeze``) and it runs a thirtieth as often; cyclic garbage,
-    if any, waits for at most 20,000 new objects."""
+    if any, waits for at most 20,000 new objects. A signing worker also holds it off while
+    it signs a batch (:func:`_sign_batch`)."""
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
 
@@ -254,14 +255,24 @@ def _init_worker(keys_path: str, licence_type: str) -> None:
 
 
 def _sign_batch(job: tuple[str, int, list[tuple[int, bytes, list[tuple[str, int]]]]]) -> tuple[int, list[Any]]:
-    """Sign one batch; hand back only the rows to record (and the signature count)."""
+    """Sign one batch; hand back only the rows to record (and the signature count).
+
+    The cyclic garbage collector waits until the batch is done: ``sign_batch`` keeps every
+    licence of the batch alive until all are signed (it prepares them all first), and each
+    pass would walk those objects again: 1–4 % of a worker's CPU (docs/benchmarks.md).
+    They hold no cycles and are freed by reference counting; the collector runs as
+    :func:`_batch_gc` sets it between batches."""
     licence_type, now, items = job
-    signed = sign_batch(
-        _W["keys"], licence_type,
-        [BatchItem(resident_claims(licence_type, i), holder_jwk(raw), refs) for i, raw, refs in items],
-        now=now, policies=_W["policies"],
-    )
-    return sum(s.signatures for s in signed), [s.record() for s in signed]
+    gc.disable()
+    try:
+        signed = sign_batch(
+            _W["keys"], licence_type,
+            [BatchItem(resident_claims(licence_type, i), holder_jwk(raw), refs) for i, raw, refs in items],
+            now=now, policies=_W["policies"],
+        )
+        return sum(s.signatures for s in signed), [s.record() for s in signed]
+    finally:
+        gc.enable()
 
 
 def _raw_sign(job: tuple[float, int]) -> tuple[int, float]:
@@ -348,7 +359,9 @@ def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_pa
                 residents = next(it, None)
                 if residents is None:
                     return False
-                items = [(i, device(devices, i), allocator.allocate(1 + views)) for i in residents]
+                n = 1 + views  # status entries a licence: the batch's drawn at once, then dealt out
+                refs = allocator.allocate(n * len(residents))
+                items = [(i, device(devices, i), refs[k * n:k * n + n]) for k, i in enumerate(residents)]
                 pending.append((residents, pool.apply_async(_sign_batch, ((args.type, now, items),))))
                 return True
 

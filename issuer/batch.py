@@ -35,11 +35,12 @@ from sqlalchemy import Connection, Table, insert, select, update
 from keys import KeyDir, thumbprint
 from scenarios import Policy
 
-from .credential import Issued, default_policies, issue, view_names
+from .credential import Issued, LicenceSigner, view_names
 from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
                       licence_rows, new_list_id)
-from .status_list import status_ref
+from .schemas import validate
+from .status_list import public_url, status_ref
 
 
 @dataclass(frozen=True)
@@ -84,27 +85,32 @@ def sign_batch(
     policies: Mapping[str, Policy] | None = None,
 ) -> list[SignedLicence]:
     """Validate and sign each item's licence (raises ``ClaimsInvalid`` naming the field
-    for the first item that is invalid: validate a batch's input before allocating)."""
-    policies = policies if policies is not None else default_policies()
-    names = view_names(licence_type, policies)
+    for the first item that is invalid: validate a batch's input before allocating).
+
+    Each licence is validated and signed as :func:`issuer.credential.issue` does it, by one
+    :class:`~issuer.credential.LicenceSigner` for the whole batch (the key, headers and
+    views' disclosures worked out once), with the status URIs' base read once. Every
+    licence is prepared first, then all are signed in one go
+    (:meth:`~issuer.credential.LicenceSigner.sign_prepared`)."""
+    signer = LicenceSigner(keys, licence_type, now=now, policies=policies)
+    names = signer.view_names
     scopes = ("credential", *names)
-    key, _ = keys.signing_key(licence_type, now)
-    out = []
+    base = public_url()
+    items = list(items)
+    prepared = []
     for item in items:
         if len(item.refs) != len(scopes):
             raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
-        issued = issue(
-            keys,
-            licence_type,
-            item.claims,
+        statuses = [status_ref(list_id, idx, base) for list_id, idx in item.refs]
+        prepared.append(signer.prepare(
+            validate(licence_type, item.claims),
             holder_jwk=item.holder_jwk,
-            status=status_ref(*item.refs[0]),
-            view_status={name: status_ref(*ref) for name, ref in zip(names, item.refs[1:])},
-            now=now,
-            policies=policies,
-        )
-        out.append(SignedLicence(issued, key.authority, key.kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes))
-    return out
+            status=statuses[0],
+            view_status=dict(zip(names, statuses[1:])),
+        ))
+    authority, kid = signer.authority, signer.kid
+    return [SignedLicence(issued, authority, kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes)
+            for issued, item in zip(signer.sign_prepared(prepared), items, strict=True)]
 
 
 @dataclass

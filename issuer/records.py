@@ -21,6 +21,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence, cast
 
@@ -68,14 +69,19 @@ def credential_digest(credential: str) -> str:
     return b64url_encode(hashlib.sha256(credential.strip().encode("ascii")).digest())
 
 
+# A batch's licences share one issue time and a few expiry times: each converted once, and
+# the rows share the one datetime object (which the pickle to a batch's writer then sends once).
+_utc = lru_cache(maxsize=1024)(utc)
+
+
 def licence_rows(issued: Issued, authority: str, kid: str, holder: str | None,
                  refs: Sequence[StatusRef], scopes: Sequence[str]) -> Record:
     """The rows that record ``issued`` (``LICENCE_COLUMNS``, ``ENTRY_COLUMNS``): a new,
     valid licence whose full credential has ``refs[0]``, and one status entry per
     ``(ref, scope)`` pair ("credential", then each scenario view's name)."""
     lst, idx = refs[0]
-    licence = (issued.jti, issued.licence_type, authority, kid, holder, utc(issued.issued_at),
-               utc(issued.expires_at), lst, idx, "valid", credential_digest(issued.credential))
+    licence = (issued.jti, issued.licence_type, authority, kid, holder, _utc(issued.issued_at),
+               _utc(issued.expires_at), lst, idx, "valid", credential_digest(issued.credential))
     return licence, [(l2, i2, issued.jti, scope) for (l2, i2), scope in zip(refs, scopes, strict=True)]
 
 

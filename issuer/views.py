@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -49,22 +50,29 @@ def _week_start(moment: int) -> int:
     return china_midnight(day - dt.timedelta(days=day.weekday()))
 
 
-def view_claims(
-    policy: Policy, licence_type: str, fields: Mapping[str, Any], *, nbf: int, exp: int
-) -> tuple[dict[str, Any], int]:
-    """The claims a scenario view carries and the view's expiry.
+@dataclass(frozen=True)
+class Disclosure:
+    """What a scenario's views of one licence type carry, sorted out once from its policy:
+    the licence's own fields it discloses, and which derived predicates. Signing many
+    views for the same scenario (a batch) reuses one; :func:`view_claims` makes one per call."""
 
-    ``age_over_18`` must hold for the whole life of the view: it is true only if the holder
-    is 18 at ``nbf``; a minor's view expires at their 18th birthday so that a fresh view
-    says true from then on.
-    """
-    out: dict[str, Any] = {}
-    for name in policy.disclosed_for(licence_type):  # any order: the JWS payload is sorted
-        if name == "age_over_18":
+    fields: tuple[str, ...]  # disclosed as they are, where the licence has them
+    age_over_18: bool
+    id_number_masked: bool
+
+    @classmethod
+    def of(cls, policy: Policy, licence_type: str) -> "Disclosure":
+        names = policy.disclosed_for(licence_type)
+        return cls(tuple(sorted(names.difference(DERIVED_LABELS))), "age_over_18" in names, "id_number_masked" in names)
+
+    def claims(self, fields: Mapping[str, Any], *, nbf: int, exp: int) -> tuple[dict[str, Any], int]:
+        """The claims a view of ``fields`` carries and its expiry (see :func:`view_claims`)."""
+        out = {name: fields[name] for name in self.fields if name in fields}
+        if self.age_over_18:
             born = birth_date_of(fields)  # the policy loader makes sure the licence has one
             assert born is not None
             adult_at = adult_from(born.isoformat())
-            out[name] = adult_at <= nbf
+            out["age_over_18"] = adult_at <= nbf
             if adult_at > nbf and adult_at < exp:
                 # The view must end by the 18th birthday; ending exactly on it would show a
                 # scenario that withholds the birth date (the internet café) the very day.
@@ -74,8 +82,18 @@ def view_claims(
                 exp = _week_start(adult_at)
                 if exp <= nbf:
                     exp = min(adult_at, nbf + _DAY)
-        elif name == "id_number_masked":
-            out[name] = mask_id_number(str(fields["id_number"]))
-        elif name in fields:
-            out[name] = fields[name]
-    return out, exp
+        if self.id_number_masked:
+            out["id_number_masked"] = mask_id_number(str(fields["id_number"]))
+        return out, exp
+
+
+def view_claims(
+    policy: Policy, licence_type: str, fields: Mapping[str, Any], *, nbf: int, exp: int
+) -> tuple[dict[str, Any], int]:
+    """The claims a scenario view carries and the view's expiry.
+
+    ``age_over_18`` must hold for the whole life of the view: it is true only if the holder
+    is 18 at ``nbf``; a minor's view expires at their 18th birthday so that a fresh view
+    says true from then on.
+    """
+    return Disclosure.of(policy, licence_type).claims(fields, nbf=nbf, exp=exp)

@@ -1,4 +1,5 @@
-"""The verifier's fast paths give exactly what the straightforward code gives."""
+"""The fast paths (the verifier's, and batch issuance's) give exactly what the straightforward
+code gives."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from service_fixtures import require_in_ci
 
-from keys import envelope
-from keys.jose import canonical_json
+from keys import KeyDir, envelope
+from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_bytes, canonical_json, sign_compact, split_compact
 
 B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -153,3 +154,98 @@ def test_verified_result_is_the_frozen_dataclass_init_would_build(holder, verifi
     assert result == rebuilt
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.kid = "another"  # type: ignore[misc]
+
+
+# ---- issuance: a batch signs the bytes the plain, one-JWS-at-a-time signing makes ---------------
+
+
+@pytest.mark.parametrize("path", ["pybase64", "binascii"])
+def test_b64url_bytes_is_unpadded_urlsafe_base64_on_each_path(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """b64url_bytes gives base64.urlsafe_b64encode's bytes less the padding, with pybase64
+    (the SDK's "fast" extra, an install requirement) and with the standard library alone."""
+    import base64
+
+    from keys import jose
+
+    if path == "pybase64" and jose._pybase64 is None:
+        require_in_ci("pybase64")
+    if path == "binascii":
+        monkeypatch.setattr(jose, "_pybase64", None)
+
+    @settings(max_examples=500)
+    @given(st.binary(max_size=1200))
+    def same(data: bytes) -> None:
+        assert b64url_bytes(data) == base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    same()
+    for size in range(70):  # every padding length, and SIMD block edges
+        data = bytes(range(256))[:size] * 3
+        assert b64url_bytes(data) == base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _plain_licence(keydir: KeyDir, licence_type: str, fields: dict, holder_jwk: dict, refs: list,
+                   now: int, jtis: list[str]) -> list[str]:
+    """One licence's credential and views written out from their definition (design.md,
+    "Credentials") and signed one at a time with ``sign_compact`` (held to PyJWT's bytes in
+    tests/test_keys.py). ``jtis`` are the licence's own ids, its only random part."""
+    from issuer.credential import CREDENTIAL_DAYS, VIEW_DAYS, _end_of_validity, _start_of_validity, view_names
+    from issuer.schemas.rules import birth_date_of
+    from issuer.status_list import status_ref
+    from issuer.views import adult_from, mask_id_number
+    from scenarios import load_policies
+
+    policies = load_policies()
+    entry, key = keydir.signing_key(licence_type, now)
+    nbf = max(now, _start_of_validity(fields) or now)
+    exp = min(now + CREDENTIAL_DAYS * 86400, _end_of_validity(fields) or now + CREDENTIAL_DAYS * 86400)
+    base = {"iss": entry.authority, "iat": now, "exp": exp, "vct": licence_type, "cnf": {"jwk": dict(holder_jwk)}}
+    if nbf != now:
+        base["nbf"] = nbf
+    out = [sign_compact({**fields, **base, "jti": jtis[0], "status": status_ref(*refs[0])}, key,
+                        kid=entry.kid, typ=TYP_CREDENTIAL)]
+    for name, ref, jti in zip(view_names(licence_type), refs[1:], jtis[1:], strict=True):
+        disclosed = policies[name].disclosed_for(licence_type)
+        view = {k: fields[k] for k in disclosed if k in fields}
+        if "age_over_18" in disclosed:
+            born = birth_date_of(fields)
+            assert born is not None and adult_from(born.isoformat()) <= nbf  # adults: no view ends early
+            view["age_over_18"] = True
+        if "id_number_masked" in disclosed:
+            view["id_number_masked"] = mask_id_number(fields["id_number"])
+        claims = {**view, **base, "exp": min(exp, nbf + VIEW_DAYS * 86400), "scn": name, "jti": jti,
+                  "status": status_ref(*ref)}
+        out.append(sign_compact(claims, key, kid=entry.kid, typ=TYP_VIEW))
+    return out
+
+
+@pytest.mark.parametrize("licence_type", ["id_card", "household_book", "residence_permit", "driving_license",
+                                          "vehicle_license", "ebike_registration"])
+def test_batch_signs_byte_identical_jws_to_the_plain_signing(licence_type: str, keydir: KeyDir, now: int) -> None:
+    """sign_batch (one LicenceSigner for the batch, every licence prepared first, then all
+    signed in one loop) and sign_licence (one licence) give, byte for byte, the credential
+    and views the plain code makes: each claim set written out and signed on its own."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from issuer import example, validate
+    from issuer.batch import BatchItem, sign_batch, view_names
+    from issuer.credential import sign_licence
+    from issuer.status_list import status_ref
+    from keys.jose import public_jwk
+
+    fields = validate(licence_type, example(licence_type))
+    names = view_names(licence_type)
+    holders = [public_jwk(Ed25519PrivateKey.generate().public_key()) for _ in range(3)]
+    items = [BatchItem(example(licence_type), jwk, [("LIST01", 10 * i + k) for k in range(1 + len(names))])
+             for i, jwk in enumerate(holders)]
+    one = sign_licence(keydir, licence_type, fields, holder_jwk=holders[0], status=status_ref("LIST01", 0),
+                       view_status={name: status_ref("LIST01", k + 1) for k, name in enumerate(names)}, now=now)
+    licences = [(s.issued, item) for s, item in zip(sign_batch(keydir, licence_type, items, now=now), items)]
+    all_jtis = []
+    for issued, item in [*licences, (one, items[0])]:
+        assert list(issued.views) == names
+        jws = [issued.credential, *issued.views.values()]
+        jtis = [json.loads(split_compact(j)[1])["jti"] for j in jws]
+        assert jtis[0] == issued.jti
+        assert jws == _plain_licence(keydir, licence_type, fields, item.holder_jwk, list(item.refs), now, jtis)
+        all_jtis += jtis
+    assert len(set(all_jtis)) == len(all_jtis)  # one CSPRNG draw per licence, cut into distinct ids

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from operator import mul
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"  # index = weighted sum mod 11
@@ -30,7 +31,7 @@ def id_check_digit(first17: str) -> str:
     """GB 11643-1999 check digit ('0'-'9' or 'X') for 17 ASCII digits."""
     if not isinstance(first17, str) or not _FIRST17_RE.fullmatch(first17):
         raise ValueError("expected exactly 17 ASCII digits")
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS))
+    total = sum(map(mul, map(int, first17), _ID_WEIGHTS))
     return _ID_CHECK[total % 11]
 
 

@@ -97,12 +97,14 @@ def text_ending(max_len: int, suffixes: Sequence[str]) -> Validator:
 
 
 _NAME_EXTRA = frozenset("·• ")
+_NAME_TEXT = text(30)
 
 
 def person_name(value: object, ctx: Context) -> str:
     """1-30 letters (any script); · and single spaces allowed inside, between letters."""
-    s = text(30)(value, ctx)
-    if (not all(c.isalpha() or c in _NAME_EXTRA for c in s) or not s[0].isalpha() or not s[-1].isalpha()
+    s = _NAME_TEXT(value, ctx)
+    if not s.isalpha() and (  # letters only (most names) pass at once; else each character
+            not all(c.isalpha() or c in _NAME_EXTRA for c in s) or not s[0].isalpha() or not s[-1].isalpha()
             or any(a in _NAME_EXTRA and b in _NAME_EXTRA for a, b in zip(s, s[1:]))):
         raise Bad("bad_format",
                   "may contain only letters, with the separator · or a single space between them",

@@ -11,6 +11,7 @@ from .licence_types import LICENCE_TYPES, VALIDATORS
 from .rules import RULES
 
 _MAX_KEY_LEN = 64
+_FIELD_SETS = {name: frozenset(lt.fields) for name, lt in LICENCE_TYPES.items()}
 
 
 def unknown_type() -> ClaimsInvalid:
@@ -76,12 +77,13 @@ def validate(licence_type: str, claims: Mapping[str, object], *,
         except Bad as bad:
             errors.append(_error(name, bad))
 
-    for key in claims:
-        if key not in lt.fields:
-            errors.append(FieldError(
-                _key_name(key), "unknown_field",
-                f"is not a field of {lt.title_en}",
-                f"不是{lt.title_zh}的字段"))
+    if not claims.keys() <= _FIELD_SETS[licence_type]:  # a key that is no field: name each
+        for key in claims:
+            if key not in lt.fields:
+                errors.append(FieldError(
+                    _key_name(key), "unknown_field",
+                    f"is not a field of {lt.title_en}",
+                    f"不是{lt.title_zh}的字段"))
 
     seen = {e.field for e in errors}
     for rule in RULES[licence_type]:
