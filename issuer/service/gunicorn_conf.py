@@ -19,7 +19,8 @@ class AccessLogger(Logger):
     :class:`issuer.service.logs.AccessFormatter` writes (and ``access_log_format`` names).
     gunicorn's own ``atoms`` copies every request and response header and every WSGI
     environ variable, cookies and credentials among them, into a dict for every request,
-    only for the formatter to pick seven: about a tenth of a desk scan's CPU."""
+    only for the formatter to pick seven (gunicorn's access logging was 7 % of a desk scan's
+    samples under py-spy: docs/benchmarks.md, "Load")."""
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         status = resp.status
