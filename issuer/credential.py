@@ -21,7 +21,8 @@ VIEW_DAYS = 30  # views are short-lived; the wallet refreshes them
 VIEW_RENEW_DAYS = 7  # a wallet asks for new views (issuer.records.refresh_views) when this little is left
 _DAY = 86400
 _LICENCE_ID_RANDOM = 10  # random bytes in a licence id (after its 6 bytes of time)
-_VIEW_JTI = 12  # random bytes in a view's jti (a multiple of 3: 16 base64url characters)
+_VIEW_JTI = 12  # random bytes in a view's jti (a multiple of 3, so each view's base64url is its own slice)
+_VIEW_JTI_CHARS = _VIEW_JTI * 4 // 3  # 16 base64url characters
 
 
 @dataclass(frozen=True)
@@ -267,10 +268,11 @@ class LicenceSigner:
         # VIEW_DAYS from the licence's start: a licence that starts later (a renewal issued
         # early) gets views usable from its first day, not views that expire before it
         view_until = min(exp, nbf + VIEW_DAYS * _DAY)
-        jtis = b64url_encode(random)  # 12 bytes are 16 characters: each view's jti is its slice
+        jtis = b64url_encode(random)  # each view's jti is its own slice of the one encoding
         for i, (name, disclosure) in enumerate(views):
             disclosed, view_exp = disclosure.claims(fields, nbf=nbf, exp=view_until)
-            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": jtis[16 * i:16 * i + 16]}
+            jti = jtis[_VIEW_JTI_CHARS * i:_VIEW_JTI_CHARS * (i + 1)]
+            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": jti}
             if view_status and name in view_status:
                 v["status"] = dict(view_status[name])
             inputs.append(self._view.signing_input(v))

@@ -185,8 +185,9 @@ class SqliteReplayCache:
         if checkpoint_seconds is not None and checkpoint_seconds <= 0:
             raise ValueError("checkpoint_seconds: a positive number of seconds, or None")
         self.path = Path(path)
+        on_disk = str(path) != ":memory:"
         self._turn: int | None = None  # the writers' lock file, shared by the desk's processes
-        if str(path) != ":memory:":
+        if on_disk:
             private_file(self.path)  # the proofs a desk has seen: its owner's alone (600)
             if fcntl is not None:
                 lock = self.path.with_name(self.path.name + "-lock")
@@ -207,7 +208,7 @@ class SqliteReplayCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS seen (k BLOB PRIMARY KEY, exp REAL NOT NULL) WITHOUT ROWID")
         self._db.execute("CREATE INDEX IF NOT EXISTS seen_exp ON seen (exp)")
         self._checkpoints: _Checkpointer | None = None
-        if checkpoint_seconds is not None and str(path) != ":memory:":
+        if checkpoint_seconds is not None and on_disk:
             # The scans' own connection copies the WAL back only as a backstop: a checkpoint
             # fsyncs, and on the request path it stalls the one scan that runs it.
             self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
