@@ -5,12 +5,19 @@
 
 On a database that ``bench/issue.py`` filled (its licences, its status lists and their
 entries, the service's schema brought to the Alembic head), revokes ``--revoke`` licences
-picked at random and, for each status list, times what every ``GET /status/<id>.jws`` and
-every desk's status refresh runs (``issuer.records.status_list_token``): finding the
-list's entries that are not valid (``issuer.records._entries``), then compressing and
-signing the list. The same entries found the way it was done before, from every entry of
-the list to its licence, are timed beside it. The revocations are rolled back at the end:
-the database is left as it was.
+picked at random and, for each status list, times what ``issuer.records.status_list_token``
+does for a ``GET /status/<id>.jws``, a desk's status refresh or the revoke request itself:
+
+* finding the list's entries that are not valid (``issuer.records._entries``), with the
+  same entries found the way it was done before (from every entry of the list to its
+  licence) beside it;
+* after a change: found, compressed with zlib, signed and stored for every worker;
+* the same with zopfli (``certfree status publish``; how the service compressed before);
+* a token already stored, served to another worker;
+* a token that aged past its re-sign interval, signed again around the stored bit array.
+
+The revocations and the tokens stored are rolled back at the end: the database is left as
+it was.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from issue import database_url, open_database  # noqa: E402  (bench/issue.py: the schema at the head)
 from issuer.db import LicenceRecord, StatusEntry, StatusList  # noqa: E402
 from issuer.records import _entries, status_list_token  # noqa: E402
-from issuer.status_list import STATE_VALUES  # noqa: E402
+from issuer.status_list import LIST_TTL, STATE_VALUES  # noqa: E402
 from keys import KeyDir  # noqa: E402
 
 T = TypeVar("T")
@@ -54,6 +61,14 @@ def best(repeats: int, run: Callable[[], T]) -> tuple[float, T]:
     return min(times), result
 
 
+def _after_a_change(session: Session, keys: KeyDir, list_id: str, now: int) -> float:
+    """The time the first reader after a change of state takes (the revoke request's own)."""
+    session.execute(update(StatusList).where(StatusList.id == list_id).values(revision=StatusList.revision + 1))
+    started = time.perf_counter()
+    status_list_token(session, keys, list_id, now=now)
+    return time.perf_counter() - started
+
+
 def bench(url: str, keys_dir: Path, revoke: int, repeats: int) -> None:
     engine = open_database(url, fresh=False)  # brought to the Alembic head (the partial index)
     keys = KeyDir(keys_dir)
@@ -71,16 +86,22 @@ def bench(url: str, keys_dir: Path, revoke: int, repeats: int) -> None:
                                 .group_by(StatusList.id).order_by(func.count(StatusEntry.id).desc())).all()
         print(f"{engine.dialect.name}: {licences:,} licences, {revoke:,} revoked (uncommitted), "
               f"{len(lists)} lists; best of {repeats}")
+        session.execute(update(StatusList).values(revision=StatusList.revision + 1))  # as set_status does
+        now = int(time.time())
         for list_id, size in lists:
             now_t, found = best(repeats, lambda: _entries(session, list_id))
             before_t, before = best(1 if size > 100_000 else repeats,
                                     lambda: session.execute(BEFORE, {"list_id": list_id}).all())
             assert found == [(i, STATE_VALUES[s]) for i, s in before]
-            sign_t, token = best(repeats, lambda: status_list_token(session, keys, list_id))
+            best_t, _ = best(1, lambda: status_list_token(session, keys, list_id, now=now, best=True))
+            changed_t = min(_after_a_change(session, keys, list_id, now) for _ in range(repeats))
+            served_t, token = best(repeats, lambda: status_list_token(session, keys, list_id, now=now))
+            aged_t, _ = best(1, lambda: status_list_token(session, keys, list_id, now=now + LIST_TTL))
             print(f"  list {list_id}: {size:>9,} entries, {len(found):>6,} not valid: "
-                  f"found in {now_t * 1000:8.2f} ms (before: {before_t * 1000:9.1f} ms, "
-                  f"{before_t / now_t:,.0f} x); found + compressed + signed {sign_t * 1000:8.1f} ms, "
-                  f"{len(token or ''):,} characters")
+                  f"found in {now_t * 1000:8.2f} ms (before: {before_t * 1000:9.1f} ms, {before_t / now_t:,.0f} x)")
+            print(f"    after a change: found + compressed (zlib) + signed + stored {changed_t * 1000:8.1f} ms, "
+                  f"{len(token or ''):,} characters; with zopfli {best_t * 1000:8.1f} ms")
+            print(f"    stored token served {served_t * 1000:6.2f} ms; aged token signed again {aged_t * 1000:6.2f} ms")
         session.rollback()
     engine.dispose()
 

@@ -176,6 +176,7 @@ def cmd_status_publish(args: argparse.Namespace) -> int:
         keys = KeyDir(args.keys)
         with open_db(args.db) as session:
             paths = publish_status_lists(session, keys, Path(args.out), now=parse_time(args.now))
+            session.commit()  # the tokens signed, kept for the service and the next publish
     except KeyStoreError as exc:
         raise UsageError(str(exc)) from None
     for list_id, path in paths.items():

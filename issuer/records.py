@@ -32,9 +32,9 @@ from keys import KeyDir, atomic_write, thumbprint
 from keys.jose import ALGORITHM, b64url_encode, split_compact
 
 from .credential import Issued, sign_licence, sign_views, view_names
-from .db.models import LicenceRecord, StatusEntry, StatusList, utc
+from .db.models import LicenceRecord, SignedStatusList, StatusEntry, StatusList, utc
 from .schemas import validate
-from .status_list import STATE_VALUES, list_uri, public_url, sign_status_list, status_ref
+from .status_list import LIST_TTL, STATE_VALUES, encode_list, list_uri, public_url, sign_encoded_list, status_ref
 
 DEFAULT_LIST_SIZE = 1 << 20  # entries per status list (256 KiB as a raw 2-bit array)
 MAX_FILL = 0.5  # a list takes no new entries once half of it is used
@@ -245,6 +245,11 @@ def set_status(session: Session, licence_id: str, state: str, *, reason: str, no
         raise RecordError(f"no licence {licence_id!r} / 无此证照 {licence_id!r}")
     if not changed:
         raise StateConflict(licence_id, record.state)
+    # Every list with an entry of this licence now says something else: its signed token
+    # is stale from this commit on (status_list_token).
+    session.execute(update(StatusList).where(StatusList.id.in_(
+        select(StatusEntry.list_id).where(StatusEntry.licence_id == licence_id))).values(revision=StatusList.revision + 1),
+        execution_options={"synchronize_session": False})
     return record
 
 
@@ -273,49 +278,69 @@ def _entries(session: Session, list_id: str) -> list[tuple[int, int]]:
     return [(idx, STATE_VALUES[state]) for idx, state in rows]
 
 
-def status_list_tokens(session: Session, keys: KeyDir, *, now: int | None = None) -> dict[str, str]:
-    """list id -> signed status list token (by the owning authority's active key)."""
+def status_list_tokens(session: Session, keys: KeyDir, *, now: int | None = None, max_age: int = LIST_TTL,
+                       best: bool = True) -> dict[str, str]:
+    """list id -> signed status list token (by the owning authority's active key), each as
+    :func:`status_list_token` gives it."""
     now = int(time.time()) if now is None else now
-    return {
-        lst.id: sign_status_list(keys, lst.authority, lst.id, lst.size, _entries(session, lst.id), now)
-        for lst in session.scalars(select(StatusList).order_by(StatusList.id))
-    }
+    ids = session.scalars(select(StatusList.id).order_by(StatusList.id)).all()
+    tokens = {list_id: status_list_token(session, keys, list_id, now=now, max_age=max_age, best=best) for list_id in ids}
+    return {list_id: token for list_id, token in tokens.items() if token is not None}
 
 
-#: A signed status list: (what it holds and who signs it, when it was signed, the token).
-SignedList = tuple[str, int, str]
-
-
-def status_list_token(
-    session: Session,
-    keys: KeyDir,
-    list_id: str,
-    *,
-    now: int | None = None,
-    cache: dict[str, SignedList] | None = None,
-    max_age: int = 900,
-) -> str | None:
+def status_list_token(session: Session, keys: KeyDir, list_id: str, *, now: int | None = None,
+                      max_age: int = LIST_TTL, best: bool = False) -> str | None:
     """One list's signed token, or None for an unknown list id.
 
-    With ``cache`` (a dict the caller keeps, e.g. per web worker), a token is reused while
-    the list's content and signing key are unchanged and it is younger than ``max_age``
-    seconds: a revocation is served at once, and otherwise the same token (and ETag) is
-    served instead of compressing and signing on every request.
+    The newest token is kept in ``signed_status_lists``, for every worker and process. It
+    is served while it shows the list's current revision (no licence of the list changed
+    state since), was signed by the authority's active key for the public URL of now, and
+    is younger than ``max_age`` seconds: a revocation is served at once, and otherwise the
+    same token (and ETag). A token that only aged, or whose key or URL changed, is signed
+    again around the same compressed bit array (0.1 ms); only a new revision is compressed
+    again from the licences that are not valid: 50-250 ms for a million entries with zlib,
+    about a second or more with ``best`` (zopfli, for ``certfree status publish``). The caller
+    commits (the token it stores is kept for the others from then on).
     """
     now = int(time.time()) if now is None else now
-    lst = session.get(StatusList, list_id)
-    if lst is None:
+    row = session.execute(
+        select(StatusList.authority, StatusList.size, StatusList.revision, SignedStatusList)
+        .outerjoin(SignedStatusList, SignedStatusList.list_id == StatusList.id)
+        .where(StatusList.id == list_id)
+    ).one_or_none()
+    if row is None:
         return None
-    entries = _entries(session, list_id)
-    kid = keys.key_for_authority(lst.authority, now)[0].kid
-    digest = hashlib.sha256(json.dumps([lst.authority, lst.size, kid, public_url(), entries]).encode()).hexdigest()
-    hit = cache.get(list_id) if cache is not None else None
-    if hit is not None and hit[0] == digest and 0 <= now - hit[1] < max_age:
-        return hit[2]
-    token = sign_status_list(keys, lst.authority, lst.id, lst.size, entries, now)
-    if cache is not None:
-        cache[list_id] = (digest, now, token)
+    authority, size, revision, signed = row
+    kid = keys.key_for_authority(authority, now)[0].kid
+    base = public_url()
+    if signed is not None and signed.revision == revision:
+        if signed.kid == kid and signed.base == base and 0 <= now - signed.signed_at < max_age:
+            return signed.token
+        lst = signed.lst
+    else:
+        # The revision was read first: a change committed after it is in these entries
+        # too, and the token stored as of the older revision is signed again later.
+        lst = encode_list(size, _entries(session, list_id), best=best)
+    token = sign_encoded_list(keys, authority, list_id, lst, now, base)
+    _keep_signed(session, {"list_id": list_id, "revision": revision, "lst": lst, "kid": kid, "base": base,
+                           "signed_at": now, "token": token})
     return token
+
+
+def _keep_signed(session: Session, row: dict[str, Any]) -> None:
+    """Store ``row`` as its list's signed token, unless the one stored is of a newer
+    revision or was signed later for the same one (two workers signing at once)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(SignedStatusList).values(**row)
+    table = SignedStatusList.__table__
+    newer = (table.c.revision < stmt.excluded.revision) | (
+        (table.c.revision == stmt.excluded.revision) & (table.c.signed_at <= stmt.excluded.signed_at))
+    session.execute(stmt.on_conflict_do_update(index_elements=[table.c.list_id], set_={
+        name: stmt.excluded[name] for name in row if name != "list_id"}, where=newer))
 
 
 def publish_status_lists(session: Session, keys: KeyDir, out_dir: Path, *, now: int | None = None) -> dict[str, Path]:

@@ -261,6 +261,47 @@ def test_status_list_token_is_reused_until_its_content_changes_or_it_ages(app: F
     assert all(client.get(url).get_data(as_text=True) != first[url] for url in urls)
 
 
+def test_a_list_is_signed_once_for_every_worker_and_again_by_the_request_that_revokes(
+    app: Flask, client: FlaskClient, alice: dict[str, Any], operators: dict[str, Any], tmp_path: Path,
+    service_keys: Path, database_url: str,
+) -> None:
+    """Two workers (two apps on one database). What the first signed, the second serves as
+    it is, a minute later: it does not compress and sign every list again. The revoke
+    request itself signs the changed list again, so no reader (a desk scan) pays for it:
+    the database holds a token of the list's new revision before anybody asks."""
+    from sqlalchemy import select
+
+    from issuer.db.models import LicenceRecord, SignedStatusList, StatusList
+    from issuer.service import db
+    from service_fixtures import auth, make_app
+    from verifier import parse_status_list
+
+    clock = {"now": 1_800_000_000.0}
+    app.extensions["certfree.clock"] = lambda: clock["now"]
+    other = make_app(tmp_path / "second worker", service_keys, database_url)
+    other.extensions["certfree.clock"] = lambda: clock["now"] + 60
+    try:
+        urls = [item["url"] for item in client.get("/status/index.json").json["lists"]]
+        first = {url: client.get(url).get_data(as_text=True) for url in urls}
+        assert {url: other.test_client().get(url).get_data(as_text=True) for url in urls} == first
+
+        assert client.post(f"/api/v1/licences/{alice['id_card']}/revoke", json={"reason": "lost"},
+                           headers=auth(operators["household_registration"])).status_code == 200
+        with app.app_context(), db.sessions(app)() as session:
+            held = session.execute(select(StatusList.id, StatusList.revision, SignedStatusList.revision, SignedStatusList.token)
+                                   .join(SignedStatusList, SignedStatusList.list_id == StatusList.id)).all()
+            licence = session.get(LicenceRecord, alice["id_card"])
+            assert licence is not None
+            list_id, idx = licence.status_list, licence.status_idx
+        assert len(held) == len(urls)
+        [(changed_id, revision, signed_revision, token)] = [row for row in held if row[3] not in first.values()]
+        assert (changed_id, revision, signed_revision) == (list_id, 1, 1)
+        assert parse_status_list(token, _verifier(app).trust).get(idx) == 1  # revoked
+        assert other.test_client().get(f"/status/{list_id}.jws").get_data(as_text=True) == token
+    finally:
+        db.engine(other).dispose()
+
+
 def test_guesses_sent_all_at_once_are_throttled_like_guesses_in_a_row(app: Flask, alice: dict[str, Any]) -> None:
     """Sixty wrong passwords for alice from one address at the same moment: at most
     LOGIN_MAX_FAILURES are checked, and then even the right one is refused there. (The

@@ -195,6 +195,7 @@ def change_status(licence_id: str, action: str) -> Any:
         return error(409, "state", f"cannot {action} a licence that is {conflict.state}",
                      f"证照当前状态为{STATES_ZH.get(conflict.state, '未知')}，不能{ACTIONS_ZH[action]}", field="state")
     session.commit()
+    context.sign_lists_of(record.id)
     return jsonify(issuing.record_json(record))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Iterable, Mapping
 
@@ -12,6 +13,7 @@ from scenarios import Policy, load_policies
 
 from . import config
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 
@@ -63,7 +65,11 @@ def desk_verifier() -> Any:
             if token != ext.get("certfree.trust_token"):
                 verifier.trust = load_trust_list(token, store.root_public_jwk(), held=verifier.trust)
                 ext["certfree.trust_token"] = token
-            verifier.status = load_status_lists(status_tokens(), verifier.trust)
+            tokens = status_tokens()
+            held = ext.get("certfree.status_held")
+            if held is None or held[0] is not verifier.trust or held[1] != tokens:  # else: nothing to verify again
+                verifier.status = load_status_lists(tokens, verifier.trust)
+                ext["certfree.status_held"] = (verifier.trust, tokens)
             ext["certfree.status_at"] = moment
         return verifier
 
@@ -79,22 +85,43 @@ def desk_register() -> Any:
 
 
 def status_tokens(list_ids: Iterable[str] | None = None) -> list[str]:
-    """Signed status lists (all, or ``list_ids``), shared by the public endpoint and the
-    desk: a list is re-signed only when its content or signing key changes, or its token
-    is STATUS_RESIGN_SECONDS old (see :func:`issuer.records.status_list_token`)."""
+    """Signed status lists (all, or ``list_ids``), shared by the public endpoint, the desk
+    and the metrics, and kept in the database for every worker: a list is compressed again
+    only when one of its licences changed state, and signed again when its token is
+    STATUS_RESIGN_SECONDS old or its key changed (see :func:`issuer.records.status_list_token`).
+    Commits what it signed."""
     from sqlalchemy import select
 
     from issuer import records
     from issuer.db.models import StatusList
 
-    from .db import db_session
+    from .db import sessions
 
-    session = db_session()
-    ids = list(list_ids) if list_ids is not None else list(session.scalars(select(StatusList.id).order_by(StatusList.id)))
-    cache = current_app.extensions.setdefault("certfree.status_tokens", {})
-    tokens = [
-        records.status_list_token(session, keys(), list_id, now=int(now()), cache=cache,
-                                  max_age=current_app.config["STATUS_RESIGN_SECONDS"])
-        for list_id in ids
-    ]
+    with sessions()() as session:
+        ids = list(list_ids) if list_ids is not None else list(session.scalars(select(StatusList.id).order_by(StatusList.id)))
+        max_age = current_app.config["STATUS_RESIGN_SECONDS"]
+        tokens = [records.status_list_token(session, keys(), list_id, now=int(now()), max_age=max_age) for list_id in ids]
+        session.commit()
     return [token for token in tokens if token is not None]
+
+
+def sign_lists_of(licence_id: str) -> None:
+    """Sign again the status lists a change of ``licence_id``'s state made stale, after
+    that change is committed: the request that made the change pays for it, not the next
+    desk scan. If it fails (a database or key store error), the next reader of each list
+    signs it; nothing else is lost."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from issuer.db.models import StatusEntry
+    from keys import KeyStoreError
+
+    from .db import sessions
+
+    try:
+        with sessions()() as session:
+            ids = session.scalars(select(StatusEntry.list_id).where(StatusEntry.licence_id == licence_id).distinct()).all()
+        status_tokens(sorted(ids))
+    except (SQLAlchemyError, KeyStoreError) as exc:
+        log.warning("status lists not signed after a change of state (%s); the next reader of each signs it",
+                    type(exc).__name__)

@@ -49,7 +49,6 @@ def status_index() -> Response:
 @bp.get("/status/<list_id>.jws")
 def status_list(list_id: str) -> Response:
     tokens = context.status_tokens([list_id])
-    db_session().commit()
     if not tokens:
         abort(404)
     token = tokens[0]
