@@ -190,6 +190,33 @@ SECURITY_HEADERS = {
 }
 
 
+def test_the_licence_list_comes_in_pages_that_hold_every_licence_once(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
+    """Seven licences, pages of three: every licence exactly once, in id order, the last
+    page's next is null; another authority's licences are not in them; limits and cursors
+    that are not what the API takes are refused, naming the parameter."""
+    token = operators["police_station"]
+    issued = {issue_via_api(client, token, enrol(app, f"pager{i}"), "ebike_registration", f"page-key-{i:02}").json["id"]
+              for i in range(7)}
+    issue_via_api(client, operators["traffic_police"], enrol(app, "other"), "driving_license", "page-key-other")
+    seen: list[str] = []
+    after = ""
+    for _ in range(4):
+        page = client.get(f"/api/v1/licences?limit=3&after={after}", headers=auth(token))
+        assert page.status_code == 200
+        seen += [licence["id"] for licence in page.json["licences"]]
+        after = page.json["next"]
+        if after is None:
+            break
+        assert after == seen[-1]
+    assert after is None and len(seen) == 7 and set(seen) == issued and seen == sorted(seen)
+    assert [len(client.get(f"/api/v1/licences?limit={n}", headers=auth(token)).json["licences"]) for n in (1, 7, 1000)] == [1, 7, 7]
+    assert client.get("/api/v1/licences", headers=auth(token)).json["next"] is None  # the default page holds all 7
+    for query, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("limit=ten", "limit"), ("limit=%EF%BC%93", "limit"),
+                         ("after=..%2F", "after"), (f"after={'A' * 33}", "after")):
+        refused = client.get(f"/api/v1/licences?{query}", headers=auth(token))
+        assert refused.status_code == 400 and refused.json["field"] == field and refused.json["message_zh"], query
+
+
 def test_every_response_has_security_headers(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
     """Pages, JSON, files, redirects and every kind of error answer carry the same headers;
     the API's answers, whatever their status, are never cached."""

@@ -37,6 +37,8 @@ def error(status: int, code: str, message: str, message_zh: str, **extra: Any) -
     return response
 
 
+LIST_PAGE, LIST_PAGE_MAX = 100, 1000  # licences a page of GET /licences holds: by default, at most
+_LICENCE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a credential's jti (base64url), as licences.id holds it
 API_MAX_BODY = 64 * 1024  # a licence request is a few KB; the 12 MB limit is for the desk's image uploads
 
 
@@ -142,16 +144,29 @@ def _issued(record: Any, *, replayed: bool) -> Any:
 
 @bp.get("/licences")
 def list_licences() -> Any:
+    """One page of the operator's licences, in licence id order: ``limit`` of them (default
+    LIST_PAGE, at most LIST_PAGE_MAX) after the id ``after``; ``next`` is the ``after`` of
+    the next page, null on the last. A city's authority holds millions: never all at once."""
     licence_type = request.args.get("licence_type") or None
     state = request.args.get("state") or None
     if state is not None and state not in STATES:
         return error(400, "unknown_state", f"state must be one of {', '.join(STATES)}",
                      "state 须为 valid（有效）、revoked（已注销）或 suspended（已暂停）", field="state")
+    limit_text = request.args.get("limit") or str(LIST_PAGE)
+    if not limit_text.isascii() or not limit_text.isdigit() or not 1 <= int(limit_text) <= LIST_PAGE_MAX:
+        return error(400, "bad_limit", f"limit must be a whole number from 1 to {LIST_PAGE_MAX}",
+                     f"limit 须为 1 至 {LIST_PAGE_MAX} 的整数", field="limit")
+    after = request.args.get("after") or None
+    if after is not None and not _LICENCE_ID.fullmatch(after):
+        return error(400, "bad_after", "after must be a licence id (the next value of the page before)",
+                     "after 须为证照编号（上一页返回的 next 值）", field="after")
+    limit = int(limit_text)
     session = db_session()
-    records = issuing.list_for(session, g.operator, licence_type, state)
+    records = issuing.list_for(session, g.operator, licence_type, state, after=after, limit=limit + 1)
     issuing.audit(session, f"operator:{g.operator.id}", "licence.list", None, now=context.now())
     session.commit()
-    return jsonify({"licences": [issuing.record_json(r) for r in records]})
+    page, more = records[:limit], len(records) > limit
+    return jsonify({"licences": [issuing.record_json(r) for r in page], "next": page[-1].id if more else None})
 
 
 @bp.get("/licences/<licence_id>")

@@ -126,14 +126,19 @@ def change_status(session: Session, op: Operator, record: LicenceRecord, action:
     return record
 
 
-def list_for(session: Session, op: Operator, licence_type: str | None = None, state: str | None = None) -> list[LicenceRecord]:
+def list_for(session: Session, op: Operator, licence_type: str | None = None, state: str | None = None, *,
+             after: str | None = None, limit: int = 100) -> list[LicenceRecord]:
+    """Up to ``limit`` of the operator's licences with an id above ``after``, in id order
+    (the primary key: a page costs the same at the millionth licence as at the first)."""
     stmt = select(LicenceRecord).where(LicenceRecord.authority == op.authority,
                                        LicenceRecord.licence_type.in_(op.licence_types))
     if licence_type:
         stmt = stmt.where(LicenceRecord.licence_type == licence_type)
     if state:
         stmt = stmt.where(LicenceRecord.state == state)
-    return list(session.scalars(stmt.order_by(LicenceRecord.issued_at, LicenceRecord.id)))
+    if after is not None:
+        stmt = stmt.where(LicenceRecord.id > after)
+    return list(session.scalars(stmt.order_by(LicenceRecord.id).limit(limit)))
 
 
 def record_json(record: LicenceRecord) -> dict[str, Any]:
