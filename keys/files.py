@@ -91,3 +91,20 @@ def read_capped(path: str | Path, limit: int, error: type[Exception]) -> bytes:
     if len(data) > limit:
         raise error(f"{name} is too large / {name} 过大")
     return data
+
+
+def secret_from_env(name: str) -> str | None:
+    """``$NAME``, or the content of the file ``$NAME_FILE`` (one trailing newline dropped),
+    as container secrets are mounted; ``ValueError`` if both are set or the file cannot be
+    read (the message names the variable, never the value)."""
+    value = os.environ.get(name)
+    path = os.environ.get(f"{name}_FILE")
+    if value and path:
+        raise ValueError(f"both {name} and {name}_FILE are set: keep one / {name} 与 {name}_FILE 只能设置一个")
+    if not path:
+        return value
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{name}_FILE {path}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'} / 无法读取 {name}_FILE") from None
+    return text[:-1] if text.endswith("\n") else text

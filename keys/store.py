@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from .authorities import AUTHORITIES
-from .files import atomic_write
+from .files import atomic_write, secret_from_env
 from .jose import ALGORITHM, TYP_TRUST_LIST, Signer, key_id, public_jwk, public_key_from_jwk, sign_compact
 
 log = logging.getLogger("certfree.keys")
@@ -104,7 +104,12 @@ class IssuerKey:
 
 
 def passphrase_from_env(name: str = PASSPHRASE_ENV) -> bytes | None:
-    value = os.environ.get(name)
+    """The passphrase in ``$NAME``, or in the file ``$NAME_FILE`` (as the service reads its
+    secrets); None if neither is set. Raises :class:`KeyStoreError` if both are."""
+    try:
+        value = secret_from_env(name)
+    except ValueError as exc:
+        raise KeyStoreError(str(exc)) from None
     return value.encode("utf-8") if value else None
 
 

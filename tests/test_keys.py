@@ -77,6 +77,28 @@ def test_passphrase_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert load_pem_private_key(pem, password=passphrase.encode()) is not None
 
 
+def test_passphrase_from_a_file_as_container_secrets_are_mounted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CERTFREE_KEY_PASSPHRASE_FILE, as the service reads it: the file's text, one final
+    newline dropped. Both it and CERTFREE_KEY_PASSPHRASE set is refused, naming both."""
+    passphrase = "file test passphrase"
+    secret = tmp_path / "passphrase"
+    secret.write_text(passphrase + "\n")
+    monkeypatch.delenv("CERTFREE_KEY_PASSPHRASE", raising=False)
+    monkeypatch.setenv("CERTFREE_KEY_PASSPHRASE_FILE", str(secret))
+    KeyDir.init(tmp_path / "k")
+    pem = (tmp_path / "k" / "root.key.pem").read_bytes()
+    assert load_pem_private_key(pem, password=passphrase.encode()) is not None
+    assert KeyDir(tmp_path / "k").private_key("root") is not None
+    monkeypatch.setenv("CERTFREE_KEY_PASSPHRASE", passphrase)
+    with pytest.raises(KeyStoreError, match="both CERTFREE_KEY_PASSPHRASE and CERTFREE_KEY_PASSPHRASE_FILE"):
+        KeyDir(tmp_path / "k")
+    monkeypatch.delenv("CERTFREE_KEY_PASSPHRASE")
+    monkeypatch.setenv("CERTFREE_KEY_PASSPHRASE_FILE", str(tmp_path / "missing"))
+    with pytest.raises(KeyStoreError, match="CERTFREE_KEY_PASSPHRASE_FILE .*missing") as exc:
+        KeyDir(tmp_path / "k")
+    assert passphrase not in str(exc.value)
+
+
 def test_insecure_dev_says_so_loudly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = KeyDir.init(tmp_path / "k", insecure_dev=True)
     assert (tmp_path / "k" / "INSECURE-DEV-KEYS.txt").read_text().startswith("INSECURE DEVELOPMENT KEYS")

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from keys.files import secret_from_env
+
 from .dbfail import DEFAULTS as DATABASE_DEFAULTS
 
 #: Environment variables read by the factory (besides the instance file ``config.py``).
@@ -93,17 +95,12 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 def from_environment(name: str) -> str | None:
     """``$NAME``, or for a secret the content of the file ``$NAME_FILE`` (one trailing
     newline dropped), as container secrets are mounted; never both."""
-    value = os.environ.get(name)
-    path = os.environ.get(f"{name}_FILE") if name in SECRET_ENV else None
-    if value and path:
-        raise ConfigError(f"both {name} and {name}_FILE are set: keep one / {name} 与 {name}_FILE 只能设置一个")
-    if not path:
-        return value
+    if name not in SECRET_ENV:
+        return os.environ.get(name)
     try:
-        text = Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{name}_FILE {path}: {exc.strerror} / 无法读取 {name}_FILE") from None
-    return text[:-1] if text.endswith("\n") else text
+        return secret_from_env(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _number(env: str) -> float:
