@@ -16,10 +16,22 @@ from issuer.cli import shown_db
 from keys.cli_base import EXIT_OK, EXIT_REJECTED, UsageError, db_reason, parse_time, render_failure
 
 
+TEXT_MAX = 64 * 1024  # a credential JWS or QR text is a few KB (the verifier refuses more than 16 KiB)
+
+
 def read_text_file(path: str) -> str:
-    """A credential or QR text file named on the command line (not an image)."""
+    """A credential or QR text file named on the command line (not an image), or ``-``: one
+    read from standard input (a scanner's output piped in). Read up to TEXT_MAX, never whole."""
+    if path == "-":
+        data = sys.stdin.buffer.read(TEXT_MAX + 1)
+    else:
+        with open(path, "rb") as fh:  # OSError: the command line's usage error, naming the file and why
+            data = fh.read(TEXT_MAX + 1)
+    if len(data) > TEXT_MAX:
+        shown = "standard input" if path == "-" else path
+        raise UsageError(f"{shown} is too large for a credential or QR text / 内容过大，不是凭证或二维码文本")
     try:
-        return Path(path).read_text("ascii").strip()
+        return data.decode("ascii").strip()
     except ValueError:
         raise UsageError(f"{path}: not a text file holding a credential or QR text (an image? use --image) / "
                          "不是存有凭证或二维码文本的文本文件（图片请用 --image）") from None
@@ -272,7 +284,7 @@ def add_command(sub: Any) -> None:
     from scenarios import SCENARIOS
 
     p = sub.add_parser("verify", help="verify a QR image, QR text or credential file, offline")
-    p.add_argument("file", nargs="?", help="a file holding a credential JWS or QR text")
+    p.add_argument("file", nargs="?", help="a file holding a credential JWS or QR text; - reads it from standard input")
     p.add_argument("--image", action="append", help="QR image (PNG/JPEG); may repeat with --matter")
     p.add_argument("--text", action="append", help="QR text or JWS; may repeat with --matter")
     p.add_argument("--keys", required=True, help="folder with trust_list.jws and root.jwk.json")

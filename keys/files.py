@@ -93,18 +93,22 @@ def read_capped(path: str | Path, limit: int, error: type[Exception]) -> bytes:
     return data
 
 
+SECRET_MAX = 64 * 1024  # a passphrase, a session secret or a database URL: a few hundred bytes
+
+
 def secret_from_env(name: str) -> str | None:
     """``$NAME``, or the content of the file ``$NAME_FILE`` (one trailing newline dropped),
     as container secrets are mounted; ``ValueError`` if both are set or the file cannot be
-    read (the message names the variable, never the value)."""
+    read (the message names the variable or the file, never the value)."""
     value = os.environ.get(name)
     path = os.environ.get(f"{name}_FILE")
     if value and path:
         raise ValueError(f"both {name} and {name}_FILE are set: keep one / {name} 与 {name}_FILE 只能设置一个")
     if not path:
         return value
+    data = read_capped(path, SECRET_MAX, ValueError)
     try:
-        text = Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{name}_FILE {path}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'} / 无法读取 {name}_FILE") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # its message would quote a byte of the secret
+        raise ValueError(f"{name}_FILE {path}: not UTF-8 text / {name}_FILE 不是 UTF-8 文本") from None
     return text[:-1] if text.endswith("\n") else text

@@ -94,7 +94,7 @@ def test_passphrase_from_a_file_as_container_secrets_are_mounted(tmp_path: Path,
         KeyDir(tmp_path / "k")
     monkeypatch.delenv("CERTFREE_KEY_PASSPHRASE")
     monkeypatch.setenv("CERTFREE_KEY_PASSPHRASE_FILE", str(tmp_path / "missing"))
-    with pytest.raises(KeyStoreError, match="CERTFREE_KEY_PASSPHRASE_FILE .*missing") as exc:
+    with pytest.raises(KeyStoreError, match="cannot read missing") as exc:
         KeyDir(tmp_path / "k")
     assert passphrase not in str(exc.value)
 

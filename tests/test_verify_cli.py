@@ -183,6 +183,36 @@ def test_a_qr_text_file_is_read_like_a_credential_file(desk: Desk, capsys: pytes
     assert code == 0 and out.splitlines()[1:] == [*HOTEL_LINES, UNKNOWN]
 
 
+def test_a_code_piped_in_is_read_from_standard_input(
+        desk: Desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``certfree verify -``: a scanner's output piped in, read like a file."""
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(desk.codes["hotel"].encode("ascii") + b"\r\n")))
+    code, out, _ = _verify(capsys, desk, "-", "--scenario", "hotel", "--now", SCANNED)
+    assert code == 0 and out.splitlines()[1:] == [*HOTEL_LINES, UNKNOWN]
+
+
+def test_a_text_file_or_input_too_large_for_a_code_is_refused_before_it_is_read_whole(
+        desk: Desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import io
+    import sys
+
+    from desk.verify_cli import TEXT_MAX
+
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"A" * (TEXT_MAX + 1))
+    code, _, err = _verify(capsys, desk, big, "--now", SCANNED)
+    assert code == 2 and f"{big} is too large for a credential or QR text / 内容过大" in err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"A" * (TEXT_MAX + 1))))
+    code, _, err = _verify(capsys, desk, "-", "--now", SCANNED)
+    assert code == 2 and "standard input is too large" in err and "内容过大" in err
+    big.write_bytes(b"A" * TEXT_MAX)  # at the cap: read, and refused by the verifier as not a code
+    code, out, _ = _verify(capsys, desk, big, "--now", SCANNED)
+    assert code == 1 and "malformed" in out
+
+
 def test_a_presentation_without_a_scenario_is_still_checked_and_shown(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _verify(capsys, desk, "--text", desk.codes["hotel"], "--now", SCANNED, "--json")
     assert code == 0
