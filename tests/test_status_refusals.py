@@ -234,6 +234,8 @@ def test_a_folder_of_lists_is_read_with_every_file_capped_and_named(tmp_path: Pa
         ({"status_list": {"idx": 2**40 - 1, "uri": URI}}, (URI, None, 2**40 - 1)),
         ({"idx": 7, "lst": 5}, None),
         ({"idx": "7", "lst": "abc123"}, None),
+        ({"idx": 7, "lst": "abc123", "x": 1}, None),
+        ({"idx": 7, "lst": "abc123", "uri": URI}, None),
         ("abc123", None),
     ],
 )

@@ -315,7 +315,9 @@ def status_entry(ref: Any) -> tuple[str | None, str | None, int] | None:
         if not isinstance(uri, str) or not LIST_URI.fullmatch(uri) or not _is_index(idx):
             return None
         return uri, None, idx
-    list_id, idx = ref.get("lst"), ref.get("idx")
+    if set(ref) != {"idx", "lst"}:  # as strict as the draft's shape: no member it does not read
+        return None
+    list_id, idx = ref["lst"], ref["idx"]
     if not isinstance(list_id, str) or not _is_index(idx):
         return None
     return None, list_id, idx
