@@ -64,6 +64,25 @@ def test_a_truncated_tail_is_found(app: Flask, client: FlaskClient, operators: d
     assert not _check(app)[0]
 
 
+def test_a_log_longer_than_a_batch_is_walked_whole(app: Flask) -> None:
+    """The walk holds AUDIT_BATCH entries at a time: a log of two and a half batches is
+    checked across the batches' ends, and an edit in the last batch is still found."""
+    from issuer.service.audit import AUDIT_BATCH
+    from issuer.service.issuing import audit
+
+    total = AUDIT_BATCH * 5 // 2
+    with db.sessions(app)() as session:
+        for n in range(total):
+            audit(session, "operator:batch", "licence.list", None, now=time.time())
+            if n % 500 == 499:
+                session.flush()
+        session.commit()
+    assert _check(app) == (True, None, total)
+    with db.engine(app).begin() as conn:
+        conn.execute(text("UPDATE audit_log SET outcome = 'denied' WHERE seq = :s"), {"s": total - 10})
+    assert _check(app)[:2] == (False, total - 10)
+
+
 def test_cli_audit_verify(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
     _activity(app, client, operators)
     url = app.config["DATABASE_URL"]

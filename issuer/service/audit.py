@@ -73,6 +73,9 @@ def _chain_new_entries(session: Session, _context: Any, _instances: Any) -> None
         head.seq, head.hash = entry.seq, entry.entry_hash
 
 
+AUDIT_BATCH = 1000
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     ok: bool
@@ -82,11 +85,14 @@ class ChainCheck:
 
 
 def verify_chain(session: Session) -> ChainCheck:
-    """Walk the log in ``seq`` order and recompute every link and the head."""
+    """Walk the log in ``seq`` order and recompute every link and the head, holding
+    AUDIT_BATCH entries at a time (a city's log has millions: a server-side cursor on
+    PostgreSQL)."""
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.seq, AuditEntry.id)):
+    rows = select(AuditEntry).order_by(AuditEntry.seq, AuditEntry.id).execution_options(yield_per=AUDIT_BATCH)
+    for entry in session.scalars(rows):
         count += 1
         if entry.seq != expected_seq:
             return ChainCheck(False, count, entry.seq, f"expected entry {expected_seq}: a row is missing or out of order")
