@@ -330,11 +330,9 @@ def status_list_token(session: Session, keys: KeyDir, list_id: str, *, now: int 
 def _keep_signed(session: Session, row: dict[str, Any]) -> None:
     """Store ``row`` as its list's signed token, unless the one stored is of a newer
     revision or was signed later for the same one (two workers signing at once)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(SignedStatusList).values(**row)
     table = SignedStatusList.__table__
     newer = (table.c.revision < stmt.excluded.revision) | (
