@@ -128,8 +128,15 @@ def is_certfree_text(text: str) -> bool:
 
 def _choose_text(results: Iterable[Any]) -> str | None:
     """The certfree code among the codes found (a sticker may be in view), else the first."""
-    texts = [str(result.text) for result in results if result.valid and result.text]
-    return next((text for text in texts if is_certfree_text(text)), texts[0] if texts else None)
+    first = None
+    for result in results:
+        if result.valid:
+            text = str(result.text)
+            if text and is_certfree_text(text):
+                return text
+            if text and first is None:
+                first = text
+    return first
 
 
 def _read_capped(source: bytes | Path) -> bytes:
