@@ -352,7 +352,11 @@ def decode(text: str) -> Envelope:
         raise EnvelopeError("not base45") from None
     try:
         stream = io.BytesIO(raw)
-        items = _cbor_decoder(stream).decode()
+        decoder = _cbor_decoder(stream)
+        try:
+            items = decoder.decode()
+        finally:
+            decoder.fp = _NO_STREAM  # the thread's decoder keeps no scan's bytes past its decode
     except Exception:  # cbor2 raises several types on hostile input
         raise EnvelopeError("not CBOR") from None
     if stream.tell() != len(raw):  # cbor2.loads would silently ignore trailing bytes
@@ -393,6 +397,7 @@ _new_tuple = tuple.__new__
 
 
 _decoders = threading.local()
+_NO_STREAM = io.BytesIO(b"")  # what an idle decoder points at (never read)
 
 
 def _cbor_decoder(stream: io.BytesIO) -> cbor2.CBORDecoder:

@@ -162,6 +162,7 @@ def test_envelope_and_proof_are_their_named_tuples() -> None:
     assert type(env) is envelope.Envelope and env == envelope.Envelope(*env)
     assert type(env.proof) is envelope.Proof and env.proof == envelope.Proof(*env.proof)
     assert env.proof.signature == env.proof[2] and env.alg == env[7]
+    assert envelope._decoders.decoder.fp is envelope._NO_STREAM  # the scan's bytes are not kept
 
 
 _json = st.recursive(
