@@ -33,6 +33,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -351,14 +352,11 @@ def decode(text: str) -> Envelope:
         raise EnvelopeError("not base45") from None
     try:
         stream = io.BytesIO(raw)
-        decoder = cbor2.CBORDecoder(
-            stream,
-            max_depth=MAX_DEPTH,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-            semantic_decoders=_REFUSED_TAGS,
-        )
-        items = decoder.decode()
+        decoder = _cbor_decoder(stream)
+        try:
+            items = decoder.decode()
+        finally:
+            decoder.fp = _NO_STREAM  # the thread's decoder keeps no scan's bytes past its decode
     except Exception:  # cbor2 raises several types on hostile input
         raise EnvelopeError("not CBOR") from None
     if stream.tell() != len(raw):  # cbor2.loads would silently ignore trailing bytes
@@ -375,7 +373,7 @@ def decode(text: str) -> Envelope:
         iat, nonce, proof_sig = items[4:7]
         if not (_is_int(iat) and isinstance(nonce, bytes) and 8 <= len(nonce) <= 32):
             raise EnvelopeError("bad proof fields")
-        proof = Proof(iat, nonce, _signature(proof_sig))
+        proof = _new_tuple(Proof, (iat, nonce, _signature(proof_sig)))
     else:
         raise EnvelopeError("unknown envelope kind")
     kid, packed, sig = items[1:4]
@@ -389,8 +387,40 @@ def decode(text: str) -> Envelope:
     except (TypeError, ValueError):
         raise EnvelopeError("claims are not JSON") from None
     holder_key = packed.get(_CNF)
-    return Envelope(kind, kid, payload, claims, _signature(sig), proof,
-                    holder_key if type(holder_key) is bytes else None, alg)
+    return _new_tuple(Envelope, (kind, kid, payload, claims, _signature(sig), proof,
+                                 holder_key if type(holder_key) is bytes else None, alg))
+
+
+# What a named tuple's generated __new__ calls, without that Python frame: the verifier
+# builds two named tuples a scan, every field given in order.
+_new_tuple = tuple.__new__
+
+
+_decoders = threading.local()
+_NO_STREAM = io.BytesIO(b"")  # what an idle decoder points at (never read)
+
+
+def _cbor_decoder(stream: io.BytesIO) -> cbor2.CBORDecoder:
+    """This thread's CBOR decoder, reading from ``stream``: made once per thread, as making
+    one with its options costs about 1 µs, more than decoding an envelope's CBOR with it
+    (tests/test_fast_paths.py holds a reused decoder's results and refusals, in the order a
+    hostile corpus gives them, equal to a fresh decoder's)."""
+    decoder = getattr(_decoders, "decoder", None)
+    if decoder is None:
+        decoder = _decoders.decoder = _new_cbor_decoder(stream)
+    else:
+        decoder.fp = stream
+    return decoder
+
+
+def _new_cbor_decoder(stream: io.BytesIO) -> cbor2.CBORDecoder:
+    return cbor2.CBORDecoder(
+        stream,
+        max_depth=MAX_DEPTH,
+        allow_indefinite=False,
+        allow_duplicate_keys=False,
+        semantic_decoders=_REFUSED_TAGS,
+    )
 
 
 def _refuse_tag(*_args: Any) -> Any:

@@ -75,8 +75,8 @@ def b64url_bytes(data: bytes) -> bytes:
     """Unpadded base64url (RFC 7515 section 2) as ASCII bytes, for building signing inputs:
     pybase64's when installed, else the standard library's (tests/test_fast_paths.py holds
     both to ``base64.urlsafe_b64encode``)."""
-    if _pybase64 is not None:
-        return _pybase64.urlsafe_b64encode(data).rstrip(b"=")
+    if _pybase64 is not None:  # b64encode itself: its urlsafe_b64encode is a Python wrapper around it
+        return _pybase64.b64encode(data, b"-_").rstrip(b"=")
     # "=" appears only as the padding at the end: translate deletes it in the same pass
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE, b"=")
 

@@ -4,7 +4,11 @@ code gives."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import re
+import threading
+from pathlib import Path
 from typing import Callable
 
 import base45
@@ -68,6 +72,97 @@ def test_b45decode_is_stricter_about_a_trailing_newline() -> None:
 def test_proof_payload_is_canonical_json(iat: int, nonce: bytes, view: str) -> None:
     proof = envelope.Proof(iat, nonce, b"\0" * 64)
     assert proof.payload(view) == canonical_json(envelope.proof_claims(view, iat, nonce))
+
+
+# ---- the envelope's CBOR: one decoder a thread, reused, decides as a fresh one does ------------
+
+FUZZ_CORPUS = sorted((Path(__file__).resolve().parent.parent / "fuzz" / "corpus").iterdir())
+
+
+def _cbor_bodies() -> list[bytes]:
+    """The CBOR bodies of the fuzz corpus (mode 1 inputs carry one as they are, mode 0 the
+    QR text whose base45 holds one), in the corpus's order: valid envelopes, and what the
+    fuzzer found, broken anywhere."""
+    bodies = []
+    for path in FUZZ_CORPUS:
+        data = path.read_bytes()
+        if not data:
+            continue
+        if data[0] & 1:
+            bodies.append(data[1:])
+        else:
+            text = data[1:].decode("utf-8", "replace").strip()
+            try:
+                bodies.append(envelope.b45decode(text[len(envelope.PREFIX):]))
+            except ValueError:
+                continue
+    return bodies
+
+
+def _outcome(decoder: object, raw: bytes) -> str:
+    """What decoding ``raw`` gives: the value and where the stream stopped, or the error's type."""
+    stream = io.BytesIO(raw)
+    try:
+        if decoder is None:
+            value = envelope._new_cbor_decoder(stream).decode()
+        else:
+            value = envelope._cbor_decoder(stream).decode()
+    except Exception as exc:  # noqa: BLE001 - the comparison is the point
+        return f"error {type(exc).__name__}"
+    return re.sub(" at 0x[0-9a-f]+", "", f"{value!r} at {stream.tell()}")  # no object addresses
+
+
+# Inputs that fail part way through a container (too deep, a refused tag, a duplicate key, an
+# indefinite length, cut short), each followed by a good envelope, so a decoder that kept
+# anything of a failed decode would show it on the next one.
+_BROKEN_CBOR = [
+    b"\x81" * 9 + b"\x01",  # deeper than MAX_DEPTH
+    b"\x83\x01\xd8\x1c\x82\x01\x02\x03",  # tag 28 (value sharing) inside an array
+    b"\x82\xd8\x1d\x00\x01",  # tag 29 (a shared reference)
+    b"\x82\xd9\x01\x00\x62ab\x01",  # tag 256 (string references)
+    b"\xa2\x01\x01\x01\x02",  # a duplicate map key
+    b"\x9f\x01\x02\xff",  # an indefinite-length array
+    b"\x84\x01\x48" + b"\0" * 4,  # cut short inside a byte string
+    b"\x82\xc2\x41\x01\x00",  # tag 2 (a bignum)
+    b"\x81\x01\x01",  # trailing data
+]
+
+
+def test_reused_cbor_decoder_decides_as_a_fresh_one_on_the_fuzz_corpus() -> None:
+    bodies = _cbor_bodies()
+    assert len(bodies) > 50
+    good = next(raw for raw in bodies if _outcome(None, raw).startswith("["))
+    sequence = [x for broken in _BROKEN_CBOR for x in (broken, good)] + bodies
+    assert [_outcome(envelope, raw) for raw in sequence] == [_outcome(None, raw) for raw in sequence]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=64) | st.sampled_from(_BROKEN_CBOR), min_size=1, max_size=8))
+def test_reused_cbor_decoder_decides_as_a_fresh_one_on_any_bytes(sequence: list[bytes]) -> None:
+    assert [_outcome(envelope, raw) for raw in sequence] == [_outcome(None, raw) for raw in sequence]
+
+
+def test_reused_cbor_decoder_is_one_per_thread() -> None:
+    """Two threads never share a decoder (each would move the other's stream)."""
+    mine = envelope._cbor_decoder(io.BytesIO(b"\x01"))
+    theirs: list[object] = []
+    worker = threading.Thread(target=lambda: theirs.append(envelope._cbor_decoder(io.BytesIO(b"\x01"))))
+    worker.start()
+    worker.join()
+    assert theirs[0] is not mine and envelope._cbor_decoder(io.BytesIO(b"\x01")) is mine
+
+
+def test_envelope_and_proof_are_their_named_tuples() -> None:
+    """decode builds its named tuples without their generated __new__: the same objects."""
+    body = next(raw for raw in _cbor_bodies() if _outcome(None, raw).startswith("[2,"))
+    try:
+        env = envelope.decode(envelope.PREFIX + base45.b45encode(body).decode("ascii"))
+    except envelope.EnvelopeError:
+        pytest.skip("no well-formed presentation envelope in the corpus")
+    assert type(env) is envelope.Envelope and env == envelope.Envelope(*env)
+    assert type(env.proof) is envelope.Proof and env.proof == envelope.Proof(*env.proof)
+    assert env.proof.signature == env.proof[2] and env.alg == env[7]
+    assert envelope._decoders.decoder.fp is envelope._NO_STREAM  # the scan's bytes are not kept
 
 
 _json = st.recursive(

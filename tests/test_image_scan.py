@@ -5,13 +5,17 @@ the size. Real presentations, composed images, decoded by zxing-cpp, verified fo
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 import pytest
 import segno
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageFilter
 
 from verifier import QRNotFound, VerificationFailed, decode_qr_image
+from verifier._image import _choose_text, is_certfree_text
 from wallet import png_bytes, present
 
 QR = zxingcpp.barcode_formats_from_str("QRCode")
@@ -89,3 +93,22 @@ def test_a_capture_with_no_code_is_still_qr_not_found_after_the_retry() -> None:
     with pytest.raises(VerificationFailed) as refused:
         decode_qr_image(blank)
     assert [type(f) for f in refused.value.failures] == [QRNotFound]
+
+
+class _Read(NamedTuple):
+    """What _choose_text looks at in each of zxing-cpp's results."""
+
+    valid: bool
+    text: str
+
+
+_TEXTS = st.sampled_from(["", "CF1:ABC", "CF1:", "eyJh.eyJi.c2ln", "a.b.", "a.b", STICKERS[0], STICKERS[1], "x"])
+
+
+@settings(max_examples=500)
+@given(st.lists(st.builds(_Read, st.booleans(), _TEXTS), max_size=5))
+def test_the_code_chosen_in_one_pass_is_the_one_the_plain_rule_chooses(results: list[_Read]) -> None:
+    """The valid results' non-empty texts; of those the first certfree one, else the first."""
+    texts = [r.text for r in results if r.valid and r.text]
+    plain = next((t for t in texts if is_certfree_text(t)), texts[0] if texts else None)
+    assert _choose_text(results) == plain

@@ -192,17 +192,17 @@ class Verifier:
 
     def _parse_envelope(self, text: str) -> _Parsed:
         try:
-            env = envelope.decode(text)
+            _kind, kid_prefix, payload, claims, signature, proof, holder_key, alg = envelope.decode(text)
         except envelope.EnvelopeError as exc:
             raise E.VerificationFailed([E.MalformedInput(detail=exc.reason)]) from None
-        key = self.trust.by_prefix(env.kid_prefix)
+        key = self.trust.by_prefix(kid_prefix)
         if key is None:
             raise E.VerificationFailed([E.UnknownKey()])
-        typ = TYP_VIEW if "scn" in env.claims else TYP_CREDENTIAL
-        _require_claim_types(env.claims)
-        header, signed_prefix = _header_template(key.kid, typ, env.alg)
-        signed = signed_prefix + b64url_bytes(env.payload)
-        return _Parsed(header, env.payload, env.claims, env.signature, key, typ, env.proof, signed, env.holder_key, env.alg)
+        typ = TYP_VIEW if "scn" in claims else TYP_CREDENTIAL
+        _require_claim_types(claims)
+        header, signed_prefix = _header_template(key.kid, typ, alg)
+        signed = signed_prefix + b64url_bytes(payload)
+        return _Parsed(header, payload, claims, signature, key, typ, proof, signed, holder_key, alg)
 
     def _parse_jws(self, token: str) -> _Parsed:
         if len(token) > MAX_JWS:

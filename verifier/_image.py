@@ -14,7 +14,7 @@ import io
 import re
 import struct
 from pathlib import Path
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Iterable, Union
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
@@ -58,10 +58,7 @@ def decode_qr_image(image: ImageInput) -> str:
         data = _read_capped(image)
         rendered = grey_pixels(data)  # a wallet's own PNG, read without Pillow (see _png)
         if rendered is not None:
-            buffer, width, height, stride = rendered  # buffer stays referenced while read
-            _check_size(width, height)
-            view = zxingcpp.ImageView(buffer, width, height, zxingcpp.ImageFormat.Lum, stride)
-            return _read_bilevel(view, lambda: Image.frombuffer("L", (width, height), bytes(buffer), "raw", "L", stride, 1))
+            return _read_bilevel(*rendered)
         try:
             picture = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             _check_size(*picture.size)
@@ -74,37 +71,36 @@ def decode_qr_image(image: ImageInput) -> str:
     # are copied out once (handing zxing-cpp the PIL image copies them twice); a 1-bit
     # image is unpacked straight to 0/255 bytes by PIL's raw packer, without a converted
     # copy. ImageView does not own its buffer: ``grey`` must stay referenced while read.
-    bilevel = picture.mode == "1"
-    if bilevel:
-        grey = picture.tobytes("raw", "L")
-    else:
-        if picture.mode != "L":
-            picture = picture.convert("L")
-        grey = picture.tobytes()
-    width, height = picture.width, picture.height
-    pixels = zxingcpp.ImageView(grey, width, height, zxingcpp.ImageFormat.Lum)
-    as_image = lambda: Image.frombuffer("L", (width, height), grey, "raw", "L", 0, 1)  # noqa: E731
-    return _read_bilevel(pixels, as_image) if bilevel else _read(pixels, as_image)
+    if picture.mode == "1":
+        return _read_bilevel(picture.tobytes("raw", "L"), picture.width, picture.height, picture.width)
+    if picture.mode != "L":
+        picture = picture.convert("L")
+    grey, width, height = picture.tobytes(), picture.width, picture.height
+    return _read(zxingcpp.ImageView(grey, width, height, _LUM), grey, width, height, width)
 
 
-def _read_bilevel(pixels: zxingcpp.ImageView, as_image: Callable[[], Image.Image]) -> str:
+def _read_bilevel(grey: bytes | memoryview, width: int, height: int, stride: int) -> str:
     """A 1-bit image is a render (a wallet's PNG, a printed code scanned in black and
     white), not a camera photo: try zxing-cpp's reader for an upright code on a clean
-    background first, about 3 x faster; if it finds nothing, the full detector runs."""
+    background first, about 3 x faster; if it finds nothing, the full detector runs.
+    ``grey`` is one byte a pixel, 0 or 255, rows ``stride`` bytes apart."""
+    _check_size(width, height)
+    pixels = zxingcpp.ImageView(grey, width, height, _LUM, stride)  # grey stays referenced while read
     text = _choose_text(zxingcpp.read_barcodes(pixels, formats=_QR, is_pure=True, binarizer=_EXACT))
-    return text if text is not None else _read(pixels, as_image)
+    return text if text is not None else _read(pixels, grey, width, height, stride)
 
 
-def _read(pixels: zxingcpp.ImageView, as_image: Callable[[], Image.Image]) -> str:
-    """The code's text; if none is found, once more at twice the size (see the module)."""
+def _read(pixels: zxingcpp.ImageView, grey: bytes | memoryview, width: int, height: int, stride: int) -> str:
+    """The code's text; if none is found, once more at twice the size (see the module).
+    ``pixels`` is a view of ``grey``, one byte a pixel, rows ``stride`` bytes apart."""
     text = _choose_text(zxingcpp.read_barcodes(pixels, formats=_QR))
     if text is None:
-        picture = as_image()
+        picture = Image.frombuffer("L", (width, height), bytes(grey), "raw", "L", stride, 1)
         width, height = picture.width * 2, picture.height * 2
         if width * height <= MAX_RETRY_PIXELS and max(width, height) <= MAX_IMAGE_SIDE:
             larger = picture.resize((width, height), Image.Resampling.BICUBIC)
             grey = larger.tobytes()  # referenced while zxing-cpp reads it
-            view = zxingcpp.ImageView(grey, larger.width, larger.height, zxingcpp.ImageFormat.Lum)
+            view = zxingcpp.ImageView(grey, larger.width, larger.height, _LUM)
             text = _choose_text(zxingcpp.read_barcodes(view, formats=_QR))
     if text is None:
         raise VerificationFailed([QRNotFound()])
@@ -118,6 +114,7 @@ def _check_size(width: int, height: int) -> None:
 
 
 _QR = zxingcpp.barcode_formats_from_str("QRCode")
+_LUM = zxingcpp.ImageFormat.Lum  # 8-bit grey, one byte a pixel
 _EXACT = zxingcpp.Binarizer.BoolCast  # grey from a 1-bit image is exactly 0 or 255
 
 
@@ -128,8 +125,15 @@ def is_certfree_text(text: str) -> bool:
 
 def _choose_text(results: Iterable[Any]) -> str | None:
     """The certfree code among the codes found (a sticker may be in view), else the first."""
-    texts = [str(result.text) for result in results if result.valid and result.text]
-    return next((text for text in texts if is_certfree_text(text)), texts[0] if texts else None)
+    first = None
+    for result in results:
+        if result.valid:
+            text = str(result.text)
+            if text and is_certfree_text(text):
+                return text
+            if text and first is None:
+                first = text
+    return first
 
 
 def _read_capped(source: bytes | Path) -> bytes:
