@@ -297,7 +297,7 @@ def status_list_token(session: Session, keys: KeyDir, list_id: str, *, now: int 
     state since), was signed by the authority's active key for the public URL of now, and
     is younger than ``max_age`` seconds: a revocation is served at once, and otherwise the
     same token (and ETag). A token that only aged, or whose key or URL changed, is signed
-    again around the same compressed bit array (0.1 ms); only a new revision is compressed
+    again around the same compressed bit array (about 2 ms, the queries included); only a new revision is compressed
     again from the licences that are not valid: 50-250 ms for a million entries with zlib,
     about a second or more with ``best`` (zopfli, for ``certfree status publish``). The caller
     commits (the token it stores is kept for the others from then on).

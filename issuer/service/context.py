@@ -89,7 +89,8 @@ def status_tokens(list_ids: Iterable[str] | None = None) -> list[str]:
     and the metrics, and kept in the database for every worker: a list is compressed again
     only when one of its licences changed state, and signed again when its token is
     STATUS_RESIGN_SECONDS old or its key changed (see :func:`issuer.records.status_list_token`).
-    Commits what it signed."""
+    In a session of its own, committed: what it signs is kept whatever becomes of the
+    request's own transaction."""
     from sqlalchemy import select
 
     from issuer import records
