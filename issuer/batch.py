@@ -40,7 +40,7 @@ from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
                       licence_rows, new_list_id)
 from .schemas import validate
-from .status_list import public_url, status_ref
+from .status_list import list_uri, public_url
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,16 @@ def sign_batch(
     names = signer.view_names
     scopes = ("credential", *names)
     base = public_url()
+    uris: dict[str, str] = {}  # list id -> its URI: a batch's entries fall in one or two lists
     items = list(items)
     prepared = []
     for item in items:
         if len(item.refs) != len(scopes):
             raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
-        statuses = [status_ref(list_id, idx, base) for list_id, idx in item.refs]
+        statuses = []
+        for list_id, idx in item.refs:  # status_ref(list_id, idx, base), each list's URI made once
+            uri = uris.get(list_id) or uris.setdefault(list_id, list_uri(list_id, base))
+            statuses.append({"status_list": {"idx": idx, "uri": uri}})
         prepared.append(signer.prepare(
             validate(licence_type, item.claims),
             holder_jwk=item.holder_jwk,
