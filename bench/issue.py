@@ -18,7 +18,7 @@ migrations; nothing is emptied between runs unless ``--fresh`` is given, so each
 into tables as full as the last one left them.
 
 Timed: ``issuer.batch`` end to end. The parent (the one writer) allocates each batch's
-status entries and records the signed batches, ``--commit-every`` of them (default 3) in
+status entries and records the signed batches, ``--commit-every`` of them (default 5) in
 one transaction (``record_batch``: on PostgreSQL a ``COPY`` per table, on SQLite the
 driver's executemany); worker processes (one per core) validate and sign with
 ``issuer.batch.sign_batch`` (``issuer.credential.issue``). The parent keeps a few batches in
@@ -412,8 +412,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--keys", default="instance/bench/keys", help="issuer key folder (made if missing, dev keys)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="signing processes (default: all cores)")
     ap.add_argument("--batch", type=int, default=2000, help="residents per signed batch")
-    ap.add_argument("--commit-every", type=int, default=3,
-                    help="signed batches written per transaction (default 3: 6,000 licences a commit)")
+    ap.add_argument("--commit-every", type=int, default=5,
+                    help="signed batches written per transaction (default 5: 10,000 licences a commit)")
     ap.add_argument("--raw-seconds", type=float, default=2.0, help="length of the raw signing measurement")
     ap.add_argument("--fresh", action="store_true",
                     help="start over: delete the SQLite file / drop the service's tables on PostgreSQL")

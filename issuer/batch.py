@@ -28,7 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, insert, select, update
 
@@ -43,8 +44,7 @@ from .schemas import validate
 from .status_list import list_uri, public_url
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):  # a NamedTuple (immutable, made at a tuple's cost): one a licence
     """One licence to sign: the resident's claims and device key, and its status entries
     (``refs[0]`` for the full credential, then one per scenario view, in
     :func:`view_names` order)."""
@@ -54,8 +54,7 @@ class BatchItem:
     refs: Sequence[StatusRef]
 
 
-@dataclass(frozen=True)
-class SignedLicence:
+class SignedLicence(NamedTuple):
     """What :func:`sign_batch` returns for one licence: the signed licence for the wallet
     and the record for the database."""
 
@@ -245,7 +244,7 @@ def record_batch(
     for licence, rows in records:
         licences.append(licence)
         entries.extend(rows)
-    counts = Counter(row[0] for row in entries)  # ENTRY_COLUMNS: the list id first
+    counts = Counter(map(itemgetter(0), entries))  # ENTRY_COLUMNS: the list id first
     with conn.begin():
         if allocator.new_lists:
             conn.execute(insert(StatusList), allocator.new_lists)
