@@ -31,7 +31,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import (BigInteger, Boolean, Connection, DateTime, Integer, SmallInteger, String, Table, insert, select,
+                        update)
 
 from keys import KeyDir, thumbprint
 from scenarios import Policy
@@ -290,18 +291,41 @@ def _insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: l
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """``COPY table (columns) FROM STDIN`` on the connection's own psycopg connection, so
-    in the transaction SQLAlchemy began: one statement and one stream for the whole batch
-    instead of a round of parameters per row (psycopg begins the transaction on the first
-    statement, whichever cursor sends it, and SQLAlchemy's commit ends it). psycopg adapts each value by its Python type
-    (str, int, None, an aware datetime for ``timestamptz``), as it does for an INSERT."""
+    """``COPY table (columns) FROM STDIN (FORMAT BINARY)`` on the connection's own psycopg
+    connection, so in the transaction SQLAlchemy began: one statement and one stream for
+    the whole batch instead of a round of parameters per row (psycopg begins the
+    transaction on the first statement, whichever cursor sends it, and SQLAlchemy's commit
+    ends it). Binary: psycopg packs each value as the column's type (:func:`_copy_types`)
+    and the server reads it as is, instead of formatting and parsing text (a time stamp
+    above all): about a third less of the writer's CPU (docs/benchmarks.md)."""
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_copy_types(table, tuple(columns)))
             write = copy.write_row
             for row in rows:
                 write(row)
+
+
+@lru_cache(maxsize=8)
+def _copy_types(table: Table, columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL type of each column, for a binary ``COPY`` (which carries no type
+    names: the client must send each value in its column's own binary form)."""
+    names = []
+    for name in columns:
+        kind = table.c[name].type
+        if isinstance(kind, Integer):
+            names.append("int8" if isinstance(kind, BigInteger) else "int2" if isinstance(kind, SmallInteger) else "int4")
+        elif isinstance(kind, DateTime):
+            names.append("timestamptz" if kind.timezone else "timestamp")
+        elif isinstance(kind, String):
+            names.append("varchar")
+        elif isinstance(kind, Boolean):
+            names.append("bool")
+        else:
+            raise TypeError(f"no binary COPY type for {table.name}.{name} ({kind})")
+    return names
 
 
 _LICENCES: Table = Base.metadata.tables[LicenceRecord.__tablename__]
