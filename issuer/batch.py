@@ -89,32 +89,40 @@ def sign_batch(
 
     Each licence is validated and signed as :func:`issuer.credential.issue` does it, by one
     :class:`~issuer.credential.LicenceSigner` for the whole batch (the key, headers and
-    views' disclosures worked out once), with the status URIs' base read once. Every
-    licence is prepared first, then all are signed in one go
-    (:meth:`~issuer.credential.LicenceSigner.sign_prepared`)."""
+    views' disclosures worked out once), with the status URIs' base read once. The
+    licences are prepared ``SIGN_CHUNK`` at a time, and each chunk's signatures made in
+    one go (:meth:`~issuer.credential.LicenceSigner.sign_prepared`): a tight loop of 3,000
+    signatures, on signing inputs still in the CPU's caches (docs/benchmarks.md)."""
     signer = LicenceSigner(keys, licence_type, now=now, policies=policies)
     names = signer.view_names
     scopes = ("credential", *names)
     base = public_url()
     uris: dict[str, str] = {}  # list id -> its URI: a batch's entries fall in one or two lists
-    items = list(items)
-    prepared = []
-    for item in items:
-        if len(item.refs) != len(scopes):
-            raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
-        statuses = []
-        for list_id, idx in item.refs:  # status_ref(list_id, idx, base), each list's URI made once
-            uri = uris.get(list_id) or uris.setdefault(list_id, list_uri(list_id, base))
-            statuses.append({"status_list": {"idx": idx, "uri": uri}})
-        prepared.append(signer.prepare(
-            validate(licence_type, item.claims),
-            holder_jwk=item.holder_jwk,
-            status=statuses[0],
-            view_status=dict(zip(names, statuses[1:])),
-        ))
     authority, kid = signer.authority, signer.kid
-    return [SignedLicence(issued, authority, kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes)
-            for issued, item in zip(signer.sign_prepared(prepared), items, strict=True)]
+    items = list(items)
+    out: list[SignedLicence] = []
+    for start in range(0, len(items), SIGN_CHUNK):
+        chunk = items[start:start + SIGN_CHUNK]
+        prepared = []
+        for item in chunk:
+            if len(item.refs) != len(scopes):
+                raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
+            statuses = []
+            for list_id, idx in item.refs:  # status_ref(list_id, idx, base), each list's URI made once
+                uri = uris.get(list_id) or uris.setdefault(list_id, list_uri(list_id, base))
+                statuses.append({"status_list": {"idx": idx, "uri": uri}})
+            prepared.append(signer.prepare(
+                validate(licence_type, item.claims),
+                holder_jwk=item.holder_jwk,
+                status=statuses[0],
+                view_status=dict(zip(names, statuses[1:])),
+            ))
+        out += [SignedLicence(issued, authority, kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes)
+                for issued, item in zip(signer.sign_prepared(prepared), chunk, strict=True)]
+    return out
+
+
+SIGN_CHUNK = 500  # licences prepared, then signed, at a time by sign_batch
 
 
 @dataclass
