@@ -92,7 +92,7 @@ def sign_batch(
     views' disclosures worked out once), with the status URIs' base read once. The
     licences are prepared ``SIGN_CHUNK`` at a time, and each chunk's signatures made in
     one go (:meth:`~issuer.credential.LicenceSigner.sign_prepared`): a tight loop of 3,000
-    signatures, on signing inputs still in the CPU's caches (docs/benchmarks.md)."""
+    signatures, and a worker never holds a whole batch prepared (docs/benchmarks.md)."""
     signer = LicenceSigner(keys, licence_type, now=now, policies=policies)
     names = signer.view_names
     scopes = ("credential", *names)
