@@ -18,12 +18,15 @@ migrations; nothing is emptied between runs unless ``--fresh`` is given, so each
 into tables as full as the last one left them.
 
 Timed: ``issuer.batch`` end to end. The parent (the one writer) allocates each batch's
-status entries and records the signed batches (``record_batch``: on PostgreSQL a ``COPY``
-per table, on SQLite the driver's executemany); worker processes (one per core) validate
-and sign with ``issuer.batch.sign_batch`` (``issuer.credential.issue``). The parent keeps a
-few batches in flight so both cores stay busy while it writes.
+status entries and records the signed batches, ``--commit-every`` of them (default 5) in
+one transaction (``record_batch``: on PostgreSQL a ``COPY`` per table, on SQLite the
+driver's executemany); worker processes (one per core) validate and sign with
+``issuer.batch.sign_batch`` (``issuer.credential.issue``). The parent keeps a few batches in
+flight so both cores stay busy while it writes. A commit costs about as much whatever it
+holds: the status entries' random indexes put a batch's rows on most pages of the open
+list's index, and each commit writes those pages out (docs/benchmarks.md).
 
-Resumable: each batch is one transaction, and a resident who already holds the licence
+Resumable: each transaction is whole, and a resident who already holds the licence
 type is known by the issuer's own records (``licences.holder``, the thumbprint of the
 resident's device key). Interrupt it (Ctrl-C, kill, power cut) and run the same command
 again: it skips every resident already committed and issues the rest. The end of the run
@@ -365,17 +368,24 @@ def issue_into(engine: Engine, args: argparse.Namespace, devices: bytes, keys_pa
                 pending.append((residents, pool.apply_async(_sign_batch, ((args.type, now, items),))))
                 return True
 
-            for _ in range(2 * args.workers + 1):
+            for _ in range(2 * args.workers + args.commit_every):
                 if not submit():
                     break
+            signed: list[Any] = []  # the signed batches of the next transaction, and their signatures
+            signing = 0
             while pending:
                 residents, result = pending.popleft()
                 count, records = result.get()
                 submit()
-                record_batch(conn, allocator, records)
-                signatures += count
-                issued_count += len(records)
-                bar.update(len(records))
+                signing += count
+                signed += records
+                if len(signed) < args.commit_every * args.batch and pending:
+                    continue
+                record_batch(conn, allocator, signed)
+                signatures += signing
+                issued_count += len(signed)
+                bar.update(len(signed))
+                signed, signing = [], 0
             server_after = _server_cpu(pid)
             server = server_after - server0 if server_after is not None and server0 is not None else None
     except KeyboardInterrupt:
@@ -401,7 +411,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "to issue into both in one run (default instance/bench/issue.db)")
     ap.add_argument("--keys", default="instance/bench/keys", help="issuer key folder (made if missing, dev keys)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="signing processes (default: all cores)")
-    ap.add_argument("--batch", type=int, default=2000, help="residents per batch / transaction")
+    ap.add_argument("--batch", type=int, default=2000, help="residents per signed batch")
+    ap.add_argument("--commit-every", type=int, default=5,
+                    help="signed batches written per transaction (default 5: 10,000 licences a commit)")
     ap.add_argument("--raw-seconds", type=float, default=2.0, help="length of the raw signing measurement")
     ap.add_argument("--fresh", action="store_true",
                     help="start over: delete the SQLite file / drop the service's tables on PostgreSQL")

@@ -28,9 +28,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import (BigInteger, Boolean, Connection, DateTime, Integer, SmallInteger, String, Table, insert, select,
+                        update)
 
 from keys import KeyDir, thumbprint
 from scenarios import Policy
@@ -40,11 +42,10 @@ from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
                       licence_rows, new_list_id)
 from .schemas import validate
-from .status_list import public_url, status_ref
+from .status_list import list_uri, public_url
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):  # a NamedTuple (immutable, made at a tuple's cost): one a licence
     """One licence to sign: the resident's claims and device key, and its status entries
     (``refs[0]`` for the full credential, then one per scenario view, in
     :func:`view_names` order)."""
@@ -54,8 +55,7 @@ class BatchItem:
     refs: Sequence[StatusRef]
 
 
-@dataclass(frozen=True)
-class SignedLicence:
+class SignedLicence(NamedTuple):
     """What :func:`sign_batch` returns for one licence: the signed licence for the wallet
     and the record for the database."""
 
@@ -89,28 +89,40 @@ def sign_batch(
 
     Each licence is validated and signed as :func:`issuer.credential.issue` does it, by one
     :class:`~issuer.credential.LicenceSigner` for the whole batch (the key, headers and
-    views' disclosures worked out once), with the status URIs' base read once. Every
-    licence is prepared first, then all are signed in one go
-    (:meth:`~issuer.credential.LicenceSigner.sign_prepared`)."""
+    views' disclosures worked out once), with the status URIs' base read once. The
+    licences are prepared ``SIGN_CHUNK`` at a time, and each chunk's signatures made in
+    one go (:meth:`~issuer.credential.LicenceSigner.sign_prepared`): a tight loop of 3,000
+    signatures, and a worker never holds a whole batch prepared (docs/benchmarks.md)."""
     signer = LicenceSigner(keys, licence_type, now=now, policies=policies)
     names = signer.view_names
     scopes = ("credential", *names)
     base = public_url()
-    items = list(items)
-    prepared = []
-    for item in items:
-        if len(item.refs) != len(scopes):
-            raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
-        statuses = [status_ref(list_id, idx, base) for list_id, idx in item.refs]
-        prepared.append(signer.prepare(
-            validate(licence_type, item.claims),
-            holder_jwk=item.holder_jwk,
-            status=statuses[0],
-            view_status=dict(zip(names, statuses[1:])),
-        ))
+    uris: dict[str, str] = {}  # list id -> its URI: a batch's entries fall in one or two lists
     authority, kid = signer.authority, signer.kid
-    return [SignedLicence(issued, authority, kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes)
-            for issued, item in zip(signer.sign_prepared(prepared), items, strict=True)]
+    items = list(items)
+    out: list[SignedLicence] = []
+    for start in range(0, len(items), SIGN_CHUNK):
+        chunk = items[start:start + SIGN_CHUNK]
+        prepared = []
+        for item in chunk:
+            if len(item.refs) != len(scopes):
+                raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
+            statuses = []
+            for list_id, idx in item.refs:  # status_ref(list_id, idx, base), each list's URI made once
+                uri = uris.get(list_id) or uris.setdefault(list_id, list_uri(list_id, base))
+                statuses.append({"status_list": {"idx": idx, "uri": uri}})
+            prepared.append(signer.prepare(
+                validate(licence_type, item.claims),
+                holder_jwk=item.holder_jwk,
+                status=statuses[0],
+                view_status=dict(zip(names, statuses[1:])),
+            ))
+        out += [SignedLicence(issued, authority, kid, thumbprint(item.holder_jwk), tuple(item.refs), scopes)
+                for issued, item in zip(signer.sign_prepared(prepared), chunk, strict=True)]
+    return out
+
+
+SIGN_CHUNK = 500  # licences prepared, then signed, at a time by sign_batch
 
 
 @dataclass
@@ -241,7 +253,7 @@ def record_batch(
     for licence, rows in records:
         licences.append(licence)
         entries.extend(rows)
-    counts = Counter(row[0] for row in entries)  # ENTRY_COLUMNS: the list id first
+    counts = Counter(map(itemgetter(0), entries))  # ENTRY_COLUMNS: the list id first
     with conn.begin():
         if allocator.new_lists:
             conn.execute(insert(StatusList), allocator.new_lists)
@@ -287,18 +299,41 @@ def _insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: l
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """``COPY table (columns) FROM STDIN`` on the connection's own psycopg connection, so
-    in the transaction SQLAlchemy began: one statement and one stream for the whole batch
-    instead of a round of parameters per row (psycopg begins the transaction on the first
-    statement, whichever cursor sends it, and SQLAlchemy's commit ends it). psycopg adapts each value by its Python type
-    (str, int, None, an aware datetime for ``timestamptz``), as it does for an INSERT."""
+    """``COPY table (columns) FROM STDIN (FORMAT BINARY)`` on the connection's own psycopg
+    connection, so in the transaction SQLAlchemy began: one statement and one stream for
+    the whole batch instead of a round of parameters per row (psycopg begins the
+    transaction on the first statement, whichever cursor sends it, and SQLAlchemy's commit
+    ends it). Binary: psycopg packs each value as the column's type (:func:`_copy_types`)
+    and the server reads it as is, instead of formatting and parsing text (a time stamp
+    above all): about a third less of the writer's CPU (docs/benchmarks.md)."""
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_copy_types(table, tuple(columns)))
             write = copy.write_row
             for row in rows:
                 write(row)
+
+
+@lru_cache(maxsize=8)
+def _copy_types(table: Table, columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL type of each column, for a binary ``COPY`` (which carries no type
+    names: the client must send each value in its column's own binary form)."""
+    names = []
+    for name in columns:
+        kind = table.c[name].type
+        if isinstance(kind, Integer):
+            names.append("int8" if isinstance(kind, BigInteger) else "int2" if isinstance(kind, SmallInteger) else "int4")
+        elif isinstance(kind, DateTime):
+            names.append("timestamptz" if kind.timezone else "timestamp")
+        elif isinstance(kind, String):
+            names.append("varchar")
+        elif isinstance(kind, Boolean):
+            names.append("bool")
+        else:
+            raise TypeError(f"no binary COPY type for {table.name}.{name} ({kind})")
+    return names
 
 
 _LICENCES: Table = Base.metadata.tables[LicenceRecord.__tablename__]

@@ -269,11 +269,14 @@ class LicenceSigner:
         # early) gets views usable from its first day, not views that expire before it
         view_until = min(exp, nbf + VIEW_DAYS * _DAY)
         jtis = b64url_encode(random)  # each view's jti is its own slice of the one encoding
+        signing_input = self._view.signing_input
         for i, (name, disclosure) in enumerate(views):
-            disclosed, view_exp = disclosure.claims(fields, nbf=nbf, exp=view_until)
-            jti = jtis[_VIEW_JTI_CHARS * i:_VIEW_JTI_CHARS * (i + 1)]
-            v = {**disclosed, **base, "exp": view_exp, "scn": name, "jti": jti}
+            v, view_exp = disclosure.claims(fields, nbf=nbf, exp=view_until)  # a new dict: filled in here
+            v.update(base)
+            v["exp"] = view_exp
+            v["scn"] = name
+            v["jti"] = jtis[_VIEW_JTI_CHARS * i:_VIEW_JTI_CHARS * (i + 1)]
             if view_status and name in view_status:
                 v["status"] = dict(view_status[name])
-            inputs.append(self._view.signing_input(v))
+            inputs.append(signing_input(v))
         return inputs

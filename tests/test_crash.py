@@ -103,7 +103,7 @@ def _counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
-# bench/issue.py as it runs, with one hook: in the transaction of batch STOP_IN, once its
+# bench/issue.py as it runs, with one hook: in its transaction STOP_IN (record_batch call), once its
 # licence rows are written and before their status entries are, it says so on stdout and
 # waits to be killed. The kill thus lands inside an open write transaction, at a known
 # batch, however fast or loaded the machine is (no polling, no clock).
@@ -137,9 +137,10 @@ print("FINISHED WITHOUT BEING KILLED", flush=True)
 def test_batch_issuance_killed_midway_resumes_without_duplicates(database_url: str, tmp_path: Path) -> None:  # noqa: F811
     """On SQLite and on PostgreSQL: the bench killed inside a batch's transaction, then run
     again, ends with exactly N licences, none twice, none missing a status entry."""
-    n, size, stop_in = 1200, 100, 4
-    args = [str(n), "--database", database_url, "--keys", str(tmp_path / "keys"), "--batch", str(size),
-            "--raw-seconds", "0.2"]
+    n, batch, stop_in = 1200, 100, 4
+    size = 2 * batch  # licences a transaction: two signed batches
+    args = [str(n), "--database", database_url, "--keys", str(tmp_path / "keys"), "--batch", str(batch),
+            "--commit-every", "2", "--raw-seconds", "0.2"]
     log = tmp_path / "first-run.stderr"
     with log.open("wb") as stderr:
         # its own process group: the kill takes the parent and its signing workers together

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from service_fixtures import require_in_ci
 
-from keys import KeyDir, envelope
+from keys import KeyDir, envelope, thumbprint
 from keys.jose import TYP_CREDENTIAL, TYP_VIEW, b64url_bytes, canonical_json, sign_compact, split_compact
 
 B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -315,26 +315,32 @@ def _plain_licence(keydir: KeyDir, licence_type: str, fields: dict, holder_jwk: 
 
 @pytest.mark.parametrize("licence_type", ["id_card", "household_book", "residence_permit", "driving_license",
                                           "vehicle_license", "ebike_registration"])
-def test_batch_signs_byte_identical_jws_to_the_plain_signing(licence_type: str, keydir: KeyDir, now: int) -> None:
-    """sign_batch (one LicenceSigner for the batch, every licence prepared first, then all
-    signed in one loop) and sign_licence (one licence) give, byte for byte, the credential
-    and views the plain code makes: each claim set written out and signed on its own."""
+def test_batch_signs_byte_identical_jws_to_the_plain_signing(licence_type: str, keydir: KeyDir, now: int,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """sign_batch (one LicenceSigner for the batch, the licences prepared a chunk at a time
+    and each chunk signed in one loop; chunks of 2 here, so 5 licences make three, the last
+    short) and sign_licence (one licence) give, byte for byte, the credential and views the
+    plain code makes: each claim set written out and signed on its own."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    import issuer.batch
     from issuer import example, validate
     from issuer.batch import BatchItem, sign_batch, view_names
     from issuer.credential import sign_licence
     from issuer.status_list import status_ref
     from keys.jose import public_jwk
 
+    monkeypatch.setattr(issuer.batch, "SIGN_CHUNK", 2)
     fields = validate(licence_type, example(licence_type))
     names = view_names(licence_type)
-    holders = [public_jwk(Ed25519PrivateKey.generate().public_key()) for _ in range(3)]
+    holders = [public_jwk(Ed25519PrivateKey.generate().public_key()) for _ in range(5)]
     items = [BatchItem(example(licence_type), jwk, [("LIST01", 10 * i + k) for k in range(1 + len(names))])
              for i, jwk in enumerate(holders)]
     one = sign_licence(keydir, licence_type, fields, holder_jwk=holders[0], status=status_ref("LIST01", 0),
                        view_status={name: status_ref("LIST01", k + 1) for k, name in enumerate(names)}, now=now)
-    licences = [(s.issued, item) for s, item in zip(sign_batch(keydir, licence_type, items, now=now), items)]
+    signed = sign_batch(keydir, licence_type, items, now=now)
+    assert [s.holder for s in signed] == [thumbprint(jwk) for jwk in holders]  # each in its item's place
+    licences = [(s.issued, item) for s, item in zip(signed, items, strict=True)]
     all_jtis = []
     for issued, item in [*licences, (one, items[0])]:
         assert list(issued.views) == names
