@@ -43,9 +43,10 @@ def shown_db(value: str) -> str:
 
 @contextmanager
 def open_db(value: str | None, *, create: bool = True) -> Any:
-    """A session on the issuer database (its tables created if missing, unless
-    ``create`` is false); the caller commits."""
-    from issuer.db import Base, make_engine, session_factory
+    """A session on the issuer database (its tables created if missing and brought up to
+    this program's, unless ``create`` is false: ``issuer.db.schema``); the caller commits."""
+    from issuer.db import make_engine, session_factory
+    from issuer.db.schema import create_records
 
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -60,7 +61,7 @@ def open_db(value: str | None, *, create: bool = True) -> Any:
                          "请使用 SQLite 文件路径、sqlite:///文件 或 postgresql+psycopg://用户:口令@主机/库名") from None
     if create:
         try:
-            Base.metadata.create_all(engine)
+            create_records(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             zh, en = db_reason(exc)

@@ -25,16 +25,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence, cast
 
-from sqlalchemy import CursorResult, inspect, select, text, update
+from sqlalchemy import CursorResult, delete, insert, inspect, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
 from keys.jose import ALGORITHM, b64url_encode, split_compact
 
 from .credential import Issued, sign_licence, sign_views, view_names
-from .db.models import LicenceRecord, SignedStatusList, StatusEntry, StatusList, utc
+from .db.models import LicenceRecord, SignedStatusList, StatusEntry, StatusList, StatusMark, utc
 from .schemas import validate
-from .status_list import LIST_TTL, STATE_VALUES, encode_list, list_uri, public_url, sign_encoded_list, status_ref
+from .status_list import LIST_TTL, STATE_VALUES, VALID, encode_list, list_uri, public_url, sign_encoded_list, status_ref
 
 DEFAULT_LIST_SIZE = 1 << 20  # entries per status list (256 KiB as a raw 2-bit array)
 MAX_FILL = 0.5  # a list takes no new entries once half of it is used
@@ -245,12 +245,23 @@ def set_status(session: Session, licence_id: str, state: str, *, reason: str, no
         raise RecordError(f"no licence {licence_id!r} / 无此证照 {licence_id!r}")
     if not changed:
         raise StateConflict(licence_id, record.state)
-    # Every list with an entry of this licence now says something else: its signed token
-    # is stale from this commit on (status_list_token).
-    session.execute(update(StatusList).where(StatusList.id.in_(
-        select(StatusEntry.list_id).where(StatusEntry.licence_id == licence_id))).values(revision=StatusList.revision + 1),
-        execution_options={"synchronize_session": False})
+    _mark(session, licence_id, STATE_VALUES[state])
     return record
+
+
+def _mark(session: Session, licence_id: str, value: int) -> None:
+    """Show ``value`` at every status entry of the licence: its marks (none for valid), and
+    a new revision of each of its lists, whose signed token is stale from this commit on
+    (status_list_token). The licence's row is locked by the caller's UPDATE: two changes of
+    one licence write its marks one after the other."""
+    entries = session.execute(select(StatusEntry.list_id, StatusEntry.idx).where(StatusEntry.licence_id == licence_id)).all()
+    if not entries:
+        return
+    session.execute(delete(StatusMark).where(tuple_(StatusMark.list_id, StatusMark.idx).in_([tuple(e) for e in entries])))
+    if value != VALID:
+        session.execute(insert(StatusMark), [{"list_id": list_id, "idx": idx, "value": value} for list_id, idx in entries])
+    session.execute(update(StatusList).where(StatusList.id.in_(sorted({list_id for list_id, _ in entries})))
+                    .values(revision=StatusList.revision + 1), execution_options={"synchronize_session": False})
 
 
 def list_licences(session: Session, *, authority: str | None = None, holder: str | None = None) -> list[LicenceRecord]:
@@ -262,20 +273,12 @@ def list_licences(session: Session, *, authority: str | None = None, holder: str
     return list(session.scalars(query))
 
 
-# From the licences that are not valid (the partial index ix_licences_not_valid: a few)
-# to their entries in the list, never from the list's entries (a million) to their
-# licences. CROSS JOIN makes SQLite keep that order (it has no statistics to choose it
-# by); PostgreSQL plans it as any join and picks the same, by the index's size.
-_NOT_VALID_ENTRIES = text(
-    "SELECT se.idx, l.state FROM licences l CROSS JOIN status_entries se"
-    " WHERE l.state != 'valid' AND se.licence_id = l.id AND se.list_id = :list_id ORDER BY se.idx"
-)
-
-
 def _entries(session: Session, list_id: str) -> list[tuple[int, int]]:
-    """(index, 2-bit status) of every entry of ``list_id`` that is not valid."""
-    rows = session.execute(_NOT_VALID_ENTRIES, {"list_id": list_id})
-    return [(idx, STATE_VALUES[state]) for idx, state in rows]
+    """(index, 2-bit status) of every entry of ``list_id`` that is not valid: the list's
+    marks, read by their primary key from the list alone."""
+    rows = session.execute(select(StatusMark.idx, StatusMark.value).where(StatusMark.list_id == list_id)
+                           .order_by(StatusMark.idx))
+    return [(idx, value) for idx, value in rows]
 
 
 def status_list_tokens(session: Session, keys: KeyDir, *, now: int | None = None, max_age: int = LIST_TTL,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from conftest import NOW
 from issuer import example, issue
 from issuer.db import Base, StatusEntry, make_engine, session_factory
+from issuer.db.models import StatusMark
 from issuer.records import (
     RecordError,
     issue_licence,
@@ -126,32 +127,40 @@ def test_set_status_validates_inputs(db: Any, keydir: KeyDir) -> None:
         set_status(db, "nope", "revoked", reason="lost")
 
 
-def test_a_list_is_built_from_the_licences_not_valid_not_from_all_its_entries(db: Any, keydir: KeyDir, resident: Wallet) -> None:
-    """Each list's entries that are not valid, exactly, and found from the few licences
-    that are not valid (the partial index), never by reading every entry of the list: the
-    query plan starts from the index (at 100,000 licences the other order took seconds,
-    docs/benchmarks.md)."""
+def test_a_list_is_built_from_its_own_marks_which_follow_every_change_of_state(db: Any, keydir: KeyDir, resident: Wallet) -> None:
+    """Each list's entries that are not valid, exactly, after revocations, suspensions and
+    reinstatements in any order: read from the list's marks by their primary key (never
+    from every licence of the city that is not valid, nor from every entry of the list),
+    and equal to what the licences' states and their entries say."""
+    import random
+
     from issuer.db import LicenceRecord
-    from issuer.records import _NOT_VALID_ENTRIES, _entries
+    from issuer.records import _entries
     from issuer.status_list import STATE_VALUES
 
     issued = [issue_licence(db, keydir, "id_card", example("id_card"), holder_jwk=resident.device_jwk(), now=NOW - HOUR)
               for _ in range(6)]
-    set_status(db, issued[1].jti, "revoked", reason="lost", now=NOW)
-    set_status(db, issued[4].jti, "suspended", reason="stolen", now=NOW)
+    rng = random.Random(20261207)
+    for step in range(40):
+        set_status(db, rng.choice(issued).jti, rng.choice(["revoked", "suspended", "valid"]), reason="test", now=NOW + step)
+    set_status(db, issued[1].jti, "revoked", reason="lost", now=NOW + 50)
+    set_status(db, issued[4].jti, "suspended", reason="stolen", now=NOW + 50)
+    set_status(db, issued[2].jti, "valid", reason="reinstated", now=NOW + 50)
     db.commit()
     states = {lic.id: lic.state for lic in db.scalars(select(LicenceRecord))}
-    lists = {e.list_id for e in db.scalars(select(StatusEntry))}
+    entries = list(db.scalars(select(StatusEntry)))
+    lists = {e.list_id for e in entries}
     assert lists
     for list_id in lists:
-        expected = sorted((e.idx, STATE_VALUES[states[e.licence_id]]) for e in db.scalars(select(StatusEntry))
+        expected = sorted((e.idx, STATE_VALUES[states[e.licence_id]]) for e in entries
                           if e.list_id == list_id and states[e.licence_id] != "valid")
         assert _entries(db, list_id) == expected
-    assert sum(len(_entries(db, list_id)) for list_id in lists) == 2 * (1 + len(issued[0].views))
-    plan = [row[3] for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + str(_NOT_VALID_ENTRIES),
-                                                               {"list_id": next(iter(lists))})]
-    assert plan[0].startswith(("SCAN l USING INDEX ix_licences_not_valid", "SEARCH l USING INDEX ix_licences_not_valid")), plan
-    assert plan[1].startswith("SEARCH se USING INDEX ix_status_entries_licence_id"), plan
+    not_valid = sum(state != "valid" for state in states.values())
+    assert not_valid >= 2 and sum(len(_entries(db, list_id)) for list_id in lists) == not_valid * (1 + len(issued[0].views))
+    query = select(StatusMark.idx, StatusMark.value).where(StatusMark.list_id == "L").order_by(StatusMark.idx)
+    sql = str(query.compile(db.get_bind(), compile_kwargs={"literal_binds": True}))
+    plan = [row[3] for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    assert len(plan) == 1 and plan[0].startswith("SEARCH status_marks USING") and "(list_id=?)" in plan[0], plan
 
 
 # ---- must show: revoke, suspend, reinstate -------------------------------------------------
@@ -351,6 +360,36 @@ def test_cli_issue_revoke_publish_verify(tmp_path: Path) -> None:
     assert run(*verify).returncode == 0
     listed = run("status", "list", "--db", db)
     assert jti in listed.stdout and "valid" in listed.stdout
+
+
+def test_a_command_line_database_made_before_the_status_marks_keeps_its_revocations(tmp_path: Path) -> None:
+    """A database ``certfree issue --db`` made before ``status_marks`` and
+    ``status_lists.revision`` existed, holding a revoked licence: the next command brings it
+    up to date, and the lists it publishes still show the licence revoked."""
+    import sqlite3
+
+    env = {**os.environ, "CERTFREE_KEY_PASSPHRASE": "status cli"}
+    cli = str(Path(sys.executable).with_name("certfree"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    db, keys = tmp_path / "issuer.db", str(tmp_path / "keys")
+    assert run("keys", "init", "--dir", keys).returncode == 0
+    (tmp_path / "id.json").write_text(json.dumps(example("id_card"), ensure_ascii=False))
+    out = run("issue", "id_card", "--keys", keys, "--claims", str(tmp_path / "id.json"), "--out", str(tmp_path / "id.jws"), "--db", str(db))
+    jti = out.stderr.split("licence id ")[1].split()[0]
+    assert run("status", "revoke", "--licence", jti, "--reason", "lost", "--db", str(db)).returncode == 0
+    with sqlite3.connect(db) as conn:  # back to the tables of before
+        conn.executescript("DROP TABLE status_marks; DROP TABLE signed_status_lists;"
+                           " ALTER TABLE status_lists DROP COLUMN revision;")
+    assert run("status", "publish", "--keys", keys, "--out", str(tmp_path / "status"), "--db", str(db)).returncode == 0
+    refused = run("verify", str(tmp_path / "id.jws"), "--keys", keys, "--status", str(tmp_path / "status"), "--json")
+    assert refused.returncode == 1
+    assert [f["code"] for f in json.loads(refused.stdout)["failures"]] == ["revoked"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM status_marks").fetchone()[0] == 1  # the credential's entry (no views)
+        assert conn.execute("SELECT min(revision) FROM status_lists").fetchone()[0] == 0
 
 
 def _signed_raw(key: Ed25519PrivateKey, header: bytes, payload: bytes) -> str:

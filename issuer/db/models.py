@@ -47,6 +47,19 @@ class StatusList(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
+class StatusMark(Base):
+    """An entry of a status list that is not valid: its list, its index and its 2-bit value
+    (1 revoked, 2 suspended). Written with the licence's state (``issuer.records.set_status``)
+    so that a list's marks are read from the list alone: before, they were found from
+    every licence of the city that is not valid, whatever its list."""
+
+    __tablename__ = "status_marks"
+
+    list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
 class SignedStatusList(Base):
     """The newest signed token of a status list, kept for every web worker and process.
 
@@ -72,8 +85,8 @@ class LicenceRecord(Base):
     __tablename__ = "licences"
     __table_args__ = (
         UniqueConstraint("status_list", "status_idx"),
-        # Only the licences that are not valid (revoked, suspended): a status list is built
-        # from these few, not from every licence of the city (issuer.records._entries).
+        # Only the licences that are not valid (revoked, suspended): an operator's list of
+        # its revoked or suspended licences reads these few, not every licence of the city.
         Index("ix_licences_not_valid", "state", sqlite_where=text("state != 'valid'"),
               postgresql_where=text("state <> 'valid'")),
     )
