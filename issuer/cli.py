@@ -187,10 +187,10 @@ def cmd_status_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_status_list(args: argparse.Namespace) -> int:
-    from issuer.records import list_licences
+    from issuer.records import iter_licences
 
     with open_db(args.db) as session:
-        for r in list_licences(session, authority=args.authority, holder=args.holder):
+        for r in iter_licences(session, authority=args.authority, holder=args.holder):
             print(f"{r.id}  {r.licence_type:20} {r.state:10} {r.reason or '-':16} kid {r.kid[:12]}…  list {r.status_list}#{r.status_idx}")
     return EXIT_OK
 

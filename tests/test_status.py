@@ -392,6 +392,25 @@ def test_a_command_line_database_made_before_the_status_marks_keeps_its_revocati
         assert conn.execute("SELECT min(revision) FROM status_lists").fetchone()[0] == 0
 
 
+def test_status_list_prints_more_licences_than_it_reads_at_a_time(tmp_path: Path, keydir: KeyDir) -> None:
+    """``certfree status list`` reads the licences 1,000 at a time: 1,050 are all printed
+    once, in issue order (across the batch's end)."""
+    from issuer.db import LicenceRecord
+
+    engine = make_engine(tmp_path / "issuer.db")
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        for n in range(1050):
+            issue_licence(session, keydir, "ebike_registration", example("ebike_registration"), now=NOW - 5000 + n)
+        session.commit()
+        expected = list(session.scalars(select(LicenceRecord.id).order_by(LicenceRecord.issued_at, LicenceRecord.id)))
+    engine.dispose()
+    cli = str(Path(sys.executable).with_name("certfree"))
+    listed = subprocess.run([cli, "status", "list", "--db", str(tmp_path / "issuer.db")], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == expected and len(expected) == 1050
+
+
 def _signed_raw(key: Ed25519PrivateKey, header: bytes, payload: bytes) -> str:
     """A JWS over exactly these header and payload bytes, really signed."""
     return f"{b64url_encode(header)}.{b64url_encode(payload)}.{b64url_encode(key.sign(signing_input(header, payload)))}"
