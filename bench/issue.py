@@ -261,7 +261,7 @@ def _sign_batch(job: tuple[str, int, list[tuple[int, bytes, list[tuple[str, int]
     """Sign one batch; hand back only the rows to record (and the signature count).
 
     The cyclic garbage collector waits until the batch is done: ``sign_batch`` keeps every
-    licence of the batch alive until all are signed (it prepares them all first), and each
+    licence of the batch alive until all are signed (it returns them together), and each
     pass would walk those objects again: 1–4 % of a worker's CPU (docs/benchmarks.md).
     They hold no cycles and are freed by reference counting; the collector runs as
     :func:`_batch_gc` sets it between batches."""

@@ -42,7 +42,7 @@ from .db.models import Base, LicenceRecord, StatusEntry, StatusList, utc
 from .records import (DEFAULT_LIST_SIZE, ENTRY_COLUMNS, LICENCE_COLUMNS, MAX_FILL, Record, StatusRef,
                       licence_rows, new_list_id)
 from .schemas import validate
-from .status_list import list_uri, public_url
+from .status_list import list_uri, public_url, status_ref_at
 
 
 class BatchItem(NamedTuple):  # a NamedTuple (immutable, made at a tuple's cost): one a licence
@@ -107,10 +107,8 @@ def sign_batch(
         for item in chunk:
             if len(item.refs) != len(scopes):
                 raise ValueError(f"{licence_type} needs {len(scopes)} status entries, got {len(item.refs)}")
-            statuses = []
-            for list_id, idx in item.refs:  # status_ref(list_id, idx, base), each list's URI made once
-                uri = uris.get(list_id) or uris.setdefault(list_id, list_uri(list_id, base))
-                statuses.append({"status_list": {"idx": idx, "uri": uri}})
+            statuses = [status_ref_at(uris.get(list_id) or uris.setdefault(list_id, list_uri(list_id, base)), idx)
+                        for list_id, idx in item.refs]  # each list's URI made once a batch
             prepared.append(signer.prepare(
                 validate(licence_type, item.claims),
                 holder_jwk=item.holder_jwk,

@@ -55,7 +55,13 @@ def list_uri(list_id: str, base: str | None = None) -> str:
 
 def status_ref(list_id: str, idx: int, base: str | None = None) -> dict[str, Any]:
     """The ``status`` claim of a credential or view whose entry is ``idx`` in ``list_id``."""
-    return {"status_list": {"idx": idx, "uri": list_uri(list_id, base)}}
+    return status_ref_at(list_uri(list_id, base), idx)
+
+
+def status_ref_at(uri: str, idx: int) -> dict[str, Any]:
+    """:func:`status_ref` for a list whose URI (:func:`list_uri`) is already made: batch
+    issuance makes each list's URI once for a batch's thousands of entries."""
+    return {"status_list": {"idx": idx, "uri": uri}}
 
 
 def pack(size: int, entries: Iterable[tuple[int, int]] | Mapping[int, int]) -> bytes:
