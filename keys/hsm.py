@@ -163,8 +163,8 @@ def _session(module: str, token: str, pin: str) -> Any:
 def _open(module: str, token: str, pin: str) -> Any:
     """A logged-in session on ``token``. Processes that start at the same moment can see a
     passing failure (SoftHSM2's file store reads a token while another process writes it:
-    CKR_GENERAL_ERROR at log-in, or a token left out of the slot list when the library was
-    initialised): tried again, up to five times over about a second, the library
+    CKR_GENERAL_ERROR or CKR_USER_PIN_NOT_INITIALIZED at log-in, or a token left out of the
+    slot list when the library was initialised): tried again, up to five times over about a second, the library
     initialised anew first if this process has no session open, before the failure is
     reported."""
     pkcs11 = _pkcs11()
@@ -176,7 +176,8 @@ def _open(module: str, token: str, pin: str) -> Any:
                 return found.open(user_pin=pin, rw=True)
             except pkcs11.UserAlreadyLoggedIn:  # log-in is per process: another session did it
                 return found.open(rw=True)
-        except (pkcs11.GeneralError, pkcs11.NoSuchToken, pkcs11.DeviceError, pkcs11.FunctionFailed):
+        except (pkcs11.GeneralError, pkcs11.NoSuchToken, pkcs11.DeviceError, pkcs11.FunctionFailed,
+                pkcs11.UserPinNotInitialized):
             if attempt == 4:
                 raise
             time.sleep(0.05 * 2 ** attempt * (0.5 + random.random()))
