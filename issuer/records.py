@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, Mapping, Sequence, cast
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, cast
 
 from sqlalchemy import CursorResult, delete, insert, inspect, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from keys.jose import ALGORITHM, b64url_encode, split_compact
 from .credential import Issued, sign_licence, sign_views, view_names
 from .db.models import LicenceRecord, SignedStatusList, StatusEntry, StatusList, StatusMark, utc
 from .schemas import validate
-from .status_list import LIST_TTL, STATE_VALUES, VALID, encode_list, list_uri, public_url, sign_encoded_list, status_ref
+from .status_list import LIST_TTL, STATE_VALUES, VALID, encode_list, list_uri, public_url, sign_list_with, status_ref
 
 DEFAULT_LIST_SIZE = 1 << 20  # entries per status list (256 KiB as a raw 2-bit array)
 MAX_FILL = 0.5  # a list takes no new entries once half of it is used
@@ -287,14 +287,15 @@ def _entries(session: Session, list_id: str) -> list[tuple[int, int]]:
     return [(idx, value) for idx, value in rows]
 
 
-def status_list_tokens(session: Session, keys: KeyDir, *, now: int | None = None, max_age: int = LIST_TTL,
-                       best: bool = True) -> dict[str, str]:
-    """list id -> signed status list token (by the owning authority's active key), each as
-    :func:`status_list_token` gives it."""
+def status_list_tokens(session: Session, keys: KeyDir, *, list_ids: Iterable[str] | None = None,
+                       now: int | None = None, max_age: int = LIST_TTL, best: bool = True) -> dict[str, str]:
+    """list id -> signed status list token (by the owning authority's active key), for every
+    list or for ``list_ids`` (an unknown id is left out), each as :func:`status_list_token`
+    gives it. One query reads every list with its stored token; only a token that is stale
+    costs more (a signature, or a new compression)."""
     now = int(time.time()) if now is None else now
-    ids = session.scalars(select(StatusList.id).order_by(StatusList.id)).all()
-    tokens = {list_id: status_list_token(session, keys, list_id, now=now, max_age=max_age, best=best) for list_id in ids}
-    return {list_id: token for list_id, token in tokens.items() if token is not None}
+    base = public_url()
+    return {row.id: _token(session, keys, row, now, max_age, best, base) for row in _list_rows(session, list_ids)}
 
 
 def status_list_token(session: Session, keys: KeyDir, list_id: str, *, now: int | None = None,
@@ -312,25 +313,33 @@ def status_list_token(session: Session, keys: KeyDir, list_id: str, *, now: int 
     commits (the token it stores is kept for the others from then on).
     """
     now = int(time.time()) if now is None else now
-    row = session.execute(
-        select(StatusList.authority, StatusList.size, StatusList.revision, SignedStatusList)
-        .outerjoin(SignedStatusList, SignedStatusList.list_id == StatusList.id)
-        .where(StatusList.id == list_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    authority, size, revision, signed = row
-    kid = keys.key_for_authority(authority, now)[0].kid
-    base = public_url()
+    rows = _list_rows(session, [list_id])
+    return _token(session, keys, rows[0], now, max_age, best, public_url()) if rows else None
+
+
+def _list_rows(session: Session, list_ids: Iterable[str] | None) -> list[Any]:
+    """Each list (all, or ``list_ids``) with its stored signed token (None if it has none),
+    by list id."""
+    query = (select(StatusList.id, StatusList.authority, StatusList.size, StatusList.revision, SignedStatusList)
+             .outerjoin(SignedStatusList, SignedStatusList.list_id == StatusList.id))
+    if list_ids is not None:
+        query = query.where(StatusList.id.in_(list(list_ids)))
+    return list(session.execute(query.order_by(StatusList.id)))
+
+
+def _token(session: Session, keys: KeyDir, row: Any, now: int, max_age: int, best: bool, base: str) -> str:
+    list_id, authority, size, revision, signed = row
+    key = keys.key_for_authority(authority, now)
+    kid = key[0].kid
     if signed is not None and signed.revision == revision:
         if signed.kid == kid and signed.base == base and 0 <= now - signed.signed_at < max_age:
-            return signed.token
+            return str(signed.token)
         lst = signed.lst
     else:
         # The revision was read first: a change committed after it is in these entries
         # too, and the token stored as of the older revision is signed again later.
         lst = encode_list(size, _entries(session, list_id), best=best)
-    token = sign_encoded_list(keys, authority, list_id, lst, now, base)
+    token = sign_list_with(key, authority, list_id, lst, now, base)
     _keep_signed(session, {"list_id": list_id, "revision": revision, "lst": lst, "kid": kid, "base": base,
                            "signed_at": now, "token": token})
     return token

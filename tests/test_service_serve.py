@@ -192,3 +192,41 @@ def test_an_access_lines_atoms_are_only_the_fields_it_writes() -> None:
     atoms = AccessLogger(Config()).atoms(response, request, environ, dt.timedelta(seconds=1, microseconds=2500))
     assert atoms == {"h": "10.0.0.7", "m": "POST", "U": "/api/v1/licences", "s": "201", "B": 417, "D": 1_002_500,
                      "{x-request-id}o": "rid-1"}
+
+
+def test_serve_signs_every_status_list_before_its_workers_answer(tmp_path: Path, service_keys: Path) -> None:
+    """Licences written while the service was stopped (a batch run, a restore, an upgrade)
+    leave lists with no current token; ``certfree serve`` signs them before gunicorn starts,
+    so the first desk scan or status request finds them signed, and logs how many."""
+    from sqlalchemy import create_engine, select
+
+    from issuer import LICENCE_TYPES
+    from issuer.db import session_factory
+    from issuer.db.models import SignedStatusList, StatusList
+    from issuer.records import issue_licence
+    from keys import KeyDir
+
+    env = _env(tmp_path, service_keys)
+    Served(tmp_path, env, 1).stop()  # the schema, made by the service's own migrations
+    engine = create_engine(env["CERTFREE_DATABASE_URL"])
+    keys = KeyDir(service_keys, passphrase=KEY_PASSPHRASE.encode())
+    with session_factory(engine)() as session:
+        for licence_type in LICENCE_TYPES:
+            issue_licence(session, keys, licence_type, example(licence_type), now=int(time.time()) - 60)
+        session.commit()
+        lists = set(session.scalars(select(StatusList.id)))
+        assert len(lists) >= 3 and not session.scalars(select(SignedStatusList.list_id)).all()
+    served = Served(tmp_path, env, 2)
+    try:  # only /healthz has been asked so far
+        with session_factory(engine)() as session:
+            signed = {row.list_id: row for row in session.scalars(select(SignedStatusList))}
+        assert set(signed) == lists
+        assert all(row.revision == 0 and row.token.count(".") == 2 for row in signed.values())
+        status, _, body = _get(f"{served.url}/status/{sorted(lists)[0]}.jws")
+        assert status == 200 and body.decode().strip() == signed[sorted(lists)[0]].token  # served as kept
+    finally:
+        _, stderr = served.stop()
+    engine.dispose()
+    started = [json.loads(line) for line in stderr if '"issuer.service.start"' in line]
+    assert [(r["level"], r["message"].split(" in ")[0]) for r in started] == [
+        ("INFO", f"status lists: {len(lists)} current, signed and kept")]

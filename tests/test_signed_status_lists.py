@@ -114,3 +114,57 @@ def test_of_two_tokens_signed_at_once_the_newer_revision_then_the_later_signing_
     assert keep(1, 50) == (1, 100)  # the same revision signed earlier: not kept
     assert keep(1, 150) == (1, 150)
     assert keep(2, 10) == (2, 10)  # a newer revision, whatever its time
+
+
+def test_every_list_is_read_in_one_query_and_only_a_changed_one_costs_more(
+    sessions: Any, keydir: KeyDir, holder: Wallet
+) -> None:
+    """The desk's refresh and the metrics read every list: one statement for all of them
+    while their tokens are current, whatever the number of lists; a revocation adds the
+    statements of its own list only (its marks, the stored token)."""
+    from sqlalchemy import event
+
+    from issuer import LICENCE_TYPES
+
+    issued = {}
+    with sessions() as session:
+        for licence_type in LICENCE_TYPES:
+            issued[licence_type] = issue_licence(session, keydir, licence_type, example(licence_type),
+                                                 holder_jwk=holder.device_jwk(), now=NOW - 3600)
+        session.commit()
+        signed = status_list_tokens(session, keydir, now=NOW - 600, best=False)
+        session.commit()
+    assert len(signed) >= 3  # several authorities, several lists
+
+    def statements(run: Any) -> tuple[Any, list[str]]:
+        seen: list[str] = []
+        with sessions() as session:
+            engine = session.get_bind()
+
+            def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                seen.append(statement.split()[0].upper())
+
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                result = run(session)
+                session.commit()
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        return result, [s for s in seen if s in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+
+    again, done = statements(lambda s: status_list_tokens(s, keydir, now=NOW - 60, best=False))
+    assert again == signed and done == ["SELECT"]
+    some, done = statements(lambda s: status_list_tokens(s, keydir, list_ids=sorted(signed)[:2], now=NOW - 60))
+    assert some == {k: signed[k] for k in sorted(signed)[:2]} and done == ["SELECT"]
+
+    with sessions() as operator:
+        set_status(operator, issued["driving_license"].jti, "revoked", reason="lost", now=NOW - 50)
+        operator.commit()
+    after, done = statements(lambda s: status_list_tokens(s, keydir, now=NOW - 40, best=False))
+    changed = {k for k in signed if after[k] != signed[k]}
+    assert len(changed) == 1 and done == ["SELECT", "SELECT", "INSERT"]  # all lists; one list's marks; its token
+    trust = load_trust_list(keydir.trust_list(), keydir.root_public_jwk())
+    [list_id] = changed
+    idx = _claims(issued["driving_license"].credential)["status"]["status_list"]["idx"]
+    assert parse_status_list(signed[list_id], trust).get(idx) == 0
+    assert parse_status_list(after[list_id], trust).get(idx) == 1

@@ -86,24 +86,20 @@ def desk_register() -> Any:
 
 def status_tokens(list_ids: Iterable[str] | None = None) -> list[str]:
     """Signed status lists (all, or ``list_ids``), shared by the public endpoint, the desk
-    and the metrics, and kept in the database for every worker: a list is compressed again
-    only when one of its licences changed state, and signed again when its token is
-    STATUS_RESIGN_SECONDS old or its key changed (see :func:`issuer.records.status_list_token`).
-    In a session of its own, committed: what it signs is kept whatever becomes of the
-    request's own transaction."""
-    from sqlalchemy import select
-
+    and the metrics, and kept in the database for every worker: one query reads them all;
+    a list is compressed again only when one of its licences changed state, and signed
+    again when its token is STATUS_RESIGN_SECONDS old or its key changed (see
+    :func:`issuer.records.status_list_token`). In a session of its own, committed: what it
+    signs is kept whatever becomes of the request's own transaction."""
     from issuer import records
-    from issuer.db.models import StatusList
 
     from .db import sessions
 
     with sessions()() as session:
-        ids = list(list_ids) if list_ids is not None else list(session.scalars(select(StatusList.id).order_by(StatusList.id)))
-        max_age = current_app.config["STATUS_RESIGN_SECONDS"]
-        tokens = [records.status_list_token(session, keys(), list_id, now=int(now()), max_age=max_age) for list_id in ids]
+        tokens = records.status_list_tokens(session, keys(), list_ids=list_ids, now=int(now()),
+                                            max_age=current_app.config["STATUS_RESIGN_SECONDS"], best=False)
         session.commit()
-    return [token for token in tokens if token is not None]
+    return list(tokens.values())
 
 
 def sign_lists_of(licence_id: str) -> None:
