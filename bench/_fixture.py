@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import random
+import secrets
 import sys
 import tempfile
 import time
@@ -21,7 +23,10 @@ if str(ROOT) not in sys.path:  # run as `python bench/x.py` from anywhere
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from issuer import example, issue  # noqa: E402
+from issuer.records import DEFAULT_LIST_SIZE  # noqa: E402
+from issuer.status_list import sign_status_list, status_ref  # noqa: E402
 from keys import KeyDir  # noqa: E402
+from keys.authorities import authority_for  # noqa: E402
 from keys.jose import public_jwk  # noqa: E402
 from wallet import present_view  # noqa: E402
 
@@ -50,6 +55,31 @@ def keydir(path: Path | None = None) -> KeyDir:
     return KeyDir.init(path / "keys", insecure_dev=True, now=NOW - 3 * 365 * 86400)
 
 
+@dataclass
+class StatusList:
+    """A city-sized status list the benches' licences have their entries in: ``size``
+    entries, a few of them (``revoked``, none of the residents') revoked, signed by the
+    licence type's authority; ``token`` is what a desk holds."""
+
+    list_id: str
+    size: int
+    taken: set[int]
+    token: str = ""
+
+
+def status_list(size: int = DEFAULT_LIST_SIZE) -> StatusList:
+    return StatusList(secrets.token_urlsafe(6), size, set())
+
+
+def sign_list(keys: KeyDir, lst: StatusList, licence_type: str = "id_card", *, revoked: float = 0.01,
+              now: int = NOW) -> str:
+    """Sign ``lst`` with ``revoked`` of its entries (not the residents') revoked; the token."""
+    others = [i for i in random.sample(range(lst.size), int(lst.size * revoked) + len(lst.taken)) if i not in lst.taken]
+    entries = {i: 1 for i in others[: int(lst.size * revoked)]}
+    lst.token = sign_status_list(keys, authority_for(licence_type).name, lst.list_id, lst.size, entries, now - 60)
+    return lst.token
+
+
 def presentations(
     keys: KeyDir,
     count: int,
@@ -58,15 +88,23 @@ def presentations(
     scenario: str = "internet_cafe",
     licence_type: str = "id_card",
     now: int = NOW,
+    status: StatusList | None = None,
 ) -> list[Presented]:
     """``count`` fresh presentations made at ``now`` by ``residents`` distinct holders
     (each with its own device key), each holder presenting several times with a new
-    proof (a new nonce) each time."""
+    proof (a new nonce) each time. With ``status``, each licence and view has an entry
+    of its own in that list, at a random index, as the issuer gives them."""
     claims = example(licence_type)
     holders = []
     for _ in range(residents):
         device = Ed25519PrivateKey.generate()
-        issued = issue(keys, licence_type, claims, holder_jwk=public_jwk(device.public_key()), now=now - 3600)
+        refs: dict[str, Any] = {}
+        if status is not None:
+            idx = [i for i in random.sample(range(status.size), 32) if i not in status.taken][:2]
+            status.taken.update(idx)
+            refs = {"status": status_ref(status.list_id, idx[0]),
+                    "view_status": {scenario: status_ref(status.list_id, idx[1])}}
+        issued = issue(keys, licence_type, claims, holder_jwk=public_jwk(device.public_key()), now=now - 3600, **refs)
         holders.append((device, issued.views[scenario]))
     out = []
     for i in range(count):

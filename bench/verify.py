@@ -4,7 +4,9 @@
 
 On one core: verifies ``count`` holder-bound internet-cafe presentations (QR text in,
 verified claims out, in-memory replay cache), each from one of ``residents`` distinct
-holders, and in the same run times
+holders, each licence and view with its own entry in a city-sized status list that the
+desk holds (2**20 entries, 1 % of them revoked; ``--no-status``: no entries, no list), and
+in the same run times
 
 * the two raw Ed25519 verifications each presentation needs (the issuer's signature on
   the view, the holder's on the proof), with OpenSSL via ``cryptography``, with
@@ -44,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  
 
 from keys.jose import protected_header, public_key_from_jwk, raw_public, signing_input, split_compact  # noqa: E402
 from keys.jose import TYP_PROOF  # noqa: E402
-from verifier import MemoryReplayCache, Verifier, _ed25519, load_trust_list  # noqa: E402
+from verifier import MemoryReplayCache, Verifier, _ed25519, load_status_lists, load_trust_list  # noqa: E402
 from wallet import qr as wallet_qr  # noqa: E402
 
 TARGET_VS_RAW = 1.3
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--repeats", type=int, default=5, help="passes; the best is kept")
     ap.add_argument("--pngs", type=int, default=300, help="presentations verified from the page PNG per pass")
     ap.add_argument("--wall", action="store_true", help="time by the wall clock, not the thread's CPU time")
+    ap.add_argument("--no-status", dest="status", action="store_false",
+                    help="codes with no status entry, and a desk holding no status list")
     args = ap.parse_args(argv)
     # The thread's CPU time: the machine is shared, and time spent waiting for the core is
     # not the code's (``--wall`` times by the wall clock instead).
@@ -67,14 +71,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     keys = F.keydir()
     trust = load_trust_list(keys.trust_list(), keys.root_public_jwk())
-    presented = F.presentations(keys, args.count, residents=args.residents)
+    # As a desk sees them: each licence and view with its entry in a city-sized status list
+    # (2**20 entries, 1 % revoked), which the desk holds verified (--no-status: neither).
+    lists = F.status_list() if args.status else None
+    presented = F.presentations(keys, args.count, residents=args.residents, status=lists)
+    status = load_status_lists([F.sign_list(keys, lists)], trust) if lists is not None else None
     scenario = "internet_cafe"
 
     # ---- end to end: QR text in, verified claims out ----------------------------------
     state: dict[str, Verifier] = {}
 
     def fresh() -> None:  # a new desk (empty replay cache) for every pass
-        state["v"] = Verifier(trust, replay_cache=MemoryReplayCache())
+        state["v"] = Verifier(trust, replay_cache=MemoryReplayCache(), status=status)
 
     def verify(p: F.Presented) -> None:
         result = state["v"].verify(p.text, scenario, now=F.NOW)
