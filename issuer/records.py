@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, cast
 
-from sqlalchemy import CursorResult, delete, insert, inspect, select, tuple_, update
+from sqlalchemy import CursorResult, delete, func, insert, inspect, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from keys import KeyDir, atomic_write, thumbprint
@@ -384,8 +384,14 @@ class Reissued:
     issued: Issued
 
 
-def licences_for_kid(session: Session, kid: str) -> list[LicenceRecord]:
-    return list(session.scalars(select(LicenceRecord).where(LicenceRecord.kid == kid).order_by(LicenceRecord.issued_at)))
+def kid_of_licence(session: Session, licence_id: str) -> str | None:
+    """The kid that signed licence ``licence_id``, None if no such licence is recorded."""
+    return session.scalar(select(LicenceRecord.kid).where(LicenceRecord.id == licence_id))
+
+
+def count_for_kid(session: Session, kid: str) -> int:
+    """How many licences ``kid`` signed, whatever their state (counted on its index)."""
+    return int(session.scalar(select(func.count()).select_from(LicenceRecord).where(LicenceRecord.kid == kid)) or 0)
 
 
 def reissue_credential(

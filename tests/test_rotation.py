@@ -151,6 +151,36 @@ def test_cli_compromise_then_reissue_into_wallet(keys: KeyDir, tmp_path: Path, s
     engine.dispose()
 
 
+def test_cli_reissue_from_a_folder_counts_what_was_not_handed_back(keys: KeyDir, tmp_path: Path) -> None:
+    """Three residents' id cards signed by one key; one hands theirs back, as two files (a
+    .jws and the wallet's .json of the same licence): it is re-issued once, and the other
+    two are counted as not handed back."""
+    db = tmp_path / "issuer.db"
+    engine = make_engine(db)
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        cards = [issue_licence(session, keys, "id_card", example("id_card"), now=NOW - 5 * 86400) for _ in range(3)]
+        session.commit()
+    kid = kid_of(cards[0].credential)
+    assert {kid_of(c.credential) for c in cards} == {kid}
+    handed = tmp_path / "handed"
+    handed.mkdir()
+    (handed / "card.jws").write_text(cards[0].credential + "\n")
+    (handed / "card.json").write_text(json.dumps({"credential": cards[0].credential}))
+    run = _cli(tmp_path)
+    res = run("keys", "reissue", "--dir", str(keys.path), f"--kid={kid}", "--from", str(handed), "--out", str(tmp_path / "out"),
+              "--db", str(db), "--now", dt.datetime.fromtimestamp(NOW - 600, CHINA).isoformat())
+    assert res.returncode == 0, res.stderr
+    assert f"1 licence(s) re-issued; 2 recorded for {kid} not handed back" in res.stdout
+    [written] = (tmp_path / "out").iterdir()
+    new = json.loads(written.read_text())
+    with session_factory(engine)() as session:
+        assert session.get(LicenceRecord, cards[0].jti).reason == "reissued"
+        assert session.get(LicenceRecord, new["jti"]).replaces == cards[0].jti
+        assert [session.get(LicenceRecord, c.jti).state for c in cards[1:]] == ["valid", "valid"]
+    engine.dispose()
+
+
 def test_reissue_refuses_a_credential_not_as_issued(keys: KeyDir, tmp_path: Path) -> None:
     from issuer.records import RecordError, reissue_credential
 
