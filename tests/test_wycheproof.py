@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pytest
 from service_fixtures import require_in_ci
 
-from verifier import _ed25519
+from verifier import ED25519_BACKEND, _ed25519, ed25519_verify
 
 VECTORS = Path(__file__).parent / "vectors" / "wycheproof_ed25519_test.json"
 
@@ -45,7 +45,7 @@ CASES = _cases()
 # install requirements) missing is a skip locally and a failure in CI, never vectors that
 # silently vanish from the run.
 BACKENDS: dict[str, Callable[[bytes, bytes, bytes], bool] | None] = {
-    "chosen": _ed25519.verify,
+    "chosen": ed25519_verify,  # the public name, the one the service checks devices' signatures with
     "libsodium": _ed25519.verify_libsodium,
     "openssl": _ed25519.verify_openssl,
     "zebra": _ed25519.verify_zebra,
@@ -72,8 +72,8 @@ def test_chosen_backend_is_the_fast_one_when_installed() -> None:
     except ImportError:
         require_in_ci("py-ed25519-zebra-bindings (ed25519-zebra)")
     expected = os.environ.get("CERTFREE_ED25519") or "zebra"  # a run may pin another one
-    assert _ed25519.BACKEND == expected
-    assert _ed25519.verify is _ed25519.backends()[expected]
+    assert _ed25519.BACKEND == ED25519_BACKEND == expected
+    assert _ed25519.verify is ed25519_verify is _ed25519.backends()[expected]
 
 
 @pytest.mark.parametrize("asked", ["openssl", "libsodium", " LibSodium "])
@@ -91,7 +91,8 @@ def test_an_unknown_backend_in_the_environment_stops_the_import_and_says_why() -
 
 
 def _in_a_fresh_process(asked: str) -> subprocess.CompletedProcess[str]:
-    code = "from verifier import _ed25519 as e; print(e.BACKEND, [n for n, f in e.backends().items() if f is e.verify][0])"
+    code = ("from verifier import ED25519_BACKEND, _ed25519 as e, ed25519_verify as v; "
+            "print(ED25519_BACKEND, [n for n, f in e.backends().items() if f is v][0])")
     env = {**os.environ, "CERTFREE_ED25519": asked}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parent.parent)

@@ -46,6 +46,9 @@ from ._errors import (
     VerificationFailed,
     WrongScenario,
 )
+from ._ed25519 import BACKEND as ED25519_BACKEND
+from ._ed25519 import strict_point as ed25519_strict_point
+from ._ed25519 import verify as ed25519_verify
 from ._extras import decode_qr_image
 from ._matters import MatterResult, verify_matter
 from ._replay import MemoryReplayCache, PrunePace, ReplayCache, SqliteReplayCache
@@ -60,6 +63,11 @@ __all__ = [
     "decode_qr_image",
     "verify_matter",
     "MatterResult",
+    # Ed25519 as the verifier checks it (RFC 8032's strict encodings, no small-order key),
+    # for a system that checks other signatures of the same keys (a device's, say)
+    "ed25519_verify",
+    "ed25519_strict_point",
+    "ED25519_BACKEND",
     # trust
     "load_trust_list",
     "TrustStore",

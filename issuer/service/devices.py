@@ -21,8 +21,8 @@ from issuer.db import unix, utc
 from issuer.records import RecordError, rebind_credential
 from keys import KeyDir, thumbprint
 from keys.jose import b64url_decode
-from verifier._ed25519 import strict_point
-from verifier._ed25519 import verify as ed25519_verify
+from verifier import ed25519_strict_point as strict_point
+from verifier import ed25519_verify
 
 from .models import Device, Resident, WalletCredential, WalletView
 from .residents import licences_of
