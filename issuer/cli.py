@@ -199,7 +199,7 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     """Re-sign with the authority's current key every licence recorded for --kid that the
     holder hands back (--wallet: read and updated in place; --from DIR: *.jws credentials or
     wallet licence *.json files, new ones written to --out DIR as wallet licence JSON)."""
-    from issuer.records import RecordError, count_for_kid, kid_of_licence, reissue_credential
+    from issuer.records import RecordError, count_for_kid, kid_of_licence, reissue_credential, reissued_as
     from keys import KeyDir, KeyStoreError, atomic_write
 
     if not args.wallet and not args.source:
@@ -217,7 +217,7 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     if args.source:
         held += [(credential, None) for credential in _handed_back(Path(args.source))]
     now = parse_time(args.now)
-    done = 0
+    done, unstored = 0, 0
     try:
         with open_db(args.db) as session:
             # Each credential handed back is looked up by its id: a key of a whole city's
@@ -229,21 +229,37 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
                 if licence_id is None or licence_id in seen or kid_of_licence(session, licence_id) != args.kid:
                     continue
                 seen.add(licence_id)
+                lost = reissued_as(session, licence_id)
+                if lost is not None:  # a run stopped after recording the new licence, before storing it
+                    print(f"licence {licence_id} was re-issued before as licence id {lost}, which was never stored "
+                          f"(a run stopped in between): issue the resident a new licence and revoke {lost} / "
+                          f"证照 {licence_id} 已重签为 {lost}，但新凭证未能保存：请为居民重新签发并注销 {lost}")
+                    unstored += 1
+                    continue
                 out = reissue_credential(session, keys, credential, kid=args.kid, now=now)
+                # Recorded before it is handed out: no credential exists that the records do
+                # not know (its status entry could otherwise be given to another licence).
+                session.commit()
                 new = out.issued
-                if target is not None:
-                    target.store(new.licence_type, new.jti, new.credential, new.views, replaces=out.old_id)
-                else:
-                    record = {"licence_type": new.licence_type, "jti": new.jti, "credential": new.credential, "views": dict(new.views)}
-                    atomic_write(Path(args.out) / f"{new.licence_type}-{new.jti}.json", json.dumps(record, indent=2).encode(), mode=0o600)
+                try:
+                    if target is not None:
+                        target.store(new.licence_type, new.jti, new.credential, new.views, replaces=out.old_id)
+                    else:
+                        record = {"licence_type": new.licence_type, "jti": new.jti, "credential": new.credential,
+                                  "views": dict(new.views)}
+                        atomic_write(Path(args.out) / f"{new.licence_type}-{new.jti}.json", json.dumps(record, indent=2).encode(),
+                                     mode=0o600)
+                except OSError as exc:
+                    raise UsageError(f"licence {out.old_id} was re-issued as {new.jti} and recorded, but its credential "
+                                     f"could not be stored ({exc.strerror or exc}) / 证照 {out.old_id} 已重签为 {new.jti} "
+                                     "并已记录，但新凭证未能保存") from None
                 print(f"re-issued {new.licence_type} {out.old_id} -> licence id {new.jti}")
                 done += 1
-            session.commit()
     except (RecordError, KeyStoreError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"{done} licence(s) re-issued; {recorded - done} recorded for {args.kid} not handed back"
+    print(f"{done} licence(s) re-issued; {recorded - done - unstored} recorded for {args.kid} not handed back"
           + ("; run `certfree status publish`" if done else ""))
-    return EXIT_OK
+    return EXIT_REJECTED if unstored else EXIT_OK
 
 
 def _handed_back(folder: Path) -> list[str]:

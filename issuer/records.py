@@ -389,6 +389,16 @@ def kid_of_licence(session: Session, licence_id: str) -> str | None:
     return session.scalar(select(LicenceRecord.kid).where(LicenceRecord.id == licence_id))
 
 
+def reissued_as(session: Session, licence_id: str) -> str | None:
+    """The id of the licence that re-issued ``licence_id`` (revoked with reason
+    ``reissued``), None if it was not re-issued. The replacement is looked for only then."""
+    record = session.get(LicenceRecord, licence_id)
+    if record is None or record.state != "revoked" or record.reason != "reissued":
+        return None
+    return session.scalar(select(LicenceRecord.id).where(LicenceRecord.replaces == licence_id)
+                          .order_by(LicenceRecord.issued_at.desc()).limit(1))
+
+
 def count_for_kid(session: Session, kid: str) -> int:
     """How many licences ``kid`` signed, whatever their state (counted on its index)."""
     return int(session.scalar(select(func.count()).select_from(LicenceRecord).where(LicenceRecord.kid == kid)) or 0)

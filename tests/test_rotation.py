@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from sqlalchemy import select
 
 from conftest import CHINA, NOW
 from issuer import example, issue
@@ -178,6 +179,48 @@ def test_cli_reissue_from_a_folder_counts_what_was_not_handed_back(keys: KeyDir,
         assert session.get(LicenceRecord, cards[0].jti).reason == "reissued"
         assert session.get(LicenceRecord, new["jti"]).replaces == cards[0].jti
         assert [session.get(LicenceRecord, c.jti).state for c in cards[1:]] == ["valid", "valid"]
+    engine.dispose()
+
+
+def test_cli_reissue_records_each_licence_before_storing_it_and_says_which_was_lost(keys: KeyDir, tmp_path: Path) -> None:
+    """A re-issued licence is committed before its credential is written, so a run that
+    cannot write (here --out is a file) leaves no credential the records do not know; the
+    next run names the licence whose new credential was never stored, re-issues the rest,
+    and exits 1."""
+    db = tmp_path / "issuer.db"
+    engine = make_engine(db)
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        cards = [issue_licence(session, keys, "id_card", example("id_card"), now=NOW - 5 * 86400) for _ in range(2)]
+        session.commit()
+    kid = kid_of(cards[0].credential)
+    handed = tmp_path / "handed"
+    handed.mkdir()
+    for name, card in zip("ab", cards):
+        (handed / f"{name}.jws").write_text(card.credential + "\n")
+    not_a_folder = tmp_path / "out-is-a-file"
+    not_a_folder.write_text("")
+    run = _cli(tmp_path)
+    when = dt.datetime.fromtimestamp(NOW - 600, CHINA).isoformat()
+    res = run("keys", "reissue", "--dir", str(keys.path), f"--kid={kid}", "--from", str(handed), "--out", str(not_a_folder),
+              "--db", str(db), "--now", when)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"licence {cards[0].jti} was re-issued as" in res.stderr and "could not be stored" in res.stderr
+    with session_factory(engine)() as session:
+        first = session.get(LicenceRecord, cards[0].jti)
+        assert (first.state, first.reason) == ("revoked", "reissued")
+        [lost] = session.scalars(select(LicenceRecord.id).where(LicenceRecord.replaces == cards[0].jti)).all()
+        assert session.get(LicenceRecord, cards[1].jti).state == "valid"
+    res = run("keys", "reissue", "--dir", str(keys.path), f"--kid={kid}", "--from", str(handed), "--out", str(tmp_path / "out"),
+              "--db", str(db), "--now", when)
+    assert res.returncode == 1, res.stderr
+    assert f"licence {cards[0].jti} was re-issued before as licence id {lost}, which was never stored" in res.stdout
+    # the key was not rotated here, so the lost licence is the one more signed by it
+    assert f"1 licence(s) re-issued; 1 recorded for {kid} not handed back" in res.stdout
+    [written] = (tmp_path / "out").iterdir()
+    assert json.loads(written.read_text())["jti"] != lost
+    with session_factory(engine)() as session:
+        assert session.get(LicenceRecord, cards[1].jti).reason == "reissued"
     engine.dispose()
 
 
