@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from sqlalchemy import select
@@ -152,16 +152,22 @@ def test_cli_compromise_then_reissue_into_wallet(keys: KeyDir, tmp_path: Path, s
     engine.dispose()
 
 
-def test_cli_reissue_from_a_folder_counts_what_was_not_handed_back(keys: KeyDir, tmp_path: Path) -> None:
-    """Three residents' id cards signed by one key; one hands theirs back, as two files (a
-    .jws and the wallet's .json of the same licence): it is re-issued once, and the other
-    two are counted as not handed back."""
+def _id_cards(keys: KeyDir, tmp_path: Path, count: int) -> tuple[Path, Any, list[Any]]:
+    """An issuer database with ``count`` residents' id cards, all signed by one key."""
     db = tmp_path / "issuer.db"
     engine = make_engine(db)
     Base.metadata.create_all(engine)
     with session_factory(engine)() as session:
-        cards = [issue_licence(session, keys, "id_card", example("id_card"), now=NOW - 5 * 86400) for _ in range(3)]
+        cards = [issue_licence(session, keys, "id_card", example("id_card"), now=NOW - 5 * 86400) for _ in range(count)]
         session.commit()
+    return db, engine, cards
+
+
+def test_cli_reissue_from_a_folder_counts_what_was_not_handed_back(keys: KeyDir, tmp_path: Path) -> None:
+    """Three residents' id cards signed by one key; one hands theirs back, as two files (a
+    .jws and the wallet's .json of the same licence): it is re-issued once, and the other
+    two are counted as not handed back."""
+    db, engine, cards = _id_cards(keys, tmp_path, 3)
     kid = kid_of(cards[0].credential)
     assert {kid_of(c.credential) for c in cards} == {kid}
     handed = tmp_path / "handed"
@@ -187,12 +193,7 @@ def test_cli_reissue_records_each_licence_before_storing_it_and_says_which_was_l
     cannot write (here --out is a file) leaves no credential the records do not know; the
     next run names the licence whose new credential was never stored, re-issues the rest,
     and exits 1."""
-    db = tmp_path / "issuer.db"
-    engine = make_engine(db)
-    Base.metadata.create_all(engine)
-    with session_factory(engine)() as session:
-        cards = [issue_licence(session, keys, "id_card", example("id_card"), now=NOW - 5 * 86400) for _ in range(2)]
-        session.commit()
+    db, engine, cards = _id_cards(keys, tmp_path, 2)
     kid = kid_of(cards[0].credential)
     handed = tmp_path / "handed"
     handed.mkdir()
