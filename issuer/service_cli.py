@@ -80,7 +80,7 @@ def _sign_status_lists(app: Any) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from issuer.service import context, logs
+    from issuer.service import context, db, logs
     from keys import KeyStoreError
 
     # JSON on stderr, as the workers will log (issuer.service.gunicorn_conf)
@@ -93,6 +93,8 @@ def _sign_status_lists(app: Any) -> None:
     except (SQLAlchemyError, KeyStoreError) as exc:
         log.warning("status lists not signed at start (%s): the first reader of each signs it", type(exc).__name__)
         return
+    finally:
+        db.engine(app).dispose()  # its connections closed, not cut by the exec
     log.info("status lists: %d current, signed and kept in %.1f s", count, time.monotonic() - started)
 
 
