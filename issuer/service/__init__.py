@@ -22,10 +22,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from wallet.web import bp as wallet_bp
 
     from . import api, config, db, dbfail, errors, health, logs, metrics, public
+    from .jsonout import OrjsonProvider
     from .security import csrf_token
     from .sessions import VerifiedOnceSessionInterface
 
     app = Flask(__name__, instance_path=_instance_path(test_config), instance_relative_config=True)
+    app.json = OrjsonProvider(app)  # the same JSON answers, written by orjson
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     app.extensions["certfree.clock"] = app.config.get("CLOCK") or time.time
