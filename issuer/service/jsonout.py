@@ -20,7 +20,7 @@ Reading JSON is left to Flask (and the issuer API's strict reader, ``jsonbody``)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from flask import Response
@@ -35,11 +35,12 @@ class OrjsonProvider(DefaultJSONProvider):
     """:class:`flask.json.provider.DefaultJSONProvider` with its compact answers written by
     orjson (see the module's text)."""
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
+    def response(self, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         if (self.compact is None and self._app.debug) or self.compact is False:
-            return super().response(*args, **kwargs)
+            return cast(Response, super().response(*args, **kwargs))
         if args and kwargs:
             raise TypeError("app.json.response() takes either args or kwargs, not both")
         value: Any = kwargs or (args[0] if len(args) == 1 else list(args) if args else None)
         body = orjson.dumps(value, default=self.default, option=_OPTIONS)
-        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
+        response_class = cast(type[Response], self._app.response_class)  # the app's: a flask.Response
+        return response_class(body + b"\n", mimetype=self.mimetype)
