@@ -86,3 +86,18 @@ def test_a_log_out_ends_the_session_though_its_cookie_was_kept(app: Flask) -> No
     assert desk.post("/desk/logout", data={"csrf_token": csrf(desk, "/desk/")}).status_code == 302
     ended = other.get("/desk/session.json")
     assert ended.status_code == 401 and ended.json["error"] == "login_required"
+
+
+def test_a_kept_cookie_reads_back_the_types_it_was_signed_with(app: Flask) -> None:
+    """Data that needed none of the serializer's tags is read again with plain json; data
+    with a tuple or bytes is read by the serializer, so it comes back as a tuple and bytes,
+    not as a list and a one-key dict."""
+    plain = {"who": "clerk-1", "desk": [3, "前台 front desk", ["hotel"], []], "epoch": 2, "ok": True}
+    tagged = {"who": "clerk-2", "pair": (1, 2), "raw": b"\x00\xff"}
+    for data in (plain, tagged):
+        cookie = _signed(app, data, time.time() - 10)
+        assert _open(app, cookie) == data  # the full check
+        assert _kept(app)[cookie][2] is (data is plain)
+        again = _open(app, cookie)  # from what was kept
+        assert again == data
+        assert {k: type(v) for k, v in again.items()} == {k: type(v) for k, v in data.items()}
