@@ -71,8 +71,6 @@ def main() -> int:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from issuer.service import create_app, demo
-    from keys import public_jwk
-    from keys.jose import b64url_encode
 
     app = create_app()
     demo.prepare(app)
@@ -85,9 +83,7 @@ def main() -> int:
 
     def proven(path: str, purpose: str) -> Any:
         got = resident.get("/wallet/api/challenge").get_json()
-        message = b"certfree-device-proof/v1\n" + purpose.encode() + b"\n" + got["challenge"].encode()
-        body = {"jwk": public_jwk(device.public_key()), "challenge": got["challenge"],
-                "signature": b64url_encode(device.sign(message)), "label": "bench/desk_parts.py"}
+        body = L.proof_body(device, got["challenge"], purpose, "bench/desk_parts.py")
         return resident.post(path, json=body, headers={"X-CSRF-Token": got["csrf"]}).get_json()
 
     proven("/wallet/api/devices", "enrol")

@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
+from issuer.service.devices import signed_message  # noqa: E402
 from keys import public_jwk  # noqa: E402
 from keys.jose import b64url_encode  # noqa: E402
 from verifier import SqliteReplayCache  # noqa: E402
@@ -128,12 +129,17 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None, he
     }
 
 
+def proof_body(device: Ed25519PrivateKey, challenge: str, purpose: str, label: str) -> dict[str, Any]:
+    """The body of a wallet API call for ``purpose``: the phone's device key and its
+    signature over ``challenge`` (the service's own ``signed_message``)."""
+    return {"jwk": public_jwk(device.public_key()), "challenge": challenge,
+            "signature": b64url_encode(device.sign(signed_message(purpose, challenge))), "label": label}
+
+
 def proven(op: urllib.request.OpenerDirector, base: str, device: Ed25519PrivateKey, path: str, purpose: str) -> Any:
     """A wallet API call signed by the phone's device key over a fresh challenge."""
     got = json.loads(op.open(base + "/wallet/api/challenge", timeout=30).read())
-    message = b"certfree-device-proof/v1\n" + purpose.encode() + b"\n" + got["challenge"].encode()
-    body = {"jwk": public_jwk(device.public_key()), "challenge": got["challenge"],
-            "signature": b64url_encode(device.sign(message)), "label": "bench/load.py"}
+    body = proof_body(device, got["challenge"], purpose, "bench/load.py")
     request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json", "X-CSRF-Token": got["csrf"]})
     return json.loads(op.open(request, timeout=30).read())
