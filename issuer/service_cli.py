@@ -75,7 +75,6 @@ def _sign_status_lists(app: Any) -> None:
     so a key store's PKCS#11 session opened here is not inherited by any worker. If it
     fails, the service starts anyway and the first reader of each list signs it."""
     import logging.config
-    import os
     import time
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -84,7 +83,7 @@ def _sign_status_lists(app: Any) -> None:
     from keys import KeyStoreError
 
     # JSON on stderr, as the workers will log (issuer.service.gunicorn_conf)
-    logging.config.dictConfig(logs.gunicorn_logconfig(os.environ.get("CERTFREE_LOG_LEVEL", "INFO").upper()))
+    logging.config.dictConfig(logs.gunicorn_logconfig())
     log = logging.getLogger("issuer.service.start")
     started = time.monotonic()
     try:

@@ -11,7 +11,7 @@ from gunicorn.glogging import Logger
 
 from issuer.service.logs import gunicorn_logconfig
 
-logconfig_dict = gunicorn_logconfig(os.environ.get("CERTFREE_LOG_LEVEL", "INFO").upper())
+logconfig_dict = gunicorn_logconfig()  # at CERTFREE_LOG_LEVEL
 
 
 class AccessLogger(Logger):

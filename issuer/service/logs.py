@@ -11,6 +11,7 @@ carry a name, an ID number or a token)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 from typing import Any
@@ -92,9 +93,12 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
+def gunicorn_logconfig(level: str | None = None) -> dict[str, Any]:
     """gunicorn's ``logconfig_dict``: every logger (the app's, SQLAlchemy's, gunicorn's
-    error log) as JSON on stderr, the access log as JSON on stdout."""
+    error log) as JSON on stderr, the access log as JSON on stdout; at ``level``, by default
+    ``CERTFREE_LOG_LEVEL`` (INFO if unset)."""
+    if level is None:
+        level = os.environ.get("CERTFREE_LOG_LEVEL", "INFO").upper()
     handler = {"class": "logging.StreamHandler", "filters": ["request_id"]}
     return {
         "version": 1,
