@@ -38,9 +38,7 @@ class OrjsonProvider(DefaultJSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         if (self.compact is None and self._app.debug) or self.compact is False:
             return cast(Response, super().response(*args, **kwargs))
-        if args and kwargs:
-            raise TypeError("app.json.response() takes either args or kwargs, not both")
-        value: Any = kwargs or (args[0] if len(args) == 1 else list(args) if args else None)
+        value = self._prepare_response_obj(args, kwargs)  # Flask's own reading of jsonify's arguments
         body = orjson.dumps(value, default=self.default, option=_OPTIONS)
         response_class = cast(type[Response], self._app.response_class)  # the app's: a flask.Response
         return response_class(body + b"\n", mimetype=self.mimetype)
