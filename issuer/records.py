@@ -339,7 +339,7 @@ def _token(session: Session, keys: KeyDir, row: Any, now: int, max_age: int, bes
         # The revision was read first: a change committed after it is in these entries
         # too, and the token stored as of the older revision is signed again later.
         lst = encode_list(size, _entries(session, list_id), best=best)
-    token = sign_list_with(key, authority, list_id, lst, now, base)
+    token = sign_list_with(key, list_id, lst, now, base)
     _keep_signed(session, {"list_id": list_id, "revision": revision, "lst": lst, "kid": kid, "base": base,
                            "signed_at": now, "token": token})
     return token

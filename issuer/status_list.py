@@ -122,13 +122,13 @@ def sign_status_list(keys: KeyDir, authority: str, list_id: str, size: int, entr
 
 def sign_encoded_list(keys: KeyDir, authority: str, list_id: str, lst: str, now: int, base: str | None = None) -> str:
     """:func:`sign_status_list` for a bit array already encoded (:func:`encode_list`)."""
-    return sign_list_with(keys.key_for_authority(authority, now), authority, list_id, lst, now, base)
+    return sign_list_with(keys.key_for_authority(authority, now), list_id, lst, now, base)
 
 
-def sign_list_with(key: tuple[IssuerKey, Signer], authority: str, list_id: str, lst: str, now: int,
-                   base: str | None = None) -> str:
+def sign_list_with(key: tuple[IssuerKey, Signer], list_id: str, lst: str, now: int, base: str | None = None) -> str:
     """:func:`sign_encoded_list` with the authority's key already looked up (``key`` as
-    ``KeyDir.key_for_authority`` gives it: the entry and its private key)."""
+    ``KeyDir.key_for_authority`` gives it: the entry, which names its authority, and its
+    private key)."""
     entry, private_key = key
-    claims = encoded_list_claims(list_id, authority, lst, now, base)
+    claims = encoded_list_claims(list_id, entry.authority, lst, now, base)
     return sign_compact(claims, private_key, kid=entry.kid, typ=TYP_STATUS_LIST)
