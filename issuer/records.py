@@ -385,8 +385,11 @@ class Reissued:
 
 
 def kid_of_licence(session: Session, licence_id: str) -> str | None:
-    """The kid that signed licence ``licence_id``, None if no such licence is recorded."""
-    return session.scalar(select(LicenceRecord.kid).where(LicenceRecord.id == licence_id))
+    """The kid that signed licence ``licence_id``, None if no such licence is recorded. The
+    record stays in the session: :func:`reissued_as` and :func:`reissue_credential` find it
+    there without asking the database again."""
+    record = session.get(LicenceRecord, licence_id)
+    return record.kid if record is not None else None
 
 
 def reissued_as(session: Session, licence_id: str) -> str | None:
