@@ -64,6 +64,7 @@ import _fixture as F  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 from sqlalchemy import Engine, distinct, func, make_url, select, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from issuer import example  # noqa: E402
@@ -430,7 +431,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         keys_path.parent.mkdir(parents=True, exist_ok=True)
         KeyDir.init(keys_path, insecure_dev=True, now=F.NOW - 365 * 86400)
     keys = KeyDir(keys_path)
-    engines = [open_database(url, fresh=args.fresh) for url in databases]
+    engines = []
+    for url in databases:
+        try:
+            engines.append(open_database(url, fresh=args.fresh))
+        except OperationalError as exc:  # a server that is down or refuses the login: say which, no traceback
+            sys.exit(f"bench/issue.py: cannot open the database {shown(url)}: {str(exc.orig).strip()}")
 
     now = F.NOW
     policies = load_policies()
