@@ -105,6 +105,31 @@ def test_the_phone_makes_a_new_code_before_the_freshness_window_ends(browser: An
     context.close()
 
 
+def test_a_phone_not_enabled_says_what_to_do_offline_and_shows_the_log_in_once_online(
+    browser: Any, live: dict[str, Any]
+) -> None:
+    """A resident who logged in but never tapped Enable, then lost the signal: the kept
+    shell says the phone holds no licences yet and what to do, and the network coming back
+    brings the live page (its log-in form) without a tap."""
+    base = live["url"]
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    log_in_resident(page, base)
+    page.wait_for_selector("#enrol-device", state="visible")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#offline-section", state="visible")
+    text = page.inner_text("#offline-section")
+    assert "本机尚未启用证照" in text and "Enable on this phone" in text
+    assert not page.is_visible("#enrol-section") and not page.is_visible("#list-section")
+    assert "离线 Offline" in page.inner_text("#net")
+    context.set_offline(False)  # the browser's online event: the live page, no tap needed
+    page.wait_for_selector("#enrol-device", state="visible")
+    assert not page.is_visible("#offline-section")
+    context.close()
+
+
 def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_are_revoked(
     browser: Any, live: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -163,6 +163,8 @@ function route() {
 function showEnrol(message) {
   const needed = state.loggedIn === "1" && state.device === null;
   show("#enrol-section", needed);
+  // the kept shell (no network, log-in unknown) on a phone not enabled: say what to do
+  show("#offline-section", state.loggedIn === "" && state.device === null);
   const error = $("#enrol-error");
   error.hidden = !message;
   error.textContent = message || "";
@@ -266,8 +268,11 @@ export async function start() {
   [state.device, state.licences, state.meta] = await Promise.all([store.getDevice(), store.getLicences(), store.getMeta()]);
   state.device ??= null;
   $("#enrol-device").addEventListener("click", enrol);
+  // the kept shell knows no log-in: with a network again, the live page (log-in, enrolment)
+  const live = () => { if (state.loggedIn === "" && state.device === null) location.reload(); };
+  $("#offline-retry").addEventListener("click", () => location.reload());
   window.addEventListener("hashchange", route);
-  window.addEventListener("online", sync);
+  window.addEventListener("online", () => { live(); sync(); });
   window.addEventListener("offline", () => { state.online = false; renderNet(); });
   showEnrol(null);
   renderNet();
