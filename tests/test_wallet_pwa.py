@@ -130,6 +130,34 @@ def test_a_phone_not_enabled_says_what_to_do_offline_and_shows_the_log_in_once_o
     context.close()
 
 
+def test_a_code_page_left_before_its_first_code_is_drawn_draws_nothing_afterwards(
+    browser: Any, live: dict[str, Any]
+) -> None:
+    """Two routes in quick succession (a tap while the page is still drawing, or a sync
+    ending just then): the page left must not keep a timer that later draws its own code,
+    a code of another place, under the title of the page shown."""
+    base, app = live["url"], live["app"]
+    context, page = _phone(browser, base)
+    # A slow phone: the device key's signature takes 300 ms (the real one, later). The café
+    # page (SHORT_FRESHNESS: renewed within seconds) starts drawing; the hotel's is asked
+    # for while the café's code is still being signed.
+    page.evaluate("""() => {
+        const sign = crypto.subtle.sign.bind(crypto.subtle);
+        crypto.subtle.sign = (...args) => new Promise((done) => setTimeout(done, 300)).then(() => sign(...args));
+        location.hash = "#/id_card/internet_cafe";
+        setTimeout(() => { location.hash = "#/id_card/hotel"; }, 100);
+    }""")
+    page.wait_for_function("() => location.hash === '#/id_card/hotel' && !document.getElementById('qr').hidden")
+    page.wait_for_timeout(1000)  # both signatures done
+    first_at = page.get_attribute("#qr", "data-presented-at")
+    page.wait_for_timeout((SHORT_FRESHNESS + 2) * 1000)  # the café page's renewal would have come by now
+    assert page.get_attribute("#qr", "data-presented-at") == first_at  # the hotel code lives 60 s
+    text = read_qr(page.screenshot())
+    result = sdk_verifier(app).verify(text, scenario="hotel")
+    assert result.scenario == "hotel" and "hotel" in page.inner_text("#code-scenario").lower()
+    context.close()
+
+
 def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_are_revoked(
     browser: Any, live: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -12,7 +12,8 @@ import { $, ago, el, show, stateLabel } from "./ui.js";
 const RENEW_DAYS = 7; // views are renewed by the service when this little is left (issuer VIEW_RENEW_DAYS)
 const RENEW_MARGIN = 10; // a new code this many seconds before the old one goes stale
 
-const state = { device: null, licences: [], meta: null, loggedIn: "", online: false, timer: null };
+// turn: counts the code pages opened; a page's late work (a slow signature) checks it is still the one shown
+const state = { device: null, licences: [], meta: null, loggedIn: "", online: false, timer: null, turn: 0 };
 
 const phoneNow = () => Date.now() / 1000;
 const serviceNow = () => phoneNow() + ((state.meta && state.meta.offset) || 0);
@@ -93,10 +94,12 @@ function renderNet(message) {
 function stopCode() {
   clearInterval(state.timer);
   state.timer = null;
+  state.turn += 1; // a code page still signing draws nothing, and starts no timer, once it ends
 }
 
 async function showCode(type, scenario) {
   stopCode();
+  const turn = state.turn;
   show("#list-section", false);
   show("#code-section", true);
   const [zh, en] = scenarioTitle(scenario);
@@ -128,6 +131,7 @@ async function showCode(type, scenario) {
     const started = performance.now();
     const iat = Math.floor(serviceNow());
     const text = await present(licence.views[scenario], state.device.keyPair.privateKey, iat);
+    if (turn !== state.turn) return; // another page was opened while this code was signed
     const box = $("#qr-box");
     // as wide as the screen allows, and the countdown still in view under it
     draw(canvas, text, Math.min(box.clientWidth, 560, Math.max(240, window.innerHeight - 320)));
@@ -146,6 +150,7 @@ async function showCode(type, scenario) {
     if (left <= margin && !renewing) renew().catch(() => { renewing = false; });
   };
   await renew();
+  if (turn !== state.turn) return;
   tick();
   state.timer = setInterval(tick, 250);
 }
@@ -257,6 +262,27 @@ async function removeDevice(device, isThis) {
   loadDevices();
 }
 
+const PROBE_SECONDS = 5;
+
+// The kept shell (log-in unknown) on a phone not enabled has nothing to show: the live page
+// (log-in, enrolment) as soon as the service answers. Asked when the network comes back and
+// every few seconds after, as the first request after a network change can still fail.
+function watchForService() {
+  if (state.loggedIn !== "" || state.device !== null) return;
+  const probe = async () => {
+    if (!navigator.onLine) return;
+    try {
+      // HEAD, which the service worker leaves to the network (it answers GETs from its cache)
+      const answer = await fetch(location.pathname, { method: "HEAD", cache: "no-store" });
+      if (answer.ok) location.reload();
+    } catch {
+      // not yet: the next probe
+    }
+  };
+  window.addEventListener("online", probe);
+  setInterval(probe, PROBE_SECONDS * 1000);
+}
+
 export async function start() {
   const app = $("#app");
   state.loggedIn = app.dataset.loggedIn || "";
@@ -268,15 +294,14 @@ export async function start() {
   [state.device, state.licences, state.meta] = await Promise.all([store.getDevice(), store.getLicences(), store.getMeta()]);
   state.device ??= null;
   $("#enrol-device").addEventListener("click", enrol);
-  // the kept shell knows no log-in: with a network again, the live page (log-in, enrolment)
-  const live = () => { if (state.loggedIn === "" && state.device === null) location.reload(); };
   $("#offline-retry").addEventListener("click", () => location.reload());
   window.addEventListener("hashchange", route);
-  window.addEventListener("online", () => { live(); sync(); });
+  window.addEventListener("online", sync);
   window.addEventListener("offline", () => { state.online = false; renderNet(); });
   showEnrol(null);
   renderNet();
   await route();
+  watchForService();
   app.dataset.ready = "1";
   if (state.loggedIn === "1" && navigator.onLine) await sync();
 }
