@@ -158,6 +158,34 @@ def test_a_code_page_left_before_its_first_code_is_drawn_draws_nothing_afterward
     context.close()
 
 
+def test_the_licences_keep_their_order_and_come_before_the_log_in_when_the_session_ended(
+    browser: Any, live: dict[str, Any]
+) -> None:
+    """The phone lists its licences in the service's order (the ID card first) whether the
+    list comes from a sync or from the phone's storage with no network; and when the
+    resident's session has ended, the licences, whose codes still work, come first and the
+    log-in form (to renew them) under them."""
+    base = live["url"]
+    context, page = _phone(browser, base)
+    order = page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)")
+    assert order[0] == "id_card" and len(order) == 6
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector('li[data-type="id_card"]')
+    assert page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)") == order
+    context.set_offline(False)
+    context.clear_cookies()  # the session ended
+    page.reload()
+    page.wait_for_selector('li[data-type="id_card"]')
+    page.wait_for_selector("#login-form", state="visible")
+    assert page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)") == order
+    assert page.locator("#list-section").bounding_box()["y"] < page.locator("#login-section").bounding_box()["y"]
+    assert "codes still work" in page.inner_text("#net")
+    text, _ = _code(page, base, "id_card", "hotel")  # and a code, logged out
+    assert sdk_verifier(live["app"]).verify(text, scenario="hotel").licence_type == "id_card"
+    context.close()
+
+
 def test_a_second_phone_gets_no_code_until_it_enrols_and_then_the_first_one_s_are_revoked(
     browser: Any, live: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -85,7 +85,9 @@ function renderNet(message) {
   if (message) net.textContent = message;
   else if (state.online) net.textContent = `已同步 Synced · ${copy}`;
   else if (offline) net.textContent = copy ? `离线 Offline · ${copy}` : "离线 Offline";
-  else net.textContent = copy; // online, not synced (not logged in): say how old the copy is
+  else if (state.loggedIn === "0" && state.device !== null) {
+    net.textContent = `未登录：二维码仍可出示，登录后可更新 / Not logged in: codes still work; log in to renew them · ${copy}`;
+  } else net.textContent = copy; // online, not synced: say how old the copy is
   net.classList.toggle("offline", offline || (Boolean(copy) && !state.online));
 }
 
@@ -203,7 +205,8 @@ async function sync() {
   if (!state.device) return;
   try {
     const data = await api.sync(state.device);
-    const meta = { syncedAt: phoneNow(), offset: data.now - phoneNow(), scenarios: data.scenarios };
+    const meta = { syncedAt: phoneNow(), offset: data.now - phoneNow(), scenarios: data.scenarios,
+      order: data.licences.map((l) => l.id) }; // the service's order (ID card first), kept for offline
     await store.saveSync(data.licences, meta);
     state.licences = data.licences;
     state.meta = meta;
@@ -262,6 +265,13 @@ async function removeDevice(device, isThis) {
   loadDevices();
 }
 
+/** The licences as the service listed them at the last sync (IndexedDB gives them by id). */
+function inServiceOrder(licences, meta) {
+  const order = (meta && meta.order) || [];
+  const place = (l) => { const i = order.indexOf(l.id); return i < 0 ? order.length : i; };
+  return [...licences].sort((a, b) => place(a) - place(b));
+}
+
 const PROBE_SECONDS = 5;
 
 // The kept shell (log-in unknown) on a phone not enabled has nothing to show: the live page
@@ -293,6 +303,12 @@ export async function start() {
   sessionStorage.removeItem("certfree-next");
   [state.device, state.licences, state.meta] = await Promise.all([store.getDevice(), store.getLicences(), store.getMeta()]);
   state.device ??= null;
+  state.licences = inServiceOrder(state.licences, state.meta);
+  if (state.loggedIn === "0" && state.device !== null) {
+    // logged out (the session ended) on a phone that holds licences: they come first, still
+    // usable; the log-in form, to renew them, under them
+    $("#app").append($("#login-section"));
+  }
   $("#enrol-device").addEventListener("click", enrol);
   $("#offline-retry").addEventListener("click", () => location.reload());
   window.addEventListener("hashchange", route);
