@@ -345,3 +345,53 @@ def test_a_register_database_error_is_503_and_logs_no_personal_data(tmp_path: Pa
     assert "desk register unavailable" in logged
     for value in example("id_card").values():
         assert str(value) not in logged
+
+
+def test_a_status_refresh_the_database_cannot_write_leaves_the_desk_to_the_lists_it_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another writer holds the SQLite database (a batch issuance, say) just when the desk's
+    status lists are due to be signed again: the refresh cannot write them. The desk answers
+    from the lists it holds, as a stand-alone desk between two syncs (not a 503 for every
+    scan), logs it without personal data, and the next refresh, the writer gone, signs them."""
+    import sqlite3
+    import time
+
+    from sqlalchemy import select
+
+    from issuer import example
+    from issuer.db.models import SignedStatusList
+    from issuer.service import db
+
+    app, _token, licence = _own_app(tmp_path / "own", TESTING=False, STATUS_RESIGN_SECONDS=1,
+                                    DESK_STATUS_REFRESH_SECONDS=1, DATABASE_BUSY_TIMEOUT=0.2)
+    desk, wallet = app.test_client(), app.test_client()
+    desk_login(desk)
+    login(wallet, "olga")  # one phone for every code (a second phone would revoke the first's)
+    status, html = _verify(desk, scenario="hotel", text=wallet_code(wallet, licence, "hotel"))
+    assert status == 200 and "通过 / accepted" in html
+
+    def signed_at() -> set[int]:
+        with app.app_context(), db.sessions(app)() as session:
+            return {row.signed_at for row in session.scalars(select(SignedStatusList))}
+
+    texts = [wallet_code(wallet, licence, "hotel") for _ in range(2)]
+    token = csrf(desk, "/desk/")
+    before = signed_at()
+    time.sleep(1.1)  # every list is now due to be signed again, and the desk due to refresh
+    writer = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        status, html = _verify(desk, scenario="hotel", text=texts[0], csrf_token=token)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert status == 200 and "通过 / accepted" in html
+    assert "desk status lists not refreshed (OperationalError)" in caplog.text
+    assert signed_at() == before
+    time.sleep(1.1)
+    status, html = _verify(desk, scenario="hotel", text=texts[1], csrf_token=token)
+    assert status == 200 and "通过 / accepted" in html
+    assert min(signed_at()) > max(before)  # signed again once the writer was gone
+    for value in example("id_card").values():
+        assert str(value) not in caplog.text

@@ -65,13 +65,32 @@ def desk_verifier() -> Any:
             if token != ext.get("certfree.trust_token"):
                 verifier.trust = load_trust_list(token, store.root_public_jwk(), held=verifier.trust)
                 ext["certfree.trust_token"] = token
-            tokens = status_tokens()
+            tokens = _desk_status_tokens()
             held = ext.get("certfree.status_held")
-            if held is None or held[0] is not verifier.trust or held[1] != tokens:  # else: nothing to verify again
-                verifier.status = load_status_lists(tokens, verifier.trust)
+            if tokens is not None and (held is None or held[0] is not verifier.trust or held[1] != tokens):
+                verifier.status = load_status_lists(tokens, verifier.trust)  # else: nothing to verify again
                 ext["certfree.status_held"] = (verifier.trust, tokens)
             ext["certfree.status_at"] = moment
         return verifier
+
+
+def _desk_status_tokens() -> list[str] | None:
+    """The status lists for the desk's refresh, or None when the database or the key store
+    cannot give them now: a list due to be signed again needs a write, which waits for any
+    other writer (on SQLite, at most DATABASE_BUSY_TIMEOUT). The desk then goes on verifying
+    offline from the lists it holds, as a stand-alone desk between two syncs: their age is
+    on every page and each scenario's staleness limit decides. Tried again at the next
+    refresh."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from keys import KeyStoreError
+
+    try:
+        return status_tokens()
+    except (SQLAlchemyError, KeyStoreError) as exc:
+        log.warning("desk status lists not refreshed (%s); verifying with the lists held, tried again in %s s",
+                    type(exc).__name__, current_app.config["DESK_STATUS_REFRESH_SECONDS"])
+        return None
 
 
 def desk_register() -> Any:
