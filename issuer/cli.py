@@ -5,12 +5,14 @@ database they open (``--db``). The service's own commands are in :mod:`issuer.se
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from keys.cli import KID_HELP
 from keys.jose import ALGORITHM, ALGORITHMS
@@ -207,15 +209,15 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     if args.source and not args.out:
         raise UsageError("--from needs --out / --from 须同时指定 --out")
     keys = KeyDir(args.dir)
-    held: list[tuple[str, Any]] = []  # (credential, wallet or None)
-    wallet = None
+    held: Iterable[tuple[str, Any]] = ()  # (credential, wallet or None)
     if args.wallet:
         from wallet import Wallet
 
         wallet = Wallet(args.wallet)
-        held += [(s.credential, wallet) for s in wallet.licences()]
+        held = [(s.credential, wallet) for s in wallet.licences()]
     if args.source:
-        held += [(credential, None) for credential in _handed_back(Path(args.source))]
+        handed = _handed_back(Path(args.source))
+        held = itertools.chain(held, ((credential, None) for credential in handed))
     now = parse_time(args.now)
     done, unstored = 0, 0
     try:
@@ -262,25 +264,31 @@ def cmd_keys_reissue(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if unstored else EXIT_OK
 
 
-def _handed_back(folder: Path) -> list[str]:
-    """The credentials in a --from folder: *.jws files and wallet licence *.json files."""
-    out = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in (".jws", ".json"):
-            continue
-        try:
-            if path.suffix == ".jws":
-                credential: Any = path.read_text("ascii").strip()
-            else:
-                data = json.loads(path.read_text("utf-8"))
-                credential = data.get("credential") if isinstance(data, dict) else None
-            if not isinstance(credential, str) or _licence_id(credential) is None:
-                raise ValueError
-        except ValueError:
-            raise UsageError(f"--from: {path}: not a credential (.jws) or a wallet licence file (.json) / "
-                             "不是凭证（.jws）或钱包证照文件（.json）") from None
-        out.append(credential)
-    return out
+def _handed_back(folder: Path) -> Iterator[str]:
+    """The credentials in a --from folder: *.jws files and wallet licence *.json files, in
+    name order. Every file is read and checked before the first is given (a bad one stops
+    the run before anything is re-issued), then read again as it is given: a city's
+    handed-back credentials are never all in memory, only their file names."""
+    names = sorted(entry.name for entry in os.scandir(folder)
+                   if entry.name.endswith((".jws", ".json")) and entry.is_file())
+    for name in names:
+        _handed_back_file(folder / name)
+    return (_handed_back_file(folder / name) for name in names)
+
+
+def _handed_back_file(path: Path) -> str:
+    try:
+        if path.suffix == ".jws":
+            credential: Any = path.read_text("ascii").strip()
+        else:
+            data = json.loads(path.read_text("utf-8"))
+            credential = data.get("credential") if isinstance(data, dict) else None
+        if not isinstance(credential, str) or _licence_id(credential) is None:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--from: {path}: not a credential (.jws) or a wallet licence file (.json) / "
+                         "不是凭证（.jws）或钱包证照文件（.json）") from None
+    return credential
 
 
 def _licence_id(credential: str) -> str | None:

@@ -163,6 +163,15 @@ def _id_cards(keys: KeyDir, tmp_path: Path, count: int) -> tuple[Path, Any, list
     return db, engine, cards
 
 
+def _handed_back(tmp_path: Path, cards: list[Any]) -> Path:
+    """A folder of handed-back credentials, one .jws file per card (a.jws, b.jws, ...)."""
+    handed = tmp_path / "handed"
+    handed.mkdir()
+    for name, card in zip("abcdefgh", cards):
+        (handed / f"{name}.jws").write_text(card.credential + "\n")
+    return handed
+
+
 def test_cli_reissue_from_a_folder_counts_what_was_not_handed_back(keys: KeyDir, tmp_path: Path) -> None:
     """Three residents' id cards signed by one key; one hands theirs back, as two files (a
     .jws and the wallet's .json of the same licence): it is re-issued once, and the other
@@ -195,10 +204,7 @@ def test_cli_reissue_records_each_licence_before_storing_it_and_says_which_was_l
     and exits 1."""
     db, engine, cards = _id_cards(keys, tmp_path, 2)
     kid = kid_of(cards[0].credential)
-    handed = tmp_path / "handed"
-    handed.mkdir()
-    for name, card in zip("ab", cards):
-        (handed / f"{name}.jws").write_text(card.credential + "\n")
+    handed = _handed_back(tmp_path, cards)
     not_a_folder = tmp_path / "out-is-a-file"
     not_a_folder.write_text("")
     run = _cli(tmp_path)
@@ -222,6 +228,33 @@ def test_cli_reissue_records_each_licence_before_storing_it_and_says_which_was_l
     assert json.loads(written.read_text())["jti"] != lost
     with session_factory(engine)() as session:
         assert session.get(LicenceRecord, cards[1].jti).reason == "reissued"
+    engine.dispose()
+
+
+def test_cli_reissue_checks_every_handed_back_file_before_it_re_issues_any(keys: KeyDir, tmp_path: Path) -> None:
+    """The folder is read file by file, never all at once; still, a file that is no
+    credential, named after the good ones, stops the run before any licence is re-issued,
+    and a folder named like a credential file is passed over."""
+    db, engine, cards = _id_cards(keys, tmp_path, 2)
+    kid = kid_of(cards[0].credential)
+    handed = _handed_back(tmp_path, cards)
+    (handed / "c.json").mkdir()  # a folder, not a licence file
+    (handed / "z.jws").write_text("not a credential")
+    run = _cli(tmp_path)
+    when = dt.datetime.fromtimestamp(NOW - 600, CHINA).isoformat()
+    args = ("keys", "reissue", "--dir", str(keys.path), f"--kid={kid}", "--from", str(handed), "--out", str(tmp_path / "out"),
+            "--db", str(db), "--now", when)
+    res = run(*args)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "z.jws: not a credential" in res.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    with session_factory(engine)() as session:
+        assert [session.get(LicenceRecord, c.jti).state for c in cards] == ["valid", "valid"]
+    (handed / "z.jws").unlink()
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    assert f"2 licence(s) re-issued; 0 recorded for {kid} not handed back" in res.stdout
+    assert len(list((tmp_path / "out").iterdir())) == 2
     engine.dispose()
 
 
