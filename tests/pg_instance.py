@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -109,4 +110,67 @@ def private_pg() -> Iterator[PrivatePostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-__all__ = ["PrivatePostgres", "private_pg"]
+class PrivatePgBouncer:
+    """PgBouncer in transaction mode on a free port of 127.0.0.1, in front of a private
+    PostgreSQL server (trust authentication, as the server)."""
+
+    def __init__(self, server: PrivatePostgres, root: Path) -> None:
+        self.server, self.root, self.port = server, root, _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def start(self, executable: str) -> None:
+        (self.root / "users.txt").write_text(f'"{USER}" ""\n')
+        (self.root / "pgbouncer.ini").write_text(
+            f"[databases]\n{DATABASE} = host=127.0.0.1 port={self.server.port} dbname={DATABASE}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.root / 'users.txt'}\npool_mode = transaction\n"
+            f"logfile = {self.root / 'pgbouncer.log'}\n")
+        argv = [executable, str(self.root / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # PgBouncer refuses to run as root
+            for path in (self.root, *self.root.iterdir()):
+                shutil.chown(path, "postgres", "postgres")
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"pgbouncer did not start: {self.log()[-800:]}") from None
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        path = self.root / "pgbouncer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def pgbouncer(private_pg: PrivatePostgres) -> Iterator[PrivatePgBouncer]:
+    """PgBouncer (Debian's ``pgbouncer``) in front of ``private_pg``. Skipped locally without
+    it, a failure in CI."""
+    executable = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+    if executable is None:
+        require_in_ci("pgbouncer (Debian's pgbouncer package)")
+    assert executable is not None
+    root = Path(tempfile.mkdtemp(prefix="certfree-pgbouncer-"))
+    bouncer = PrivatePgBouncer(private_pg, root)
+    try:
+        bouncer.start(executable)
+        yield bouncer
+    finally:
+        bouncer.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+__all__ = ["PrivatePgBouncer", "PrivatePostgres", "pgbouncer", "private_pg"]

@@ -21,6 +21,7 @@ ENV_KEYS = {
     "CERTFREE_SECRET_KEY": "SECRET_KEY",
     "CERTFREE_POLICIES_DIR": "POLICIES_DIR",
     "CERTFREE_DESK_REPLAY": "DESK_REPLAY",
+    "CERTFREE_DATABASE_POOLER": "DATABASE_POOLER",
 }
 SECRET_ENV = ("CERTFREE_SECRET_KEY", "CERTFREE_KEY_PASSPHRASE", "CERTFREE_DATABASE_URL")
 #: Numbers (seconds, days) read from the environment.
@@ -70,6 +71,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         # old (far below the strictest scenario's staleness limit, 6 h at a fuel counter).
         "STATUS_RESIGN_SECONDS": 900,
         **DATABASE_DEFAULTS,
+        # None: the service connects to PostgreSQL itself; "pgbouncer": through a pooler
+        # (issuer/service/dbfail.py POOLERS; the timeouts then set on the role)
+        "DATABASE_POOLER": None,
         # /readyz fails when an authority's newest trusted key ends within this many days
         "READY_TRUST_MIN_DAYS": 30,
     }

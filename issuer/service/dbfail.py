@@ -31,6 +31,14 @@ DEFAULTS = {
 }
 
 
+#: DATABASE_POOLER: what stands between the service and PostgreSQL. None: nothing (the
+#: service's own connections); "pgbouncer": PgBouncer or a pooler like it, in session or
+#: transaction mode, which refuses the ``options`` startup parameter that carries the
+#: timeouts (set them on the database role instead, docs/operations.md) and, in transaction
+#: mode, cannot keep a server-side prepared statement from one transaction to the next.
+POOLERS = (None, "pgbouncer")
+
+
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments ``issuer.db.make_engine`` takes for these timeouts."""
     url = make_url(config["DATABASE_URL"])
@@ -40,10 +48,18 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     statement_ms = int(float(config["DATABASE_STATEMENT_TIMEOUT"]) * 1000)
     options: dict[str, Any] = {"pool_timeout": connect}
     if url.get_backend_name() == "postgresql":
-        options["connect_args"] = {
-            "connect_timeout": max(1, math.ceil(connect)),
-            "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}",
-        }
+        pooler = config.get("DATABASE_POOLER") or None
+        if pooler not in POOLERS:
+            from .config import ConfigError
+
+            raise ConfigError(f"DATABASE_POOLER: {pooler!r} is not one of: pgbouncer (or unset) / "
+                              f"DATABASE_POOLER 只能为 pgbouncer 或不设置")
+        connect_args: dict[str, Any] = {"connect_timeout": max(1, math.ceil(connect))}
+        if pooler is None:
+            connect_args["options"] = f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}"
+        else:
+            connect_args["prepare_threshold"] = None  # psycopg: never prepare on the server
+        options["connect_args"] = connect_args
     return options
 
 
