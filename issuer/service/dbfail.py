@@ -7,7 +7,8 @@ PostgreSQL: ``connect_timeout`` (a server that does not answer the connection),
 ``statement_timeout`` and ``lock_timeout`` (a statement that runs or waits too long is
 cancelled by the server), and the pool's wait for a free connection. SQLite: the busy
 timeout (how long a writer waits for another's lock). Each is a setting
-(``DATABASE_*_TIMEOUT``, seconds; docs/operations.md)."""
+(``DATABASE_*_TIMEOUT``, seconds; docs/operations.md). Behind PgBouncer
+(``DATABASE_POOLER``) the statement and lock timeouts are the database role's own."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ POOLERS = (None, "pgbouncer")
 
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments ``issuer.db.make_engine`` takes for these timeouts."""
+    """The keyword arguments ``issuer.db.make_engine`` takes for these timeouts and, on
+    PostgreSQL, for the pooler in between (``DATABASE_POOLER``: :data:`POOLERS`)."""
     url = make_url(config["DATABASE_URL"])
     if url.get_backend_name() == "sqlite":
         return {"busy_timeout_ms": int(float(config["DATABASE_BUSY_TIMEOUT"]) * 1000)}
@@ -53,7 +55,7 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
             from .config import ConfigError
 
             raise ConfigError(f"DATABASE_POOLER: {pooler!r} is not one of: pgbouncer (or unset) / "
-                              f"DATABASE_POOLER 只能为 pgbouncer 或不设置")
+                              "DATABASE_POOLER 只能为 pgbouncer 或不设置")
         connect_args: dict[str, Any] = {"connect_timeout": max(1, math.ceil(connect))}
         if pooler is None:
             connect_args["options"] = f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}"
