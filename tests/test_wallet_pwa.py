@@ -41,6 +41,11 @@ def _phone(browser: Any, base: str) -> tuple[Any, Any]:
     return context, page
 
 
+def _listed(page: Any) -> list[str]:
+    """The licence types of the cards on the list, in the order shown."""
+    return list(page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)"))
+
+
 def _code(page: Any, base: str, licence_type: str, scenario: str) -> tuple[str, int]:
     """Open the bookmarkable code page and read the code from a screenshot of it."""
     page.goto(f"{base}/wallet/#/{licence_type}/{scenario}")
@@ -167,18 +172,18 @@ def test_the_licences_keep_their_order_and_come_before_the_log_in_when_the_sessi
     log-in form (to renew them) under them."""
     base = live["url"]
     context, page = _phone(browser, base)
-    order = page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)")
+    order = _listed(page)
     assert order[0] == "id_card" and len(order) == 6
     context.set_offline(True)
     page.reload()
     page.wait_for_selector('li[data-type="id_card"]')
-    assert page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)") == order
+    assert _listed(page) == order
     context.set_offline(False)
     context.clear_cookies()  # the session ended
     page.reload()
     page.wait_for_selector('li[data-type="id_card"]')
     page.wait_for_selector("#login-form", state="visible")
-    assert page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)") == order
+    assert _listed(page) == order
     assert page.locator("#list-section").bounding_box()["y"] < page.locator("#login-section").bounding_box()["y"]
     assert "codes still work" in page.inner_text("#net")
     text, _ = _code(page, base, "id_card", "hotel")  # and a code, logged out
