@@ -18,6 +18,7 @@ def _open_cafe_qr(page: Any, base: str) -> None:
     log_in_resident(page, base)
     if page.is_visible("#enrol-device"):
         page.click("#enrol-device")
+    page.wait_for_selector("#devices-section", state="visible")  # the list page shows the phones
     page.click('li[data-type="id_card"] a[data-scenario="internet_cafe"]')
     page.wait_for_selector("#qr", state="visible")
 
@@ -27,6 +28,7 @@ def test_the_phone_s_code_verifies_and_the_desk_accepts_its_screenshot(browser: 
     _open_cafe_qr(page, live["url"])
     assert "居民身份证" in page.inner_text("#code-title")
     assert int(page.inner_text("#countdown")) <= SHORT_FRESHNESS
+    assert not page.is_visible("#devices-section")  # nothing under the code to tap by mistake
     shot = page.screenshot(full_page=True)
     (tmp_path / "qr-page.png").write_bytes(shot)
     text = read_qr(shot)
