@@ -163,6 +163,36 @@ def test_a_code_page_left_before_its_first_code_is_drawn_draws_nothing_afterward
     context.close()
 
 
+def test_the_screen_stays_on_while_a_code_is_shown_and_may_dim_again_after(browser: Any, live: dict[str, Any]) -> None:
+    """A clerk may take a while to aim the scanner: the code page holds a screen wake lock,
+    asks for it again when the page comes back into view (the browser drops it when the
+    page is hidden), and lets it go on the way back to the list."""
+    context = browser.new_context(**PHONE)
+    # observe the real locks the browser grants (the request itself is the browser's own)
+    context.add_init_script("""
+        window.__locks = [];
+        if (navigator.wakeLock) {
+            const request = navigator.wakeLock.request.bind(navigator.wakeLock);
+            navigator.wakeLock.request = (type) => request(type).then((lock) => { window.__locks.push(lock); return lock; });
+        }""")
+    page = context.new_page()
+    log_in_resident(page, live["url"])
+    _enrol(page)
+    held = "window.__locks.filter((lock) => !lock.released).length"
+    assert page.evaluate(held) == 0  # the list: the screen dims as usual
+    page.click('li[data-type="id_card"] a[data-scenario="hotel"]')
+    page.wait_for_selector("#qr", state="visible")
+    page.wait_for_function(f"() => {held} === 1")
+    page.evaluate("window.__locks[0].release()")  # what the browser does when the page is hidden
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # ... and back in view
+    page.wait_for_function(f"() => {held} === 1 && window.__locks.length === 2")
+    page.click("#code-section a.back")
+    page.wait_for_selector("#list-section", state="visible")
+    page.wait_for_function(f"() => {held} === 0")
+    assert page.evaluate("window.__locks.length") == 2
+    context.close()
+
+
 def test_the_licences_keep_their_order_and_come_before_the_log_in_when_the_session_ended(
     browser: Any, live: dict[str, Any]
 ) -> None:

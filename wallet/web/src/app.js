@@ -3,6 +3,7 @@
 // whenever there is a network. Everything a code needs is on the phone.
 
 import * as api from "./api.js";
+import { keepAwake } from "./awake.js";
 import { newDeviceKey, present, publicJwk, thumbprint } from "./device.js";
 import { splitCompact } from "./envelope.js";
 import { draw } from "./qr.js";
@@ -97,6 +98,7 @@ function stopCode() {
   clearInterval(state.timer);
   state.timer = null;
   state.turn += 1; // a code page still signing draws nothing, and starts no timer, once it ends
+  keepAwake(false);
 }
 
 async function showCode(type, scenario) {
@@ -153,6 +155,7 @@ async function showCode(type, scenario) {
   };
   await renew();
   if (turn !== state.turn) return;
+  keepAwake(true);
   tick();
   state.timer = setInterval(tick, 250);
 }
