@@ -46,6 +46,19 @@ def _listed(page: Any) -> list[str]:
     return list(page.eval_on_selector_all("li[data-type]", "items => items.map((li) => li.dataset.type)"))
 
 
+def _wallet_db(page: Any, body: str) -> Any:
+    """Run ``body`` on the phone: JavaScript given ``db``, the wallet's IndexedDB database,
+    and ``ask``, which turns a request into a promise of its result; its return value."""
+    return page.evaluate(f"""async () => {{
+        const ask = (request) => new Promise((done, fail) => {{
+            request.onsuccess = () => done(request.result);
+            request.onerror = () => fail(request.error);
+        }});
+        const db = await ask(indexedDB.open("certfree-wallet"));
+        {body}
+    }}""")
+
+
 def _code(page: Any, base: str, licence_type: str, scenario: str) -> tuple[str, int]:
     """Open the bookmarkable code page and read the code from a screenshot of it."""
     page.goto(f"{base}/wallet/#/{licence_type}/{scenario}")
@@ -193,6 +206,45 @@ def test_the_screen_stays_on_while_a_code_is_shown_and_may_dim_again_after(brows
     context.close()
 
 
+def test_another_resident_logging_in_on_the_phone_never_sees_the_first_one_s_licences(
+    browser: Any, live: dict[str, Any]
+) -> None:
+    """A family's shared phone, or one handed on: the demo resident enabled it and logged out;
+    the second resident logs in. The first one's key and licences leave the phone before the
+    page draws anything, and the page says why it asks to enable the phone."""
+    from issuer.service.demo import DEMO_PASSWORD, OTHER_USER
+
+    context, page = _phone(browser, live["url"])
+    assert "id_card" in _listed(page)
+    page.click("#logout")
+    page.wait_for_url(re.compile(r".*/wallet/login$"))
+    page.fill("input[name=username]", OTHER_USER)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("#login")
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    assert _listed(page) == []  # not even for a moment before the sync
+    assert page.is_visible("#enrol-device")
+    assert "另一位居民" in page.inner_text("#enrol-error")
+    assert _wallet_db(page, 'return ask(db.transaction("licences").objectStore("licences").count());') == 0
+    context.close()
+
+
+def test_a_phone_enabled_before_it_recorded_its_resident_keeps_its_licences(browser: Any, live: dict[str, Any]) -> None:
+    """The phone's device record from before it kept the resident's id: the resident
+    logged in keeps the licences, and the record takes their id."""
+    context, page = _phone(browser, live["url"])
+    account = page.get_attribute("#app", "data-account")
+    assert account
+    _wallet_db(page, """const store = db.transaction("device", "readwrite").objectStore("device");
+        const { account, ...older } = await ask(store.get("current"));
+        await ask(store.put(older, "current"));""")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    assert "id_card" in _listed(page)
+    assert _wallet_db(page, 'return (await ask(db.transaction("device").objectStore("device").get("current"))).account;') == account
+    context.close()
+
+
 def test_the_licences_keep_their_order_and_come_before_the_log_in_when_the_session_ended(
     browser: Any, live: dict[str, Any]
 ) -> None:
@@ -268,13 +320,7 @@ def test_the_device_key_never_leaves_the_browser(browser: Any, live: dict[str, A
     page.on("request", lambda r: sent.append(r.post_data or "") if "/wallet/api/" in r.url else None)
     log_in_resident(page, base)
     _enrol(page)
-    page.evaluate("""() => new Promise((resolve) => {
-        const open = indexedDB.open("certfree-wallet");
-        open.onsuccess = () => {
-            const get = open.result.transaction("device").objectStore("device").get("current");
-            get.onsuccess = () => { window.__device = get.result; resolve(true); };
-        };
-    })""")
+    _wallet_db(page, 'window.__device = await ask(db.transaction("device").objectStore("device").get("current"));')
     exported = page.evaluate("""async () => {
         const key = window.__device.keyPair.privateKey;
         const out = {extractable: key.extractable, usages: key.usages};

@@ -193,7 +193,7 @@ async function enrol() {
     const keyPair = await newDeviceKey();
     const jwk = await publicJwk(keyPair.publicKey);
     await api.enrol(keyPair, jwk, label());
-    state.device = { keyPair, jwk, thumbprint: await thumbprint(jwk) };
+    state.device = { keyPair, jwk, thumbprint: await thumbprint(jwk), account: $("#app").dataset.account };
     await store.putDevice(state.device);
     showEnrol(null);
     await sync();
@@ -275,6 +275,23 @@ function inServiceOrder(licences, meta) {
   return [...licences].sort((a, b) => place(a) - place(b));
 }
 
+/** A phone kept by one resident and logged in by another (a family's shared phone, a phone
+ * handed on): the first one's key and licences leave it before anything is drawn. Returns
+ * whether they did. A device kept before the phone recorded its resident takes the one
+ * logged in; the next sync refuses it if it is someone else's. */
+async function leaveOnlyTheLoggedInResident(account) {
+  if (state.loggedIn !== "1" || state.device === null || !account) return false;
+  if (!state.device.account) {
+    state.device.account = account;
+    await store.putDevice(state.device);
+    return false;
+  }
+  if (state.device.account === account) return false;
+  await store.forgetDevice();
+  Object.assign(state, { device: null, licences: [], meta: null });
+  return true;
+}
+
 const PROBE_SECONDS = 5;
 
 // The kept shell (log-in unknown) on a phone not enabled has nothing to show: the live page
@@ -307,6 +324,7 @@ export async function start() {
   [state.device, state.licences, state.meta] = await Promise.all([store.getDevice(), store.getLicences(), store.getMeta()]);
   state.device ??= null;
   state.licences = inServiceOrder(state.licences, state.meta);
+  const otherResident = await leaveOnlyTheLoggedInResident(app.dataset.account || "");
   if (state.loggedIn === "0" && state.device !== null) {
     // logged out (the session ended) on a phone that holds licences: they come first, still
     // usable; the log-in form, to renew them, under them
@@ -317,7 +335,7 @@ export async function start() {
   window.addEventListener("hashchange", route);
   window.addEventListener("online", sync);
   window.addEventListener("offline", () => { state.online = false; renderNet(); });
-  showEnrol(null);
+  showEnrol(otherResident ? "本机此前保存的是另一位居民的证照，已从本机清除 / This phone held another resident's licences: they are cleared from it" : null);
   renderNet();
   await route();
   watchForService();

@@ -1,5 +1,6 @@
 // What the phone keeps, in IndexedDB (database "certfree-wallet"):
-//   device    "current" -> {keyPair (CryptoKey objects; the private one not extractable), jwk, thumbprint}
+//   device    "current" -> {keyPair (CryptoKey objects; the private one not extractable), jwk, thumbprint,
+//                           account (the public id of the resident who enabled the phone)}
 //   licences  id -> the licence as the service sent it (type, state, card face, views)
 //   meta      "sync" -> {syncedAt (phone time), offset (service minus phone, s), scenarios}
 
