@@ -3,6 +3,7 @@ fixed clock: accepted, replayed, stale, another device, wrong scenario, under ag
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Callable
 
@@ -308,3 +309,29 @@ def test_age_over_18_must_be_exactly_true(value: object, keydir: KeyDir, holder:
     honest = sign_compact({**claims, "age_over_18": True}, keydir.private_key(kid), kid=kid, typ=TYP_VIEW)
     text = present_view(honest, holder.device_key(), licence_type="id_card", scenario="internet_cafe", now=NOW).text
     assert verifier.verify(scan(text), scenario="internet_cafe").claims["age_over_18"] is True
+
+
+def test_a_code_a_scanner_typed_with_caps_lock_on_is_the_same_code(holder: Wallet, verifier: Verifier, scan: Scan) -> None:
+    """A keyboard-wedge scanner at a desk whose Caps Lock is on types each letter in the
+    other case: the envelope arrives all lower case. It is the same code (and the same
+    proof, so the code typed right afterwards is a replay); a text of mixed case is not."""
+    import zxingcpp
+    from PIL import Image
+
+    def read(png: bytes) -> str:
+        (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
+        return str(found.text)
+
+    typed = read(scan(fresh(holder, "hotel"))).swapcase()  # Caps Lock: shift gives lower case
+    assert typed.startswith("cf1:") and typed == typed.lower()
+    assert verifier.verify(typed, scenario="hotel").licence_type == "id_card"
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(typed.upper(), scenario="hotel")
+    assert exc.value.codes == ["replayed"]
+
+    other = read(scan(fresh(holder, "hotel"))).swapcase()
+    letter = next(i for i, c in enumerate(other) if i > 4 and c.isalpha())
+    mixed = other[:letter] + other[letter].upper() + other[letter + 1:]
+    with pytest.raises(VerificationFailed) as exc:
+        verifier.verify(mixed, scenario="hotel")
+    assert exc.value.codes == ["malformed"]

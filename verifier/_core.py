@@ -188,6 +188,11 @@ class Verifier:
             return self._parse_envelope(text)
         if text.startswith("eyJ"):
             return self._parse_jws(text)
+        if text.startswith(_CAPS_LOCK_PREFIX) and text == text.lower():
+            # A keyboard-wedge scanner typing with Caps Lock on turns every letter lower
+            # case. Base45 has upper-case letters only, so this text has one meaning, the
+            # code's own (a JWS typed so is lost: base64url is case-sensitive).
+            return self._parse_envelope(text.upper())
         raise E.VerificationFailed([E.MalformedInput(detail="not a certfree QR code or JWS")])
 
     def _parse_envelope(self, text: str) -> _Parsed:
@@ -334,6 +339,7 @@ def _header_template(kid: str | None, typ: str, alg: str) -> tuple[bytes, bytes]
     return header, b64url_bytes(header) + b"."
 
 
+_CAPS_LOCK_PREFIX = envelope.PREFIX.lower()
 _PROOF_SIGNED_PREFIX = {alg: _header_template(None, TYP_PROOF, alg)[1] for alg in ALGORITHMS}
 
 
