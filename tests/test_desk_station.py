@@ -84,6 +84,27 @@ def test_wedge_scanner_accepts_then_refuses_the_same_code_as_replayed(browser: A
         page.close()
 
 
+def test_a_scanner_through_a_chinese_input_method_then_with_caps_lock_on(browser: Any, station: Station) -> None:
+    """Two states a desk's keyboard is often left in. A Chinese input method takes the
+    scanner's keys into its composition and the code never arrives: the page says so, and
+    once the clerk switches to English the next scan replaces what was composed. Caps Lock
+    turns the code's letters lower case: it is still the code."""
+    for name, viewport in (("phone", PHONE), ("desk", DESK)):
+        page = browser.new_page(viewport=viewport)
+        log_in(page, station.url, "front1")
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
+        assert not page.is_visible("#ime-warning")
+        ime = page.context.new_cdp_session(page)  # the input method, as the browser sees it
+        ime.send("Input.imeSetComposition", {"text": "cf", "selectionStart": 2, "selectionEnd": 2})
+        ime.send("Input.insertText", {"text": "从发"})  # the scanner's Enter commits the guess
+        assert page.is_visible("#ime-warning") and "Shift" in page.inner_text("#ime-warning")
+        assert page.url.endswith("/desk/")  # nothing was submitted
+        _shot(page, f"desk-input-method-{name}")
+        _scan(page, station.code("hotel", "id_card").swapcase())  # English now, Caps Lock on
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        page.close()
+
+
 def test_birth_registration_from_two_documents_scanned_one_after_the_other(browser: Any, station: Station) -> None:
     for name, viewport in (("phone", PHONE), ("desk", DESK)):
         page = browser.new_page(viewport=viewport)

@@ -41,6 +41,19 @@ function submitCode(text) {
   form.requestSubmit();
 }
 
+// A Chinese input method left on takes a wedge scanner's keys into its composition, and
+// the code never arrives: the page says so and how to switch to English. What was composed
+// is selected, so the next scan replaces it; typing straight into the field (English
+// again) clears the warning.
+function watchInputMethod() {
+  const code = document.getElementById("code");
+  const warning = document.getElementById("ime-warning");
+  if (!code || !warning) return;
+  code.addEventListener("compositionstart", () => { warning.hidden = false; });
+  code.addEventListener("compositionend", () => code.select());
+  code.addEventListener("input", (event) => { if (!event.isComposing) warning.hidden = true; });
+}
+
 async function startCamera() {
   const video = document.getElementById("camera");
   const status = document.getElementById("camera-status");
@@ -103,6 +116,7 @@ function stopCamera(forget) {
 
 function init() {
   focusCode();
+  watchInputMethod();
   const start = document.getElementById("camera-start");
   if (start) start.addEventListener("click", () => startCamera());
   const stop = document.getElementById("camera-stop");
