@@ -8,6 +8,8 @@ import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 
+from keys.envelope import PREFIX as _CODE_START
+
 from .policy import ClerkField
 
 _INTEGER_RE = re.compile(r"[0-9]+", re.ASCII)
@@ -70,6 +72,15 @@ def clerk_value(f: ClerkField, raw: object) -> str | None:
                 f"必填项“{f.label_zh}”未填写",
             )
         return None
+    if text[: len(_CODE_START)].upper() == _CODE_START:
+        # The next person's code, scanned while this form had the focus (a busy desk): the
+        # browser keeps the first max_length characters. Never a value, never recorded.
+        raise RegisterError(
+            "scanned_code",
+            f.name,
+            f"{f.label_en} holds a scanned QR code: fill it in and record this entry first, then scan that code again",
+            f"“{f.label_zh}”中是扫描到的二维码：请先填写并登记本条，再重新扫描该二维码",
+        )
     if any(unicodedata.category(ch) == "Cc" for ch in text):
         raise RegisterError(
             "control_characters",

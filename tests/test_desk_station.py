@@ -84,6 +84,40 @@ def test_wedge_scanner_accepts_then_refuses_the_same_code_as_replayed(browser: A
         page.close()
 
 
+def test_the_next_guest_s_code_scanned_into_the_room_field_records_nothing(browser: Any, station: Station) -> None:
+    """A busy desk: the clerk scans the next guest before recording this one, so the code
+    goes into the room field (its first 16 characters) and the scanner's Enter submits the
+    form. Nothing is recorded, the page says why, and the next guest's code still works."""
+    from scenarios.register import Register
+
+    for name, viewport in (("phone", PHONE), ("desk", DESK)):
+        page = browser.new_page(viewport=viewport)
+        log_in(page, station.url, "front1")
+        _scan(page, station.code("hotel", "id_card"))
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'room'")
+        with Register(station.data / "register.db") as register:
+            before = len(register.rows("hotel"))
+        next_guest = station.code("hotel", "id_card")
+        page.keyboard.type(next_guest)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#register-error")
+        assert page.get_attribute("#register-error", "data-code") == "scanned_code"
+        assert "房间号" in page.inner_text("#register-error")
+        assert page.get_attribute("#result", "data-verdict") == "accepted"  # this guest's, still to record
+        _shot(page, f"desk-code-in-room-{name}")
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'room'")
+        page.keyboard.insert_text("0807")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#recorded")
+        with Register(station.data / "register.db") as register:
+            rooms = [row["fields"]["room"] for row in register.rows("hotel")[before:]]
+        assert rooms == ["0807"]
+        _scan(page, next_guest)  # never verified, so not spent
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        page.close()
+
+
 def test_a_scanner_through_a_chinese_input_method_then_with_caps_lock_on(browser: Any, station: Station) -> None:
     """Two states a desk's keyboard is often left in. A Chinese input method takes the
     scanner's keys into its composition and the code never arrives: the page says so, and

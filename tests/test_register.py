@@ -149,6 +149,19 @@ def test_missing_required_clerk_field_is_refused(db: Path) -> None:
         assert reg.rows() == []
 
 
+@pytest.mark.parametrize("room", ["CF1:23H/99XP03YM", "cf1:23h/99xp03ym", " CF1:2"])
+def test_the_next_person_s_code_scanned_into_a_clerk_field_is_refused(db: Path, room: str) -> None:
+    """A busy desk: the next guest's code scanned while the room field had the focus (the
+    browser keeps its first 16 characters; lower case with Caps Lock on)."""
+    with Register(db) as reg:
+        with pytest.raises(RegisterError) as info:
+            reg.record(get_policy("hotel"), "id_card", ID_CARD_CLAIMS, {"room": room}, recorded_at=WHEN)
+        assert (info.value.code, info.value.field) == ("scanned_code", "room")
+        assert "房间号" in info.value.message_zh and "二维码" in info.value.message_zh
+        reg.record(get_policy("hotel"), "id_card", ID_CARD_CLAIMS, {"room": "CF-0807"}, recorded_at=WHEN)
+        assert [r["fields"]["room"] for r in reg.rows()] == ["CF-0807"]  # type: ignore[index]
+
+
 @pytest.mark.parametrize("litres", ["abc", "12,5", "-3", "1e3", "", "1.2.3"])
 def test_non_numeric_litres_is_refused(db: Path, litres: str) -> None:
     fuel = get_policy("fuel_purchase")
