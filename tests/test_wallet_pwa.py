@@ -245,6 +245,42 @@ def test_a_phone_enabled_before_it_recorded_its_resident_keeps_its_licences(brow
     context.close()
 
 
+def test_a_resident_with_two_e_bikes_shows_each_one_s_own_code(browser: Any, live: dict[str, Any]) -> None:
+    """A resident may hold two licences of one type (two e-bikes, two cars): each card's
+    code is that licence's, and the code page names it by its plate."""
+    from issuer import example
+    from service_fixtures import PASSWORD, enrol, issue_via_api
+
+    app = live["app"]
+    resident = enrol(app, "two-bikes")
+    client = app.test_client()
+    for n, plate in enumerate(["京AH37021", "京AH37022"]):
+        claims = {**example("ebike_registration"), "plate": plate}
+        issued = issue_via_api(client, live["info"]["tokens"]["police_station"], resident, "ebike_registration",
+                               f"two-bikes-{n:04d}", claims)
+        assert issued.status_code == 201, issued.json
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{live['url']}/wallet/")
+    page.fill("input[name=username]", "two-bikes")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login")
+    page.click("#enrol-device")
+    cards = page.locator('li[data-type="ebike_registration"]')
+    cards.nth(1).wait_for()
+    plates = [cards.nth(i).locator(".number").inner_text() for i in range(2)]
+    assert sorted(plates) == ["京AH37021", "京AH37022"]
+    desk = sdk_verifier(app)
+    for i, plate in enumerate(plates):
+        cards.nth(i).locator('a[data-scenario="ebike_check"]').click()
+        page.wait_for_selector("#qr", state="visible")
+        assert page.inner_text("#code-number") == plate
+        assert desk.verify(read_qr(page.screenshot()), scenario="ebike_check").claims["plate"] == plate
+        page.click("#code-section a.back")
+        page.wait_for_selector("#list-section", state="visible")
+    context.close()
+
+
 def test_the_licences_keep_their_order_and_come_before_the_log_in_when_the_session_ended(
     browser: Any, live: dict[str, Any]
 ) -> None:

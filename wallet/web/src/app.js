@@ -55,7 +55,8 @@ function card(licence, now) {
   const face = licence.face;
   const links = Object.keys(licence.views).map((name) => {
     const [zh, en] = scenarioTitle(name);
-    return el("a", { class: "scenario", href: `#/${licence.type}/${name}`, "data-scenario": name }, zh, el("small", {}, en));
+    // the licence's own id: a resident may hold two of a type (two e-bikes, two cars)
+    return el("a", { class: "scenario", href: `#/${licence.type}/${name}/${licence.id}`, "data-scenario": name }, zh, el("small", {}, en));
   });
   return el("li", { class: `licence state-${licence.state}`, "data-type": licence.type, "data-id": licence.id },
     el("div", { class: "face" },
@@ -101,7 +102,9 @@ function stopCode() {
   keepAwake(false);
 }
 
-async function showCode(type, scenario) {
+/** The code page of licence ``id`` for ``scenario``; without an id (a bookmark of the type),
+ * the first licence of ``type`` whose code is usable. */
+async function showCode(type, scenario, id) {
   stopCode();
   const turn = state.turn;
   show("#list-section", false);
@@ -112,9 +115,10 @@ async function showCode(type, scenario) {
   const problem = $("#code-problem");
   problem.hidden = true;
   const now = serviceNow();
-  const held = state.licences.filter((l) => l.type === type && l.views[scenario]);
+  const held = state.licences.filter((l) => l.type === type && l.views[scenario] && (!id || l.id === id));
   const licence = held.find((l) => viewUsable(l.views[scenario], now)) || held[0];
   $("#code-title").replaceChildren(...(licence ? [licence.face.title_zh, " ", el("small", {}, licence.face.title_en)] : [type]));
+  $("#code-number").textContent = licence ? licence.face.number : "";
   const refuse = (text) => {
     canvas.hidden = true;
     $("#code-timer").hidden = true;
@@ -163,8 +167,8 @@ async function showCode(type, scenario) {
 // ---- routing, enrolment, sync ----------------------------------------------------------------
 
 function route() {
-  const match = /^#\/([a-z_]+)\/([a-z_]+)$/.exec(location.hash);
-  if (match) return showCode(match[1], match[2]);
+  const match = /^#\/([a-z_]+)\/([a-z_]+)(?:\/([A-Za-z0-9_-]+))?$/.exec(location.hash);
+  if (match) return showCode(match[1], match[2], match[3]);
   stopCode();
   show("#code-section", false);
   renderList();
