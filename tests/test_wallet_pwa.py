@@ -206,6 +206,28 @@ def test_the_screen_stays_on_while_a_code_is_shown_and_may_dim_again_after(brows
     context.close()
 
 
+def test_an_enabled_phone_asks_the_browser_to_keep_its_key_and_licences(browser: Any, live: dict[str, Any]) -> None:
+    """Safari clears a site's storage after seven days without a visit unless it is kept:
+    the phone asks for persistent storage when it is enabled, and again at each start
+    until the browser says yes. (Chromium answers by its own rules, so what is observed
+    here is the asking.)"""
+    context = browser.new_context(**PHONE)
+    context.add_init_script("""
+        window.__persist = 0;
+        const persist = navigator.storage.persist.bind(navigator.storage);
+        navigator.storage.persist = () => { window.__persist += 1; return persist(); };""")
+    page = context.new_page()
+    log_in_resident(page, live["url"])
+    page.wait_for_selector("#enrol-device", state="visible")
+    assert page.evaluate("window.__persist") == 0  # nothing to keep yet
+    _enrol(page)
+    assert page.evaluate("window.__persist") == 1
+    page.reload()
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    assert page.evaluate("window.__persist") == (0 if page.evaluate("navigator.storage.persisted()") else 1)
+    context.close()
+
+
 def test_another_resident_logging_in_on_the_phone_never_sees_the_first_one_s_licences(
     browser: Any, live: dict[str, Any]
 ) -> None:

@@ -199,6 +199,7 @@ async function enrol() {
     await api.enrol(keyPair, jwk, label());
     state.device = { keyPair, jwk, thumbprint: await thumbprint(jwk), account: $("#app").dataset.account };
     await store.putDevice(state.device);
+    store.keepOnThisPhone();
     showEnrol(null);
     await sync();
   } catch (err) {
@@ -343,6 +344,7 @@ export async function start() {
   renderNet();
   await route();
   watchForService();
+  if (state.device !== null) store.keepOnThisPhone();
   app.dataset.ready = "1";
   if (state.loggedIn === "1" && navigator.onLine) await sync();
 }

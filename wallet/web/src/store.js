@@ -53,3 +53,20 @@ export async function forgetDevice() {
   await Promise.all([tx.objectStore("device").clear(), tx.objectStore("licences").clear(), tx.objectStore("meta").clear()]);
   await tx.done;
 }
+
+/**
+ * Ask the browser to keep this storage (the device key and the licences) when space runs
+ * low or the site goes unvisited: Safari clears a site's storage after seven days without
+ * a visit unless it is kept, and a phone with no network then has no code to show. The
+ * browser decides (Chromium by how the site is used, installed or bookmarked; Firefox asks
+ * the user once); asked again at each start until it says yes.
+ */
+export async function keepOnThisPhone() {
+  const storage = navigator.storage;
+  if (!storage || !storage.persist) return false;
+  try {
+    return (await storage.persisted()) || (await storage.persist());
+  } catch {
+    return false;
+  }
+}
