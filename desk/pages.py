@@ -325,6 +325,8 @@ def _matter_scan(verifier: Any, matter_id: str, items: list[str | bytes]) -> Any
         progress.add(result.licence_type, dict(result.claims))
         warnings.extend(result.warnings)
     extra: dict[str, Any] = {"progress": progress, "check": progress.check, "failed": failed, "warnings": warnings}
+    if progress.restarted:
+        extra["error"] = "matter_restarted"
     if progress.check.done and not failed:
         return accepted("window", matter_id, list(progress.documents.items()), now, **extra)
     return page(scenario="window", matter=matter_id, progress_token=progress.token(), **extra)

@@ -77,6 +77,7 @@ class Progress:
     matter: Matter
     documents: dict[str, dict[str, Any]]
     started_at: float
+    restarted: bool = False  # the documents scanned before were too old and are dropped
 
     @property
     def check(self) -> MatterCheck:
@@ -98,13 +99,14 @@ class Progress:
 
 def load_progress(token: str, matter: Matter, now: float) -> Progress:
     """The matter's progress from its token; a fresh one when the token is empty, for
-    another matter, or too old (a matter is assembled within RESULT_MAX_AGE)."""
+    another matter, or too old (a matter is assembled within RESULT_MAX_AGE: then
+    ``restarted``, for the page to say why the documents scanned before are gone)."""
     if token:
         try:
             data = _loads("certfree-desk-matter", token, now)
-        except TokenRefused:
-            data = None
-        if data is not None and data.get("m") == matter.id:
+        except TokenRefused as exc:
+            return Progress(matter, {}, now, restarted=exc.code == "result_expired")
+        if data.get("m") == matter.id:
             return Progress(matter, {str(t): dict(c) for t, c in data["d"]}, float(data["v"]))
     return Progress(matter, {}, now)
 

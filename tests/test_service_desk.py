@@ -151,6 +151,37 @@ def test_window_matter_is_assembled_from_documents_scanned_one_after_another(app
     assert {r["matter"] for r in rows} == {"birth_registration"}
 
 
+def test_a_matter_left_over_10_minutes_says_its_earlier_documents_were_cleared(
+    app: Flask, client: FlaskClient, operators: dict[str, str]
+) -> None:
+    """The applicant took more than 10 minutes to find the second document: the page says
+    the ID card scanned before was cleared and must be scanned again, instead of listing it
+    as missing with no reason."""
+    import time
+
+    from desk.results import RESULT_MAX_AGE, Progress
+    from scenarios.matters import load_matters
+
+    resident = enrol(app, "sun")
+    token = operators["household_registration"]
+    book = issue_via_api(client, token, resident, "household_book", "desk-key-007").json["id"]
+    wallet = app.test_client()
+    login(wallet, "sun")
+    with app.test_request_context():
+        started = time.time() - RESULT_MAX_AGE - 60
+        old = Progress(load_matters()["birth_registration"], {"id_card": {"name": "孙"}}, started).token()
+    status, html = _verify(client, scenario="window", matter="birth_registration",
+                           code=wallet_code(wallet, book, "window"), progress=old)
+    assert status == 200 and 'data-verdict="incomplete"' in html
+    assert 'data-code="matter_restarted"' in html and "先前扫描的证照已超过10分钟" in html
+    assert '<li data-type="id_card" data-state="missing"' in html
+    assert '<li data-type="household_book" data-state="present"' in html
+    progress = re.search(r'name="progress" value="([^"]+)"', html).group(1)  # the new matter's own
+    status, html = _verify(client, scenario="window", matter="birth_registration",
+                           code=wallet_code(wallet, book, "window"), progress=progress)
+    assert 'data-code="matter_restarted"' not in html
+
+
 def test_pasted_codes_one_per_line_complete_a_matter(app: Flask, client: FlaskClient, operators: dict[str, str]) -> None:
     resident = enrol(app, "zhao")
     token = operators["household_registration"]

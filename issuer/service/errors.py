@@ -57,6 +57,8 @@ _MESSAGES = [
     Message("unknown_matter", "请选择列表中的办理事项", "choose a matter from the list"),
     Message("result_expired", "核验结果已超过10分钟，请重新扫码核验",
             "the check is over 10 minutes old: scan the code again"),
+    Message("matter_restarted", "先前扫描的证照已超过10分钟，已清除，请重新扫描",
+            "the documents scanned before are over 10 minutes old and were cleared: scan them again"),
     Message("result_invalid", "登记表无效，请重新扫码核验", "the register form is not valid: scan the code again"),
     Message("already_recorded", "该核验结果已登记，如需再登记请重新核验",
             "this result is already in the register; verify the code again to record it again"),
