@@ -94,25 +94,48 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The server that runs the station: gunicorn where it runs (it needs POSIX: not on the
+# Windows PC many front desks have), waitress, pure Python, everywhere else.
+SERVERS = ("gunicorn", "waitress")
+DEFAULT_SERVER = "waitress" if sys.platform == "win32" else "gunicorn"
+THREADS = 4
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the station under gunicorn: one worker (its replay cache and register are SQLite
-    files in the folder), a few threads."""
+    """Run the station: one process (its replay cache and register are SQLite files in the
+    folder), a few threads; under gunicorn, or waitress (``--server``)."""
     from .station import create_station
 
     data = Path(args.data).resolve()
-    create_station(data)  # refuses a folder that was never synced, before gunicorn starts
+    create_station(data)  # refuses a folder that was never synced, before the server starts
+    if args.server == "waitress":
+        return _serve_waitress(data, args)
     env = {**os.environ, "CERTFREE_DESK_DATA": str(data)}
     if args.sync_from:
         env["CERTFREE_DESK_SYNC_FROM"] = args.sync_from
         env["CERTFREE_DESK_SYNC_SECONDS"] = str(args.sync_every)
     print(f"desk station on http://{args.bind}/desk/ from {data}", flush=True)
-    argv = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--bind", args.bind,
+    argv = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", str(THREADS), "--bind", args.bind,
             "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss', "desk.station:from_environment()"]
     # ``python -m`` puts the working folder first on sys.path: run from the data folder, so
     # that a folder beside the caller's (keys/, say) cannot shadow a package.
     os.chdir(data)
     os.execve(sys.executable, argv, env)
     return EXIT_OK  # not reached
+
+
+def _serve_waitress(data: Path, args: argparse.Namespace) -> int:
+    """The station in this process under waitress, until it is stopped."""
+    from waitress import serve
+
+    from .station import running_station
+
+    app = running_station(data, args.sync_from, args.sync_every)
+    print(f"desk station on http://{args.bind}/desk/ from {data} (waitress)", flush=True)
+    # waitress reads a whole body before the app sees it: no more than the app would take
+    serve(app, listen=args.bind, threads=THREADS, ident="certfree-desk",
+          max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
+    return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
@@ -126,6 +149,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--bind", default="127.0.0.1:8080")
     p.add_argument("--sync-from", help="service URL (or folder) to sync from in the background")
     p.add_argument("--sync-every", type=float, default=600, help="seconds between background syncs (600)")
+    p.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER,
+                   help=f"the web server (default here: {DEFAULT_SERVER}; waitress on Windows)")
     p.set_defaults(func=cmd_serve)
 
     p = desk.add_parser("add", help="add a desk bound to its place and scenarios")

@@ -129,18 +129,24 @@ def start_background_sync(source: str, data: Path, every: float = DEFAULT_SYNC_S
     return thread
 
 
+def running_station(data: Path, sync_from: str | None = None, every: float = DEFAULT_SYNC_SECONDS) -> Flask:
+    """The station a server runs: its app, and the background sync when ``sync_from`` is
+    given."""
+    app = create_station(data)
+    if sync_from:
+        start_background_sync(sync_from, data, every)
+    return app
+
+
 def from_environment() -> Flask:
     """The station for gunicorn (``certfree desk serve``): the folder and the optional
     background sync come from ``CERTFREE_DESK_DATA``, ``CERTFREE_DESK_SYNC_FROM`` and
     ``CERTFREE_DESK_SYNC_SECONDS``."""
     import os
 
-    data = Path(os.environ["CERTFREE_DESK_DATA"])
-    app = create_station(data)
-    if os.environ.get("CERTFREE_DESK_SYNC_FROM"):
-        every = float(os.environ.get("CERTFREE_DESK_SYNC_SECONDS") or DEFAULT_SYNC_SECONDS)
-        start_background_sync(os.environ["CERTFREE_DESK_SYNC_FROM"], data, every)
-    return app
+    every = float(os.environ.get("CERTFREE_DESK_SYNC_SECONDS") or DEFAULT_SYNC_SECONDS)
+    return running_station(Path(os.environ["CERTFREE_DESK_DATA"]), os.environ.get("CERTFREE_DESK_SYNC_FROM"), every)
 
 
-__all__ = ["create_station", "open_accounts", "start_background_sync", "from_environment", "station_tables"]
+__all__ = ["create_station", "open_accounts", "start_background_sync", "running_station", "from_environment",
+           "station_tables"]

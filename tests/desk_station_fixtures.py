@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -94,14 +95,13 @@ def setup_station(root: Path) -> tuple[Path, Any]:
     return data, holder
 
 
-@pytest.fixture(scope="module")
-def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
-    """``certfree desk serve`` on a free port, its own process (stopped by its pid)."""
-    root = tmp_path_factory.mktemp("desk-station")
-    data, holder = setup_station(root)
+@contextmanager
+def serving(data: Path, log_file: Path, *extra: str) -> Iterator[str]:
+    """``certfree desk serve --data DATA`` (and ``extra``) on a free port, its own process,
+    stopped by its pid; its URL once it answers."""
     port = _free_port()
-    log = open(root / "serve.log", "wb")
-    proc = subprocess.Popen([CERTFREE, "desk", "serve", "--data", str(data), "--bind", f"127.0.0.1:{port}"],
+    log = open(log_file, "wb")
+    proc = subprocess.Popen([CERTFREE, "desk", "serve", "--data", str(data), "--bind", f"127.0.0.1:{port}", *extra],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -110,13 +110,22 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
                 urllib.request.urlopen(f"{url}/desk/login", timeout=2).close()
                 break
             except OSError:
-                assert proc.poll() is None, (root / "serve.log").read_text("utf-8", "replace")
+                assert proc.poll() is None, log_file.read_text("utf-8", "replace")
                 time.sleep(0.2)
-        yield Station(url, data, holder)
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
+    """``certfree desk serve`` (gunicorn) on a synced folder."""
+    root = tmp_path_factory.mktemp("desk-station")
+    data, holder = setup_station(root)
+    with serving(data, root / "serve.log") as url:
+        yield Station(url, data, holder)
 
 
 def log_in(page: Any, url: str, username: str) -> None:
@@ -128,4 +137,4 @@ def log_in(page: Any, url: str, username: str) -> None:
     page.wait_for_selector("#code")
 
 
-__all__ = ["station", "Station", "setup_station", "log_in", "certfree", "CLERK_PASSWORD", "HOTEL_DESK", "WINDOW_DESK"]
+__all__ = ["station", "Station", "serving", "setup_station", "log_in", "certfree", "CLERK_PASSWORD", "HOTEL_DESK", "WINDOW_DESK"]

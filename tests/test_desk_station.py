@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 from desk_station_fixtures import *
 from chromium import launch, playwright_session
-from desk_station_fixtures import Station, log_in
+from desk_station_fixtures import Station, log_in, serving
 
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1280, "height": 800}
@@ -206,6 +206,37 @@ def test_camera_reads_the_code_and_the_verdict_appears_without_a_click(playwrigh
         context.close()
     finally:
         camera.close()
+
+
+def test_the_station_under_waitress_the_server_a_windows_desk_runs(browser: Any, station: Station, tmp_path: Path) -> None:
+    """``--server waitress`` (the default on Windows, where gunicorn does not run): a
+    scanner's code accepted and recorded, the same code replayed; and a body over the
+    desk's cap refused from its Content-Length, before waitress would buffer it."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    log = tmp_path / "waitress.log"
+    with serving(station.data, log, "--server", "waitress") as url:
+        assert "(waitress)" in log.read_text("utf-8")
+        page = browser.new_page(viewport=DESK)
+        log_in(page, url, "front1")
+        code = station.code("hotel", "id_card")
+        _scan(page, code)
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'room'")
+        page.keyboard.insert_text("0808")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#recorded")
+        _scan(page, code)
+        assert page.locator('#result li[data-code="replayed"]').count() == 1
+        page.close()
+        address = urlsplit(url)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+        connection.putrequest("POST", "/desk/verify")
+        connection.putheader("Content-Length", str(13 * 1024 * 1024))  # the body never follows
+        connection.endheaders()
+        assert connection.getresponse().status == 413
+        connection.close()
 
 
 def test_a_hotel_desk_refuses_to_verify_as_a_window_or_a_street_check(station: Station) -> None:
