@@ -188,7 +188,7 @@ class Verifier:
             return self._parse_envelope(text)
         if text.startswith("eyJ"):
             return self._parse_jws(text)
-        if text.startswith(_CAPS_LOCK_PREFIX) and text == text.lower():
+        if text.startswith(_CAPS_LOCK_PREFIX) and len(text) <= envelope.MAX_TEXT and text == text.lower():
             # A keyboard-wedge scanner typing with Caps Lock on turns every letter lower
             # case. Base45 has upper-case letters only, so this text has one meaning, the
             # code's own (a JWS typed so is lost: base64url is case-sensitive).
