@@ -231,15 +231,16 @@ def test_an_enabled_phone_asks_the_browser_to_keep_its_key_and_licences(browser:
 def test_another_resident_logging_in_on_the_phone_never_sees_the_first_one_s_licences(
     browser: Any, live: dict[str, Any]
 ) -> None:
-    """A family's shared phone, or one handed on: the demo resident enabled it and logged out;
-    the second resident logs in. The first one's key and licences leave the phone before the
-    page draws anything, and the page says why it asks to enable the phone."""
+    """A family's shared phone, or one handed on: the demo resident enabled it and their
+    session ended (no log-out, which would have cleared the phone); the second resident
+    logs in. The first one's key and licences leave the phone before the page draws
+    anything, and the page says why it asks to enable the phone."""
     from issuer.service.demo import DEMO_PASSWORD, OTHER_USER
 
     context, page = _phone(browser, live["url"])
     assert "id_card" in _listed(page)
-    page.click("#logout")
-    page.wait_for_url(re.compile(r".*/wallet/login$"))
+    context.clear_cookies()  # the session ended
+    page.goto(f"{live['url']}/wallet/login")
     page.fill("input[name=username]", OTHER_USER)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("#login")
@@ -248,6 +249,37 @@ def test_another_resident_logging_in_on_the_phone_never_sees_the_first_one_s_lic
     assert page.is_visible("#enrol-device")
     assert "另一位居民" in page.inner_text("#enrol-error")
     assert _wallet_db(page, 'return ask(db.transaction("licences").objectStore("licences").count());') == 0
+    context.close()
+
+
+def test_logging_out_takes_the_licences_off_the_phone_once_the_service_has_logged_out(
+    browser: Any, live: dict[str, Any]
+) -> None:
+    """A resident who logs out expects the phone to show no one's codes after, lent or handed
+    on: asked first, and done only once the service answered (not with no network)."""
+    context, page = _phone(browser, live["url"])
+    asked: list[str] = []
+
+    def answer(accept: bool) -> None:
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept() if accept else dialog.dismiss()))
+
+    answer(False)
+    page.click("#logout")
+    assert "清除" in asked[0] and "id_card" in _listed(page)  # changed their mind: nothing happens
+    context.set_offline(True)
+    answer(True)
+    page.click("#logout")
+    page.wait_for_function("() => document.getElementById('net').textContent.includes('退出失败')")
+    assert "id_card" in _listed(page)  # no network: still logged in, the licences still here
+    context.set_offline(False)
+    answer(True)
+    page.click("#logout")
+    page.wait_for_url(re.compile(r".*/wallet/login$"))
+    assert _wallet_db(page, 'return ask(db.transaction("licences").objectStore("licences").count());') == 0
+    assert _wallet_db(page, 'return ask(db.transaction("device").objectStore("device").count());') == 0
+    page.goto(f"{live['url']}/wallet/")
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    assert _listed(page) == [] and page.is_visible("#login-form")
     context.close()
 
 

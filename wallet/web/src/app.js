@@ -297,6 +297,27 @@ async function leaveOnlyTheLoggedInResident(account) {
   return true;
 }
 
+// An explicit log-out takes the resident's key and licences off the phone, so a phone lent
+// or handed on after it shows no one's codes. (A session that merely ends keeps them: the
+// codes still work.) Asked first; done only once the service has logged the resident out.
+async function logOut(event) {
+  if (state.device === null) return; // nothing on the phone: the form goes as it is
+  event.preventDefault();
+  const ask = "退出登录将从本机清除您的证照；再次使用需联网登录并启用本机。确定退出？\n"
+    + "Logging out removes your licences from this phone; to use them again, log in with a network and enable it. Log out?";
+  if (!window.confirm(ask)) return;
+  const form = event.target;
+  let answer;
+  try {
+    answer = await fetch(form.action, { method: "POST", body: new FormData(form) });
+  } catch {
+    answer = null;
+  }
+  if (!answer || !answer.ok) return renderNet("退出失败，请联网后重试；证照仍在本机 / Could not log out: try again with a network; the licences are still here");
+  await store.forgetDevice();
+  location.assign(answer.url);
+}
+
 const PROBE_SECONDS = 5;
 
 // The kept shell (log-in unknown) on a phone not enabled has nothing to show: the live page
@@ -336,6 +357,8 @@ export async function start() {
     $("#app").append($("#login-section"));
   }
   $("#enrol-device").addEventListener("click", enrol);
+  const logout = $("#logout");
+  if (logout) logout.form.addEventListener("submit", logOut);
   $("#offline-retry").addEventListener("click", () => location.reload());
   window.addEventListener("hashchange", route);
   window.addEventListener("online", sync);
