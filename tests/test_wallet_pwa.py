@@ -332,6 +332,10 @@ def test_a_resident_with_two_e_bikes_shows_each_one_s_own_code(browser: Any, liv
         assert desk.verify(read_qr(page.screenshot()), scenario="ebike_check").claims["plate"] == plate
         page.click("#code-section a.back")
         page.wait_for_selector("#list-section", state="visible")
+    # a bookmark of a licence no longer held (re-issued under a new id): said so, no other bike's code
+    page.goto(f"{live['url']}/wallet/#/ebike_registration/ebike_check/AAAAAAAAAAAAAAAAAAAAAA")
+    page.wait_for_selector("#code-problem", state="visible")
+    assert "已没有这张证照" in page.inner_text("#code-problem") and not page.is_visible("#qr")
     context.close()
 
 

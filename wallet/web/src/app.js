@@ -126,6 +126,7 @@ async function showCode(type, scenario, id) {
     problem.hidden = false;
   };
   if (!state.device) return refuse("本机尚未启用证照，请先登录并启用 / This phone is not enabled yet: log in and enable it first");
+  if (!licence && id) return refuse("本机已没有这张证照（可能已重新签发），请返回列表重新选择 / This phone no longer holds this licence (it may have been re-issued): go back to the list and choose again");
   if (!licence) return refuse("本机没有可用于此场景的证照 / This phone holds no licence for this place");
   if (!viewUsable(licence.views[scenario], now)) return refuse("此二维码凭证已过期，请联网更新 / This licence's code has expired: connect to the network to renew it");
   $("#code-state").hidden = licence.state === "valid";
