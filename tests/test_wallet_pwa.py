@@ -59,6 +59,16 @@ def _wallet_db(page: Any, body: str) -> Any:
     }}""")
 
 
+def _kept(page: Any, store: str) -> int:
+    """How many records the phone keeps in ``store`` ("device", "licences", "meta")."""
+    return int(_wallet_db(page, f'return ask(db.transaction("{store}").objectStore("{store}").count());'))
+
+
+def _wait_started(page: Any) -> None:
+    """Until the wallet page has read the phone's storage and drawn what it holds."""
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+
+
 def _code(page: Any, base: str, licence_type: str, scenario: str) -> tuple[str, int]:
     """Open the bookmarkable code page and read the code from a screenshot of it."""
     page.goto(f"{base}/wallet/#/{licence_type}/{scenario}")
@@ -223,7 +233,7 @@ def test_an_enabled_phone_asks_the_browser_to_keep_its_key_and_licences(browser:
     _enrol(page)
     assert page.evaluate("window.__persist") == 1
     page.reload()
-    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    _wait_started(page)
     assert page.evaluate("window.__persist") == (0 if page.evaluate("navigator.storage.persisted()") else 1)
     context.close()
 
@@ -244,11 +254,11 @@ def test_another_resident_logging_in_on_the_phone_never_sees_the_first_one_s_lic
     page.fill("input[name=username]", OTHER_USER)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("#login")
-    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    _wait_started(page)
     assert _listed(page) == []  # not even for a moment before the sync
     assert page.is_visible("#enrol-device")
     assert "另一位居民" in page.inner_text("#enrol-error")
-    assert _wallet_db(page, 'return ask(db.transaction("licences").objectStore("licences").count());') == 0
+    assert _kept(page, "licences") == 0
     context.close()
 
 
@@ -275,10 +285,10 @@ def test_logging_out_takes_the_licences_off_the_phone_once_the_service_has_logge
     answer(True)
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/wallet/login$"))
-    assert _wallet_db(page, 'return ask(db.transaction("licences").objectStore("licences").count());') == 0
-    assert _wallet_db(page, 'return ask(db.transaction("device").objectStore("device").count());') == 0
+    assert _kept(page, "licences") == 0
+    assert _kept(page, "device") == 0
     page.goto(f"{live['url']}/wallet/")
-    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    _wait_started(page)
     assert _listed(page) == [] and page.is_visible("#login-form")
     context.close()
 
@@ -293,7 +303,7 @@ def test_a_phone_enabled_before_it_recorded_its_resident_keeps_its_licences(brow
         const { account, ...older } = await ask(store.get("current"));
         await ask(store.put(older, "current"));""")
     page.reload()
-    page.wait_for_function("() => document.getElementById('app').dataset.ready === '1'")
+    _wait_started(page)
     assert "id_card" in _listed(page)
     assert _wallet_db(page, 'return (await ask(db.transaction("device").objectStore("device").get("current"))).account;') == account
     context.close()
