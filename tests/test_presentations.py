@@ -3,7 +3,6 @@ fixed clock: accepted, replayed, stale, another device, wrong scenario, under ag
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Callable
 
@@ -315,12 +314,7 @@ def test_a_code_a_scanner_typed_with_caps_lock_on_is_the_same_code(holder: Walle
     """A keyboard-wedge scanner at a desk whose Caps Lock is on types each letter in the
     other case: the envelope arrives all lower case. It is the same code (and the same
     proof, so the code typed right afterwards is a replay); a text of mixed case is not."""
-    import zxingcpp
-    from PIL import Image
-
-    def read(png: bytes) -> str:
-        (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
-        return str(found.text)
+    from browser_fixtures import read_qr as read
 
     typed = read(scan(fresh(holder, "hotel"))).swapcase()  # Caps Lock: shift gives lower case
     assert typed.startswith("cf1:") and typed == typed.lower()
