@@ -77,10 +77,7 @@ def _sign_status_lists(app: Any) -> None:
     import logging.config
     import time
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from issuer.service import context, db, logs
-    from keys import KeyStoreError
 
     # JSON on stderr, as the workers will log (issuer.service.gunicorn_conf)
     logging.config.dictConfig(logs.gunicorn_logconfig())
@@ -89,7 +86,7 @@ def _sign_status_lists(app: Any) -> None:
     try:
         with app.app_context():
             count = len(context.status_tokens())
-    except (SQLAlchemyError, KeyStoreError) as exc:
+    except context.STATUS_ERRORS as exc:
         log.warning("status lists not signed at start (%s): the first reader of each signs it", type(exc).__name__)
         return
     finally:

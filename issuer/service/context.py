@@ -7,14 +7,19 @@ import threading
 from typing import Any, Iterable, Mapping
 
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
-from keys import KeyDir
+from keys import KeyDir, KeyStoreError
 from scenarios import Policy, load_policies
 
 from . import config
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
+
+#: What :func:`status_tokens` raises when the database or the key store cannot give the
+#: lists now; each caller decides what then (keep the lists held, log, leave a gauge).
+STATUS_ERRORS = (SQLAlchemyError, KeyStoreError)
 
 
 def now() -> float:
@@ -81,13 +86,9 @@ def _desk_status_tokens() -> list[str] | None:
     offline from the lists it holds, as a stand-alone desk between two syncs: their age is
     on every page and each scenario's staleness limit decides. Tried again at the next
     refresh."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from keys import KeyStoreError
-
     try:
         return status_tokens()
-    except (SQLAlchemyError, KeyStoreError) as exc:
+    except STATUS_ERRORS as exc:
         log.warning("desk status lists not refreshed (%s); verifying with the lists held, tried again in %s s",
                     type(exc).__name__, current_app.config["DESK_STATUS_REFRESH_SECONDS"])
         return None
@@ -127,10 +128,8 @@ def sign_lists_of(licence_id: str) -> None:
     desk scan. If it fails (a database or key store error), the next reader of each list
     signs it; nothing else is lost."""
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     from issuer.db.models import StatusEntry
-    from keys import KeyStoreError
 
     from .db import sessions
 
@@ -138,6 +137,6 @@ def sign_lists_of(licence_id: str) -> None:
         with sessions()() as session:
             ids = session.scalars(select(StatusEntry.list_id).where(StatusEntry.licence_id == licence_id).distinct()).all()
         status_tokens(sorted(ids))
-    except (SQLAlchemyError, KeyStoreError) as exc:
+    except STATUS_ERRORS as exc:
         log.warning("status lists not signed after a change of state (%s); the next reader of each signs it",
                     type(exc).__name__)

@@ -91,15 +91,11 @@ class CountingVerifier(Verifier):
 def _status_list_ages() -> None:
     """Set the age gauge of every status list the service serves now (a database or key
     failure leaves the gauges as they were: the request counters show the failure)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from keys import KeyStoreError
-
     from . import context
 
     try:
         tokens = context.status_tokens()
-    except (SQLAlchemyError, KeyStoreError):
+    except context.STATUS_ERRORS:
         database_error("metrics")
         return
     now = context.now()
