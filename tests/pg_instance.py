@@ -33,6 +33,12 @@ def _bin_dir() -> Path | None:
     return versions[-1] if versions else None
 
 
+def _as_postgres(argv: list[str]) -> list[str]:
+    """``argv`` run as the postgres user when the tests run as root: the server and
+    PgBouncer both refuse to run as root."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,10 +54,8 @@ class PrivatePostgres:
         self.as_postgres = os.geteuid() == 0
 
     def run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [str(self.bin / tool), *args]
-        if self.as_postgres:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=self.root)
+        result = subprocess.run(_as_postgres([str(self.bin / tool), *args]), capture_output=True, text=True,
+                                timeout=120, cwd=self.root)
         if check and result.returncode != 0:
             raise AssertionError(f"{tool} failed ({result.returncode}): {result.stderr.strip()[-800:]}")
         return result
@@ -129,12 +133,11 @@ class PrivatePgBouncer:
             f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
             f"auth_type = trust\nauth_file = {self.root / 'users.txt'}\npool_mode = transaction\n"
             f"logfile = {self.root / 'pgbouncer.log'}\n")
-        argv = [executable, str(self.root / "pgbouncer.ini")]
-        if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        if self.server.as_postgres:  # it runs as postgres too: its files are postgres's
             for path in (self.root, *self.root.iterdir()):
                 shutil.chown(path, "postgres", "postgres")
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(_as_postgres([executable, str(self.root / "pgbouncer.ini")]),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while True:
             try:
