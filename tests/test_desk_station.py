@@ -84,6 +84,32 @@ def test_wedge_scanner_accepts_then_refuses_the_same_code_as_replayed(browser: A
         page.close()
 
 
+def test_scanners_that_end_a_code_with_tab_or_with_nothing(browser: Any, station: Station) -> None:
+    """A scanner's suffix is a setting in its manual: Enter, Tab or nothing. Tab would move
+    the focus off the code field (and the next guest's scan would be lost); nothing would
+    leave the code waiting for a click. Each verifies the code, and once: a second submit
+    of the same code would be refused as replayed."""
+    posts: list[str] = []
+    for name, viewport in (("phone", PHONE), ("desk", DESK)):
+        page = browser.new_page(viewport=viewport)
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/desk/verify") else None)
+        log_in(page, station.url, "front1")
+        for suffix in ("Tab", None, "Enter"):
+            page.goto(f"{station.url}/desk/")
+            page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
+            before = len(posts)
+            with page.expect_navigation():
+                page.keyboard.type(station.code("hotel", "id_card"))
+                if suffix is not None:
+                    page.keyboard.press(suffix)
+            page.wait_for_selector("#result")
+            assert page.get_attribute("#result", "data-verdict") == "accepted", (name, suffix)
+            page.wait_for_timeout(800)  # longer than the page waits for more keys
+            assert len(posts) == before + 1, (name, suffix)
+            assert page.get_attribute("#result", "data-verdict") == "accepted", (name, suffix)
+        page.close()
+
+
 def test_the_next_guest_s_code_scanned_into_the_room_field_records_nothing(browser: Any, station: Station) -> None:
     """A busy desk: the clerk scans the next guest before recording this one, so the code
     goes into the room field (its first 16 characters) and the scanner's Enter submits the

@@ -10,6 +10,18 @@ export function isCertfreeText(text) {
   return t.startsWith("CF1:") || COMPACT_JWS.test(t);
 }
 
+const SCANNED = /^(CF1|cf1):./;
+
+/**
+ * Whether the code field holds what a scanner types: a certfree envelope (`cf1:` when
+ * the desk's Caps Lock is on; the verifier reads it as the same code) or a compact JWS.
+ * Only such text is submitted without an Enter (see desk.js, watchScanner).
+ */
+export function looksScanned(text) {
+  const t = String(text ?? "").trim();
+  return SCANNED.test(t) || COMPACT_JWS.test(t);
+}
+
 /**
  * The text of the certfree code among the codes a reader found (a payment or Wi-Fi
  * sticker may be in view beside the phone), else null. `results` are zxing-wasm

@@ -1,8 +1,8 @@
 // The desk page: the code field stays focused for a keyboard-wedge scanner (a code and
-// Enter submit the form, no click), and the camera reads codes with zxing-wasm (the same
+// Enter, Tab or nothing submit the form, no click), and the camera reads codes with zxing-wasm (the same
 // zxing-cpp engine as the server's), served from this desk: nothing is fetched elsewhere.
 import { prepareZXingModule, readBarcodes } from "zxing-wasm/reader";
-import { fingerprint, pickCode } from "./codes.js";
+import { fingerprint, looksScanned, pickCode } from "./codes.js";
 
 const LAST = "certfree-desk-last-code";
 const CAMERA_ON = "certfree-desk-camera";
@@ -52,6 +52,40 @@ function watchInputMethod() {
   code.addEventListener("compositionstart", () => { warning.hidden = false; });
   code.addEventListener("compositionend", () => code.select());
   code.addEventListener("input", (event) => { if (!event.isComposing) warning.hidden = true; });
+}
+
+// A scanner ends a code with Enter, with Tab, or with nothing (a setting in its manual;
+// a desk seldom knows which). Enter submits the form by itself. Tab would move the focus
+// from the code field to the button, and the next guest's scan would then go nowhere, so
+// in the code field it submits instead. A code followed by nothing is submitted once the
+// keys stop for SCAN_IDLE_MS: a scanner types a whole code in one burst, a few ms a key.
+// Only text that reads as a certfree code is submitted so (looksScanned), and only once.
+const SCAN_IDLE_MS = 400;
+
+function watchScanner() {
+  const form = document.getElementById("verify-form");
+  const code = document.getElementById("code");
+  if (!form || !code) return;
+  let timer;
+  let sent = false;
+  const send = () => {
+    clearTimeout(timer);
+    if (!sent && looksScanned(code.value)) form.requestSubmit();
+  };
+  form.addEventListener("submit", () => {
+    sent = true;
+    clearTimeout(timer);
+  });
+  code.addEventListener("keydown", (event) => {
+    if (event.key === "Tab" && !event.shiftKey && !event.isComposing && looksScanned(code.value)) {
+      event.preventDefault();
+      send();
+    }
+  });
+  code.addEventListener("input", (event) => {
+    clearTimeout(timer);
+    if (!event.isComposing && looksScanned(code.value)) timer = setTimeout(send, SCAN_IDLE_MS);
+  });
 }
 
 async function startCamera() {
@@ -117,6 +151,7 @@ function stopCamera(forget) {
 function init() {
   focusCode();
   watchInputMethod();
+  watchScanner();
   const start = document.getElementById("camera-start");
   if (start) start.addEventListener("click", () => startCamera());
   const stop = document.getElementById("camera-stop");

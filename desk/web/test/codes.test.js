@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { fingerprint, isCertfreeText, matterProgress, pickCode, splitCodes } from "../src/codes.js";
+import { fingerprint, isCertfreeText, looksScanned, matterProgress, pickCode, splitCodes } from "../src/codes.js";
 
 test("pickCode chooses the certfree code among other codes in view", () => {
   const results = [
@@ -21,6 +21,19 @@ test("isCertfreeText refuses look-alikes", () => {
   assert.ok(!isCertfreeText("a.b"));
   assert.ok(!isCertfreeText("a b.c.d"));
   assert.ok(!isCertfreeText(null));
+});
+
+test("looksScanned: a code as a scanner types it, with Caps Lock too, and nothing a clerk types", () => {
+  assert.ok(looksScanned("CF1:6BFOXN*TS0BI$ZD.P9"));
+  assert.ok(looksScanned("cf1:6bfoxn*ts0bi$zd.p9"));
+  assert.ok(looksScanned("  CF1:6BF\n"));
+  assert.ok(looksScanned("eyJhbGciOiJFZERTQSJ9.eyJhIjoxfQ.c2ln"));
+  assert.ok(!looksScanned("CF1:"));
+  assert.ok(!looksScanned("Cf1:6BF"));
+  assert.ok(!looksScanned("0807"));
+  assert.ok(!looksScanned("从发"));
+  assert.ok(!looksScanned(""));
+  assert.ok(!looksScanned(undefined));
 });
 
 test("splitCodes: one code per line, any line end, spaces inside kept", () => {
