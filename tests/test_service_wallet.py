@@ -211,6 +211,31 @@ def test_logout(client: FlaskClient, alice: dict[str, Any]) -> None:
     assert not logged_in(client)
 
 
+def test_a_log_out_naming_the_phone_s_device_removes_it_and_no_other(alice: dict[str, Any]) -> None:
+    """The wallet's log-out names the phone's device key, which it then clears: the service
+    removes that device with the session. A name that is not the resident's active device
+    (another resident's, a removed one's, none) removes nothing."""
+    from keys import thumbprint
+
+    phone, other = alice["phone_a"], alice["phone_b"]
+
+    def log_out(device: str | None) -> None:
+        form = {"csrf_token": csrf(phone.client, "/wallet/")} | ({"device": device} if device is not None else {})
+        assert phone.client.post("/wallet/logout", data=form).status_code == 302
+        assert not logged_in(phone.client)
+        assert login(phone.client, "alice").status_code == 302
+
+    for device in (None, "", thumbprint(other.jwk), thumbprint(phone.jwk)[:-1]):
+        log_out(device)
+        assert phone.sync().status_code == 200, device  # still the active device
+    log_out(thumbprint(phone.jwk))
+    answer = phone.sync()
+    assert answer.status_code == 409 and answer.json["error"] == "device_not_enrolled"
+    listed = phone.client.get("/wallet/api/devices").json["devices"]
+    assert [(d["thumbprint"], d["active"], d["removed_at"] is not None) for d in listed] == [(thumbprint(phone.jwk), False, True)]
+    assert other.sync().status_code == 200  # bob's phone is untouched
+
+
 # ---- public endpoints -----------------------------------------------------------------------
 
 

@@ -266,8 +266,20 @@ def test_logging_out_takes_the_licences_off_the_phone_once_the_service_has_logge
     browser: Any, live: dict[str, Any]
 ) -> None:
     """A resident who logs out expects the phone to show no one's codes after, lent or handed
-    on: asked first, and done only once the service answered (not with no network)."""
+    on: asked first, and done only once the service answered (not with no network). The
+    service removes the phone's device with the log-out: it lists no phone that holds no key."""
+    from issuer.service.demo import DEMO_PASSWORD, DEMO_USER
+    from service_fixtures import login
+
     context, page = _phone(browser, live["url"])
+    mine = _wallet_db(page, 'return (await ask(db.transaction("device").objectStore("device").get("current"))).thumbprint;')
+    service = live["app"].test_client()
+    login(service, DEMO_USER, DEMO_PASSWORD)
+
+    def this_phone() -> dict[str, Any]:
+        return next(d for d in service.get("/wallet/api/devices").json["devices"] if d["thumbprint"] == mine)
+
+    assert this_phone()["active"]
     asked: list[str] = []
 
     def answer(accept: bool) -> None:
@@ -281,12 +293,15 @@ def test_logging_out_takes_the_licences_off_the_phone_once_the_service_has_logge
     page.click("#logout")
     page.wait_for_function("() => document.getElementById('net').textContent.includes('退出失败')")
     assert "id_card" in _listed(page)  # no network: still logged in, the licences still here
+    assert this_phone()["active"] and this_phone()["removed_at"] is None
     context.set_offline(False)
     answer(True)
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/wallet/login$"))
     assert _kept(page, "licences") == 0
     assert _kept(page, "device") == 0
+    login(service, DEMO_USER, DEMO_PASSWORD)  # the log-out ended every session of the resident
+    assert this_phone()["removed_at"] is not None and not this_phone()["active"]
     page.goto(f"{live['url']}/wallet/")
     _wait_started(page)
     assert _listed(page) == [] and page.is_visible("#login-form")

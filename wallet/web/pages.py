@@ -5,6 +5,7 @@ offline shell the service worker keeps, the service worker and the web app manif
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from flask import Response, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import IntegrityError
 
-from issuer.service import context, errors, logins, residents
+from issuer.service import context, devices, errors, logins, residents
 from issuer.service.db import db_session
 from issuer.service.models import Resident
 from issuer.service.security import check_csrf
@@ -79,10 +80,25 @@ def login() -> Any:
 
 @bp.post("/wallet/logout")
 def logout() -> Any:
+    """Log out. The wallet's own log-out also names the phone's device key (``device``, its
+    thumbprint), which it clears from the phone once this answers: if that is the
+    resident's active device, it is removed in the same transaction as the log-out, so the
+    service lists no phone that holds no key, and a copy of the key made before cannot
+    present (its licences are bound to no key until a phone is enabled again)."""
     check_csrf()
-    logins.end_sessions("resident_id", Resident)
+    _remove_this_phone(request.form.get("device", ""))
+    logins.end_sessions("resident_id", Resident)  # commits the removal with the log-out
     session.clear()
     return redirect(url_for("wallet.login"))
+
+
+def _remove_this_phone(thumb: str) -> None:
+    account = logins.current(Resident, "resident_id")
+    if not isinstance(account, Resident) or account.device is None or not thumb:
+        return
+    active = account.device
+    if hmac.compare_digest(active.thumbprint.encode(), thumb.encode()):
+        devices.remove_device(db_session(), context.keys(), account, active.id, now=context.now())
 
 
 def no_store(response: Response) -> Response:

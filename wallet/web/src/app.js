@@ -304,13 +304,15 @@ async function leaveOnlyTheLoggedInResident(account) {
 async function logOut(event) {
   if (state.device === null) return; // nothing on the phone: the form goes as it is
   event.preventDefault();
-  const ask = "退出登录将从本机清除您的证照；再次使用需联网登录并启用本机。确定退出？\n"
-    + "Logging out removes your licences from this phone; to use them again, log in with a network and enable it. Log out?";
+  const ask = "退出登录将从本机清除您的证照，本机的二维码随即失效；再次使用需联网登录并启用本机。确定退出？\n"
+    + "Logging out removes your licences from this phone and ends its codes; to use them again, log in with a network and enable it. Log out?";
   if (!window.confirm(ask)) return;
   const form = event.target;
+  const body = new FormData(form);
+  body.set("device", state.device.thumbprint); // the service removes this phone's device with the log-out
   let answer;
   try {
-    answer = await fetch(form.action, { method: "POST", body: new FormData(form) });
+    answer = await fetch(form.action, { method: "POST", body });
   } catch {
     answer = null;
   }
