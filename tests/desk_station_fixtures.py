@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from local_servers import free_port, wait_until_answers
 
 KEY_PASSPHRASE = b"desk station test passphrase"
 CLERK_PASSWORD = "desk-clerk-password-1"
@@ -32,12 +31,6 @@ def certfree(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "CERTFREE_DESK_PASSWORD": CLERK_PASSWORD, **env})
     assert done.returncode == 0, done.stdout + done.stderr
     return done
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Station:
@@ -99,19 +92,14 @@ def setup_station(root: Path) -> tuple[Path, Any]:
 def serving(data: Path, log_file: Path, *extra: str) -> Iterator[str]:
     """``certfree desk serve --data DATA`` (and ``extra``) on a free port, its own process,
     stopped by its pid; its URL once it answers."""
-    port = _free_port()
+    port = free_port()
     log = open(log_file, "wb")
     proc = subprocess.Popen([CERTFREE, "desk", "serve", "--data", str(data), "--bind", f"127.0.0.1:{port}", *extra],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):  # until it answers (gunicorn takes a moment to boot its worker)
-            try:
-                urllib.request.urlopen(f"{url}/desk/login", timeout=2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, log_file.read_text("utf-8", "replace")
-                time.sleep(0.2)
+        # until it answers (gunicorn takes a moment to boot its worker)
+        wait_until_answers(f"{url}/desk/login", proc, seconds=60, output=lambda: log_file.read_text("utf-8", "replace"))
         yield url
     finally:
         proc.terminate()

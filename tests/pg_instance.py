@@ -20,6 +20,7 @@ from typing import Iterator
 
 import pytest
 
+from local_servers import free_port
 from service_fixtures import require_in_ci
 
 USER = "certfree"
@@ -39,18 +40,12 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PrivatePostgres:
     def __init__(self, bin_dir: Path, root: Path) -> None:
         self.bin = bin_dir
         self.root = root
         self.data = root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_postgres = os.geteuid() == 0
 
     def run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -119,7 +114,7 @@ class PrivatePgBouncer:
     PostgreSQL server (trust authentication, as the server)."""
 
     def __init__(self, server: PrivatePostgres, root: Path) -> None:
-        self.server, self.root, self.port = server, root, _free_port()
+        self.server, self.root, self.port = server, root, free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

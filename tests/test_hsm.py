@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from conftest import NOW
 from hsm_fixtures import PIN, TOKEN, softhsm  # noqa: F401
+from local_servers import free_port, wait_until_answers
 from issuer import LICENCE_TYPES, example
 from issuer.db import Base, make_engine, session_factory
 from issuer.records import issue_licence, publish_status_lists
@@ -197,26 +197,6 @@ def test_processes_starting_at_once_each_get_a_session(softhsm: dict[str, str], 
     assert {int.from_bytes(a[64:], "big") for a in answers} == {c.pid for c in children}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[str], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"certfree serve ended: {server.stdout.read() if server.stdout else ''}")
-        try:
-            with urllib.request.urlopen(base + "/trust-list.jws", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError("certfree serve did not answer")
-
-
 def _issue(base: str, token: str, resident: str, licence_type: str, n: int) -> dict[str, Any]:
     body = json.dumps({"resident_id": resident, "licence_type": licence_type, "claims": example(licence_type)}).encode()
     request = urllib.request.Request(base + "/api/v1/licences", data=body, method="POST", headers={
@@ -245,7 +225,7 @@ def test_serve_with_two_workers_issues_with_the_token(softhsm: dict[str, str], t
         resident = residents.enrol(session, "hsm-resident", "resident-password-1", now=time.time()).id
         session.commit()
     db.engine(app).dispose()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, **softhsm, "CERTFREE_KEYS_DIR": str(keys_dir), "CERTFREE_DATABASE_URL": database,
            "CERTFREE_KEY_PASSPHRASE": PASS.decode(), "CERTFREE_SECRET_KEY": "hsm test secret key",
@@ -253,7 +233,8 @@ def test_serve_with_two_workers_issues_with_the_token(softhsm: dict[str, str], t
     server = subprocess.Popen([CERTFREE, "serve", "--workers", "2", "--bind", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_until_up(base, server)
+        wait_until_answers(base + "/trust-list.jws", server, seconds=90,
+                           output=lambda: server.stdout.read() if server.stdout else "")
         jobs = [(t, n) for n in range(4) for t in LICENCE_TYPES]
         with ThreadPoolExecutor(4) as pool:  # both workers busy at once
             records = list(pool.map(lambda job: _issue(base, tokens[LICENCE_TYPES[job[0]].authority], resident, *job), jobs))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,12 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 import logscan
+from local_servers import free_port, wait_until_answers
 from issuer import example
 from service_fixtures import KEY_PASSPHRASE, service_keys
 
 __all__ = ["service_keys"]
 CERTFREE = str(Path(sys.executable).with_name("certfree"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(tmp_path: Path, keys: Path, **extra: str) -> dict[str, str]:
@@ -62,21 +56,16 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
 
 class Served:
     def __init__(self, tmp_path: Path, env: dict[str, str], run: int) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.out = tmp_path / f"stdout-{run}.log"
         self.err = tmp_path / f"stderr-{run}.log"
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
             self.proc = subprocess.Popen([CERTFREE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
                                          env=env, stdout=out, stderr=err)
-        for _ in range(600):  # until a worker answers (the schema upgrade, then gunicorn's boot)
-            assert self.proc.poll() is None, self.err.read_text("utf-8", "replace")
-            try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=2).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("certfree serve did not answer")
+        # until a worker answers (the schema upgrade, then gunicorn's boot)
+        wait_until_answers(f"{self.url}/healthz", self.proc, seconds=120,
+                           output=lambda: self.err.read_text("utf-8", "replace"))
 
     def stop(self) -> tuple[list[str], list[str]]:
         self.proc.send_signal(signal.SIGTERM)
@@ -154,7 +143,7 @@ def test_metrics_start_from_zero_at_each_start(tmp_path: Path, service_keys: Pat
 
 
 def test_serve_names_the_database_host_and_cause_when_it_cannot_start(tmp_path: Path, service_keys: Path) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     url = f"postgresql+psycopg://certfree:a-db-password-42@127.0.0.1:{port}/certfree"
     refused = subprocess.run([CERTFREE, "serve", "--bind", "127.0.0.1:9"], env=_env(tmp_path, service_keys, CERTFREE_DATABASE_URL=url),
                              capture_output=True, text=True, timeout=120)
