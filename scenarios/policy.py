@@ -15,7 +15,9 @@ Keys of a policy file::
     min_age                 int, optional (18 needs age_over_18 disclosed,
                             any other age needs birth_date disclosed)
     register                [claim, ...]   claims the desk's register keeps
-    [[clerk_fields]]        name, label_zh, label_en, kind, required, max_length
+    [[clerk_fields]]        name, label_zh, label_en, kind, required, max_length,
+                            keep (optional, default false: the desk page fills the field
+                            with the value last recorded in that browser tab)
     freshness_seconds       int 10..600,   default 60
     clock_skew_seconds      int 0..300,    default 30
     status_max_age_seconds  int 60..2592000 (how stale a revocation list may be)
@@ -152,6 +154,7 @@ class ClerkField:
     kind: str  # "text" | "integer" | "decimal"
     required: bool
     max_length: int
+    keep: bool = False  # the same from one entry to the next (a patrol's place): the desk page fills it in
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ def _parse(data: Mapping[str, Any], file: str, stem: str | None) -> Policy:
         key = f"clerk_fields[{i}]"
         if not isinstance(item, dict):
             raise c.fail(key, "must be a table")
-        c.keys(item, key, _CLERK_KEYS, frozenset())
+        c.keys(item, key, _CLERK_KEYS, frozenset({"keep"}))
         fname = c.name(item["name"], f"{key}.name")
         if fname in RESERVED_NAMES:
             raise c.fail(f"{key}.name", f"{fname!r} is a reserved column name")
@@ -349,6 +352,7 @@ def _parse(data: Mapping[str, Any], file: str, stem: str | None) -> Policy:
                 kind=kind,
                 required=c.boolean(item["required"], f"{key}.required"),
                 max_length=c.integer(item["max_length"], f"{key}.max_length", *MAX_LENGTH_RANGE),
+                keep=c.boolean(item.get("keep", False), f"{key}.keep"),
             )
         )
 

@@ -23,6 +23,7 @@ KEY_PASSPHRASE = b"desk station test passphrase"
 CLERK_PASSWORD = "desk-clerk-password-1"
 HOTEL_DESK = "Hotel Haishu 0807 front desk"
 WINDOW_DESK = "Haishu household registration window 3"
+PATROL_DESK = "Haishu patrol 3"
 CERTFREE = str(Path(sys.executable).with_name("certfree"))
 
 
@@ -76,8 +77,9 @@ def _issue(root: Path) -> tuple[Path, Any]:
 
 
 def setup_station(root: Path) -> tuple[Path, Any]:
-    """The synced station folder with a hotel desk (clerk ``front1``) and a household
-    registration window (clerk ``window1``, matter birth_registration only)."""
+    """The synced station folder with a hotel desk (clerk ``front1``), a household
+    registration window (clerk ``window1``, matter birth_registration only) and a patrol's
+    street checks (``patrol1``)."""
     usb, holder = _issue(root)
     data = root / "station"
     certfree("sync", "--from", str(usb), "--to", str(data), "--root", str(root / "keys" / "root.jwk.json"))
@@ -85,6 +87,8 @@ def setup_station(root: Path) -> tuple[Path, Any]:
     certfree("desk", "add", "--data", str(data), "--name", WINDOW_DESK, "--scenario", "window", "--matter", "birth_registration")
     certfree("desk", "clerk", "--data", str(data), "--desk", HOTEL_DESK, "--username", "front1")
     certfree("desk", "clerk", "--data", str(data), "--desk", WINDOW_DESK, "--username", "window1")
+    certfree("desk", "add", "--data", str(data), "--name", PATROL_DESK, "--scenario", "street_check")
+    certfree("desk", "clerk", "--data", str(data), "--desk", PATROL_DESK, "--username", "patrol1")
     return data, holder
 
 

@@ -144,6 +144,42 @@ def test_the_next_guest_s_code_scanned_into_the_room_field_records_nothing(brows
         page.close()
 
 
+def test_a_patrol_s_place_is_kept_from_one_check_to_the_next(browser: Any, station: Station) -> None:
+    """A patrol checks many people at one place: the place recorded is filled in for the
+    next check (the policy marks it ``keep``), and Enter records. A value the desk refused
+    (the next person's code scanned into the field) is not kept."""
+    from scenarios.register import Register
+
+    place = "海曙区中山东路与开明街路口"
+    for name, viewport in (("phone", PHONE), ("desk", DESK)):
+        page = browser.new_page(viewport=viewport)
+        log_in(page, station.url, "patrol1")
+        with Register(station.data / "register.db") as register:
+            before = len(register.rows("street_check"))
+        _scan(page, station.code("street_check", "id_card"))
+        assert page.get_attribute("#result", "data-verdict") == "accepted"
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'place'")
+        assert page.input_value("input[name=place]") == ""  # a new tab: nothing kept yet
+        page.keyboard.insert_text(place)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#recorded")
+        _scan(page, station.code("street_check", "id_card"))
+        assert page.input_value("input[name=place]") == place
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'record'")
+        _shot(page, f"desk-patrol-place-kept-{name}")
+        page.fill("input[name=place]", station.code("street_check", "id_card")[:100])  # the next person's code
+        page.press("input[name=place]", "Enter")
+        page.wait_for_selector("#register-error")
+        assert page.input_value("input[name=place]") == place  # the refused value is not kept
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'record'")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#recorded")
+        with Register(station.data / "register.db") as register:
+            places = [row["fields"]["place"] for row in register.rows("street_check")[before:]]
+        assert places == [place, place]
+        page.close()
+
+
 def test_a_scanner_through_a_chinese_input_method_then_with_caps_lock_on(browser: Any, station: Station) -> None:
     """Two states a desk's keyboard is often left in. A Chinese input method takes the
     scanner's keys into its composition and the code never arrives: the page says so, and

@@ -50,6 +50,7 @@ label_en = "Litres"
 kind = "decimal"
 required = false
 max_length = 8
+keep = true
 """
 
 ROOM = FULL[FULL.index("[[clerk_fields]]"):FULL.index("[[clerk_fields]]", FULL.index("[[clerk_fields]]") + 1)]
@@ -79,8 +80,9 @@ def test_a_full_policy_loads_every_key_as_written(tmp_path: Path) -> None:
     assert policy.register == ("name", "address")
     assert policy.clerk_fields == (
         ClerkField("room", "房间号", "Room number", "text", True, 16),
-        ClerkField("litres", "升数", "Litres", "decimal", False, 8),
+        ClerkField("litres", "升数", "Litres", "decimal", False, 8, keep=True),
     )
+    assert not policy.clerk_fields[0].keep  # absent: false
     assert (policy.freshness_seconds, policy.clock_skew_seconds) == (45, 20)
     assert (policy.status_max_age_seconds, policy.status_unknown, policy.retention_days) == (7200, "refuse", 14)
     assert policy.clerk_field_names == ("room", "litres")
@@ -165,6 +167,9 @@ REFUSALS = [
     (_swap('label_en = "Litres"', "label_en = 3"), "clerk_fields[1].label_en", "must be a non-empty string"),
     (_swap("required = false", 'required = "no"'), "clerk_fields[1].required", "must be true or false"),
     (_swap("required = false", "required = 0"), "clerk_fields[1].required", "must be true or false"),
+    (_swap("keep = true", 'keep = "yes"'), "clerk_fields[1].keep", "must be true or false"),
+    (_swap("keep = true", "keep = 1"), "clerk_fields[1].keep", "must be true or false"),
+    (_swap("keep = true", "kept = true"), "clerk_fields[1].kept", "unknown key"),
     (_swap("max_length = 8", "max_length = 0"), "clerk_fields[1].max_length", "0 is out of range 1..1000"),
     (_swap("max_length = 8", "max_length = 1001"), "clerk_fields[1].max_length", "1001 is out of range 1..1000"),
     (_swap("max_length = 8", "max_length = 8.0"), "clerk_fields[1].max_length", "must be an integer"),

@@ -24,12 +24,50 @@ function prepare() {
   return prepared;
 }
 
-// The next input is focused without scrolling: the verdict at the top stays in view.
-function focusCode() {
-  const code = document.getElementById("code");
-  const preferred = document.querySelector("[data-focus-first]");
-  const target = preferred || code;
+// The next input is focused without scrolling: the verdict at the top stays in view. After
+// an accepted code, the register form's first empty field, else its Record button (whose
+// Enter records); otherwise the code field.
+function focusNext() {
+  const form = document.getElementById("register-form");
+  let target = document.getElementById("code");
+  if (form) {
+    const empty = [...form.querySelectorAll("input:not([type=hidden])")].find((input) => input.value === "");
+    target = empty || document.getElementById("record");
+  }
   if (target) target.focus({ preventScroll: true });
+}
+
+// A clerk field marked `keep` in the scenario's policy (a patrol's place of the check) is
+// filled with the value last recorded in this tab. A value is kept only once the entry is
+// recorded: what the service refused (the next person's code scanned into the field) is not.
+const KEPT = "certfree-desk-kept:";
+const PENDING = "certfree-desk-kept-pending";
+
+function stored(key) {
+  try {
+    return JSON.parse(sessionStorage.getItem(key)) || {};
+  } catch {
+    return {}; // not what this page wrote: nothing kept
+  }
+}
+
+function keepFields() {
+  const pending = stored(PENDING);
+  sessionStorage.removeItem(PENDING);
+  if (pending.scenario && document.getElementById("recorded")) {
+    sessionStorage.setItem(KEPT + pending.scenario, JSON.stringify(pending.values));
+  }
+  const form = document.getElementById("register-form");
+  if (!form) return;
+  const fields = [...form.querySelectorAll("input[data-keep]")];
+  const kept = stored(KEPT + form.dataset.scenario);
+  for (const input of fields) {
+    if (input.value === "" && typeof kept[input.name] === "string") input.value = kept[input.name];
+  }
+  form.addEventListener("submit", () => {
+    const values = Object.fromEntries(fields.map((input) => [input.name, input.value]));
+    sessionStorage.setItem(PENDING, JSON.stringify({ scenario: form.dataset.scenario, values }));
+  });
 }
 
 function submitCode(text) {
@@ -149,7 +187,8 @@ function stopCamera(forget) {
 }
 
 function init() {
-  focusCode();
+  keepFields();
+  focusNext();
   watchInputMethod();
   watchScanner();
   const start = document.getElementById("camera-start");
