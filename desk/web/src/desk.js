@@ -126,6 +126,49 @@ function watchScanner() {
   });
 }
 
+// The next person's code scanned while the Record button has the focus (a window matter or
+// a patrol's check, whose form may need nothing typed): the button would take the code's
+// first space as a click, and the rest of the code would reach the next page's code field,
+// a fragment refused as malformed. Its keys are caught instead: the entry is recorded, as
+// the scanner's Enter would have done, and the code is verified on the page that follows.
+const NEXT_CODE = "certfree-desk-next-code";
+
+function catchScanOnRecord() {
+  const record = document.getElementById("record");
+  if (!record) return;
+  let typed = "";
+  let timer;
+  const recordThenVerify = () => {
+    clearTimeout(timer);
+    if (looksScanned(typed)) sessionStorage.setItem(NEXT_CODE, typed);
+    typed = "";
+    record.click();
+  };
+  record.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === " " && typed === "") return; // the clerk's Space: a click, as always
+    if (event.key.length === 1) { // a character: the scanner typing, never a click
+      event.preventDefault();
+      typed += event.key;
+      clearTimeout(timer);
+      if (looksScanned(typed)) timer = setTimeout(recordThenVerify, SCAN_IDLE_MS);
+    } else if ((event.key === "Enter" || event.key === "Tab") && typed !== "") {
+      event.preventDefault();
+      recordThenVerify();
+    }
+  });
+  record.addEventListener("keyup", (event) => {
+    if (event.key === " " && typed !== "") event.preventDefault();
+  });
+}
+
+/** The code caught on the Record button, verified once the entry it followed is recorded. */
+function verifyNextCode() {
+  const next = sessionStorage.getItem(NEXT_CODE);
+  sessionStorage.removeItem(NEXT_CODE);
+  if (next && document.getElementById("recorded")) submitCode(next);
+}
+
 async function startCamera() {
   const video = document.getElementById("camera");
   const status = document.getElementById("camera-status");
@@ -191,6 +234,8 @@ function init() {
   focusNext();
   watchInputMethod();
   watchScanner();
+  catchScanOnRecord();
+  verifyNextCode();
   const start = document.getElementById("camera-start");
   if (start) start.addEventListener("click", () => startCamera());
   const stop = document.getElementById("camera-stop");
