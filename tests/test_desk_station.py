@@ -217,9 +217,12 @@ def test_the_next_person_s_code_scanned_while_record_has_the_focus(browser: Any,
         page.wait_for_selector("#result")
         assert page.get_attribute("#result", "data-verdict") == "accepted", suffix
         assert rows("street_check") == before + 1, suffix
+        assert "上一位已登记 #" in page.inner_text("#recorded-before")  # the clerk is told
+        _shot(page, f"desk-next-person-{suffix or 'no-suffix'}")
         page.keyboard.press("Enter")  # the clerk records this one: Record has the focus
         page.wait_for_selector("#recorded")
         assert rows("street_check") == before + 2, suffix
+        assert not page.is_visible("#recorded-before")  # said once, on the verdict's page only
     page.close()
 
     page = browser.new_page(viewport=DESK)

@@ -132,6 +132,7 @@ function watchScanner() {
 // a fragment refused as malformed. Its keys are caught instead: the entry is recorded, as
 // the scanner's Enter would have done, and the code is verified on the page that follows.
 const NEXT_CODE = "certfree-desk-next-code";
+const RECORDED_BEFORE = "certfree-desk-recorded-before";
 
 function catchScanOnRecord() {
   const record = document.getElementById("record");
@@ -162,11 +163,25 @@ function catchScanOnRecord() {
   });
 }
 
-/** The code caught on the Record button, verified once the entry it followed is recorded. */
+/** The code caught on the Record button, verified once the entry it followed is recorded;
+ * the verdict's page then says that entry was recorded. */
 function verifyNextCode() {
   const next = sessionStorage.getItem(NEXT_CODE);
   sessionStorage.removeItem(NEXT_CODE);
-  if (next && document.getElementById("recorded")) submitCode(next);
+  const recorded = document.getElementById("recorded");
+  if (next && recorded) {
+    sessionStorage.setItem(RECORDED_BEFORE, recorded.dataset.entries || "");
+    submitCode(next);
+    return;
+  }
+  const entries = sessionStorage.getItem(RECORDED_BEFORE);
+  sessionStorage.removeItem(RECORDED_BEFORE);
+  const note = document.getElementById("recorded-before");
+  if (entries !== null && note) {
+    const numbers = entries.split(" ").filter(Boolean).map((n) => `#${n}`).join(" ");
+    note.textContent = `上一位已登记 ${numbers} / the previous entry was recorded ${numbers}`;
+    note.hidden = false;
+  }
 }
 
 async function startCamera() {
