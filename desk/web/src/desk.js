@@ -1,6 +1,7 @@
 // The desk page: the code field stays focused for a keyboard-wedge scanner (a code and
-// Enter, Tab or nothing submit the form, no click), and the camera reads codes with zxing-wasm (the same
-// zxing-cpp engine as the server's), served from this desk: nothing is fetched elsewhere.
+// Enter, Tab or nothing submit the form, no click), and the camera reads codes with
+// zxing-wasm (the same zxing-cpp engine as the server's), served from this desk: nothing
+// is fetched elsewhere.
 import { prepareZXingModule, readBarcodes } from "zxing-wasm/reader";
 import { fingerprint, looksScanned, pickCode } from "./codes.js";
 
