@@ -116,6 +116,27 @@ def test_scanners_that_end_a_code_with_tab_or_with_nothing(browser: Any, station
         page.close()
 
 
+def test_a_scan_after_a_click_elsewhere_on_the_page_still_reaches_the_code_field(browser: Any, station: Station) -> None:
+    """The clerk clicks on the page (to read the verdict, to scroll), or a button keeps the
+    focus: the next scan's keys are sent to the code field, not lost."""
+    page = browser.new_page(viewport=DESK)
+    log_in(page, station.url, "front1")
+    for away in ("the page", "#camera-start"):
+        page.goto(f"{station.url}/desk/")
+        _focused(page, "#code")
+        if away == "the page":
+            page.mouse.click(640, 790)  # the page's margin: nothing there takes the focus
+            assert page.evaluate("document.activeElement === document.body")
+        else:
+            page.focus(away)
+        with page.expect_navigation():
+            page.keyboard.type(station.code("hotel", "id_card"))
+            page.keyboard.press("Enter")
+        page.wait_for_selector("#result")
+        assert page.get_attribute("#result", "data-verdict") == "accepted", away
+    page.close()
+
+
 def test_the_next_guest_s_code_scanned_into_the_room_field_records_nothing(browser: Any, station: Station) -> None:
     """A busy desk: the clerk scans the next guest before recording this one, so the code
     goes into the room field (its first 16 characters) and the scanner's Enter submits the

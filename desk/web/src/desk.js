@@ -164,6 +164,28 @@ function catchScanOnRecord() {
   });
 }
 
+// A click anywhere on the page (to read the verdict, to scroll) takes the focus from the
+// code field, and the next scan's keys would go nowhere, or to a button or the scenario
+// list. Printable keys typed where no text is typed are sent to the code field instead,
+// with the focus (a scan's first key moves it; the rest follow). The register form's fields keep theirs (a code there is refused by the
+// service), and Record catches its own (catchScanOnRecord).
+function catchStrayKeys() {
+  const code = document.getElementById("code");
+  if (!code) return;
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return;
+    if (target === code || target.isContentEditable || target.id === "record") return;
+    if (event.key === " " && target !== document.body) return; // Space on a button: its click (no code starts so)
+    if (target instanceof HTMLTextAreaElement) return;
+    if (target instanceof HTMLInputElement && !["button", "submit", "checkbox", "radio", "file"].includes(target.type)) return;
+    event.preventDefault();
+    code.focus({ preventScroll: true });
+    code.setRangeText(event.key, code.selectionStart, code.selectionEnd, "end");
+    code.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
 /** The code caught on the Record button, verified once the entry it followed is recorded;
  * the verdict's page then says that entry was recorded. */
 function verifyNextCode() {
@@ -251,6 +273,7 @@ function init() {
   watchInputMethod();
   watchScanner();
   catchScanOnRecord();
+  catchStrayKeys();
   verifyNextCode();
   const start = document.getElementById("camera-start");
   if (start) start.addEventListener("click", () => startCamera());
