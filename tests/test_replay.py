@@ -174,6 +174,45 @@ def test_the_wal_is_copied_back_by_the_cache_thread_not_by_the_scans(tmp_path: P
     cache.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_fork_waits_until_the_checkpoint_thread_is_out_of_sqlite(tmp_path: Path) -> None:
+    """A program that scans and then forks (a multiprocessing pool) does not know the cache
+    runs a thread: a child forked while that thread held one of SQLite's mutexes would
+    hang in its first SQLite call (the racing test below hung so, once in CI). The fork
+    waits until the thread is out of SQLite; the child then works. Here a thread holds the
+    lock the checkpoint thread holds inside SQLite, and says when it lets it go."""
+    import threading
+
+    from verifier import _replay
+
+    cache = SqliteReplayCache(tmp_path / "replay.db", checkpoint_seconds=0.01)
+    assert cache.check_and_add(b"k" * 32, NOW + 100, NOW) is False  # the thread runs from the first write
+    inside, released = threading.Event(), threading.Event()
+
+    def checkpointing() -> None:
+        with _replay._IN_SQLITE:
+            inside.set()
+            time.sleep(0.3)
+            released.set()
+
+    holder = threading.Thread(target=checkpointing)
+    holder.start()
+    inside.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: SQLite works, and the lock was let go before the fork
+        try:
+            child = SqliteReplayCache(tmp_path / "child.db")
+            works = child.check_and_add(b"x" * 32, NOW + 100, NOW) is False and child.check_and_add(b"x" * 32, NOW + 100, NOW)
+            os._exit(0 if works and released.is_set() else 1)
+        except BaseException:
+            os._exit(2)
+    assert released.is_set()  # the fork came after the thread left SQLite
+    holder.join()
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert cache.check_and_add(b"k" * 32, NOW + 100, NOW + 1) is True  # the parent's cache goes on
+    cache.close()
+
+
 def test_the_checkpoint_interval_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="checkpoint_seconds"):
         SqliteReplayCache(tmp_path / "replay.db", checkpoint_seconds=0)

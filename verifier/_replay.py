@@ -134,11 +134,23 @@ CHECKPOINT_SECONDS = 1.0
 BACKSTOP_PAGES = 16_000
 
 
+# Held by a checkpoint thread whenever it is inside SQLite, and by a fork while it forks:
+# a child forked while the thread held one of SQLite's own mutexes (its allocator's, say)
+# would wait for it forever in its first SQLite call. The thread is the verifier's own,
+# unseen by the program that forks (a window's system scanning, then starting a
+# multiprocessing pool), so the verifier makes the fork wait for it.
+_IN_SQLITE = threading.Lock()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(before=_IN_SQLITE.acquire, after_in_parent=_IN_SQLITE.release,
+                        after_in_child=_IN_SQLITE.release)
+
+
 class _Checkpointer:
     """A daemon thread, one per cache and process, that checkpoints the WAL every
     ``seconds`` after a write, on its own connection (SQLite releases the GIL while it
     copies and fsyncs). Started by the first write in a process, so a cache made before a
-    fork (a server's preload) gets one in each process that writes."""
+    fork (a server's preload) gets one in each process that writes. A fork waits until the
+    thread is out of SQLite (:data:`_IN_SQLITE`)."""
 
     def __init__(self, path: Path, seconds: float) -> None:
         self.path, self.seconds = path, seconds
@@ -156,16 +168,19 @@ class _Checkpointer:
             self._thread.start()
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        with _IN_SQLITE:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         try:
             while not self._stopped.wait(self.seconds):
                 if self._dirty.is_set():
                     self._dirty.clear()
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    with _IN_SQLITE:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:  # the file went away or broke: the scans' backstop remains
             logging.getLogger(__name__).warning("replay cache checkpoints stopped: %s", exc)
         finally:
-            db.close()
+            with _IN_SQLITE:
+                db.close()
 
     def stop(self) -> None:
         self._stopped.set()
