@@ -14,6 +14,9 @@ from sqlalchemy import JSON, DateTime, Double, ForeignKey, Integer, LargeBinary,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from issuer.db import Base
+# desk_memberships.clerk_id references desk_clerks, which that module defines: imported
+# here, the metadata is whole whichever of the two a process imports first.
+from issuer.service import models as _service_models  # noqa: F401
 
 MAX_DESK_NAME = 128
 

@@ -78,3 +78,16 @@ def test_desks_and_clerks_are_set_up_with_the_cli(app: Flask, tmp_path: Path) ->
     assert desk_login(client, "cafe1", "a desk password").status_code == 302
     page = client.get("/desk/").get_data(as_text=True)
     assert 'value="internet_cafe"' in page and 'value="hotel"' not in page
+
+
+def test_a_process_that_imports_only_the_desk_s_models_makes_every_table(tmp_path: Path) -> None:
+    """A process that imports the desk's models (the replay cache's, say) and not the
+    service's, then creates the issuer's tables (``certfree issue`` on a new file, in a
+    test worker that ran the replay tests first): ``desk_memberships``' key to
+    ``desk_clerks`` resolves. Before, it raised NoReferencedTableError."""
+    script = ("import sys, desk.models\n"
+              "from issuer.db import Base, make_engine\n"
+              "Base.metadata.create_all(make_engine(sys.argv[1]))\n")
+    done = subprocess.run([sys.executable, "-c", script, f"sqlite:///{tmp_path / 'issuer.db'}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
