@@ -15,7 +15,7 @@ const SCANNED = /^(CF1|cf1):./;
 /**
  * Whether the code field holds what a scanner types: a certfree envelope (`cf1:` when
  * the desk's Caps Lock is on; the verifier reads it as the same code) or a compact JWS.
- * Only such text is submitted without an Enter (see desk.js, watchScanner).
+ * Only such text is submitted by a Tab (see desk.js, watchScanner).
  */
 export function looksScanned(text) {
   const t = String(text ?? "").trim();

@@ -1,5 +1,5 @@
 // The desk page: the code field stays focused for a keyboard-wedge scanner (a code and
-// Enter, Tab or nothing submit the form, no click), and the camera reads codes with
+// Enter or Tab submit the form, no click), and the camera reads codes with
 // zxing-wasm (the same zxing-cpp engine as the server's), served from this desk: nothing
 // is fetched elsewhere.
 import { prepareZXingModule, readBarcodes } from "zxing-wasm/reader";
@@ -93,37 +93,22 @@ function watchInputMethod() {
   code.addEventListener("input", (event) => { if (!event.isComposing) warning.hidden = true; });
 }
 
-// A scanner ends a code with Enter, with Tab, or with nothing (a setting in its manual;
-// a desk seldom knows which). Enter submits the form by itself. Tab would move the focus
-// from the code field to the button, and the next guest's scan would then go nowhere, so
-// in the code field it submits instead. A code followed by nothing is submitted once the
-// keys stop for SCAN_IDLE_MS: a scanner types a whole code in one burst, a few ms a key.
-// Only text that reads as a certfree code is submitted so (looksScanned), and only once.
-const SCAN_IDLE_MS = 400;
-
+// A scanner ends a code with Enter or with Tab (a setting in its manual; a desk seldom
+// knows which). Enter submits the form by itself. Tab would move the focus from the code
+// field to the button, and the next guest's scan would then go nowhere, so in the code
+// field it submits a code instead (looksScanned), once. A scanner set to end a code with
+// nothing is not guessed at: a pause in its keys (a loaded desk PC) would submit half a code.
 function watchScanner() {
   const form = document.getElementById("verify-form");
   const code = document.getElementById("code");
   if (!form || !code) return;
-  let timer;
   let sent = false;
-  const send = () => {
-    clearTimeout(timer);
-    if (!sent && looksScanned(code.value)) form.requestSubmit();
-  };
-  form.addEventListener("submit", () => {
-    sent = true;
-    clearTimeout(timer);
-  });
+  form.addEventListener("submit", () => { sent = true; });
   code.addEventListener("keydown", (event) => {
     if (event.key === "Tab" && !event.shiftKey && !event.isComposing && looksScanned(code.value)) {
       event.preventDefault();
-      send();
+      if (!sent) form.requestSubmit();
     }
-  });
-  code.addEventListener("input", (event) => {
-    clearTimeout(timer);
-    if (!event.isComposing && looksScanned(code.value)) timer = setTimeout(send, SCAN_IDLE_MS);
   });
 }
 
@@ -139,9 +124,7 @@ function catchScanOnRecord() {
   const record = document.getElementById("record");
   if (!record) return;
   let typed = "";
-  let timer;
   const recordThenVerify = () => {
-    clearTimeout(timer);
     if (looksScanned(typed)) sessionStorage.setItem(NEXT_CODE, typed);
     typed = "";
     record.click();
@@ -152,8 +135,6 @@ function catchScanOnRecord() {
     if (event.key.length === 1) { // a character: the scanner typing, never a click
       event.preventDefault();
       typed += event.key;
-      clearTimeout(timer);
-      if (looksScanned(typed)) timer = setTimeout(recordThenVerify, SCAN_IDLE_MS);
     } else if ((event.key === "Enter" || event.key === "Tab") && typed !== "") {
       event.preventDefault();
       recordThenVerify();
