@@ -44,24 +44,30 @@ function focusNext() {
 const KEPT = "certfree-desk-kept:";
 const PENDING = "certfree-desk-kept-pending";
 
-function stored(key) {
+/** What the page before left for this one under ``key`` (read once: it is removed). */
+function takeOnce(key) {
+  const value = sessionStorage.getItem(key);
+  sessionStorage.removeItem(key);
+  return value;
+}
+
+function parsed(text) {
   try {
-    return JSON.parse(sessionStorage.getItem(key)) || {};
+    return JSON.parse(text) || {};
   } catch {
     return {}; // not what this page wrote: nothing kept
   }
 }
 
 function keepFields() {
-  const pending = stored(PENDING);
-  sessionStorage.removeItem(PENDING);
+  const pending = parsed(takeOnce(PENDING));
   if (pending.scenario && document.getElementById("recorded")) {
     sessionStorage.setItem(KEPT + pending.scenario, JSON.stringify(pending.values));
   }
   const form = document.getElementById("register-form");
   if (!form) return;
   const fields = [...form.querySelectorAll("input[data-keep]")];
-  const kept = stored(KEPT + form.dataset.scenario);
+  const kept = parsed(sessionStorage.getItem(KEPT + form.dataset.scenario));
   for (const input of fields) {
     if (input.value === "" && typeof kept[input.name] === "string") input.value = kept[input.name];
   }
@@ -170,16 +176,14 @@ function catchStrayKeys() {
 /** The code caught on the Record button, verified once the entry it followed is recorded;
  * the verdict's page then says that entry was recorded. */
 function verifyNextCode() {
-  const next = sessionStorage.getItem(NEXT_CODE);
-  sessionStorage.removeItem(NEXT_CODE);
+  const next = takeOnce(NEXT_CODE);
   const recorded = document.getElementById("recorded");
   if (next && recorded) {
     sessionStorage.setItem(RECORDED_BEFORE, recorded.dataset.entries || "");
     submitCode(next);
     return;
   }
-  const entries = sessionStorage.getItem(RECORDED_BEFORE);
-  sessionStorage.removeItem(RECORDED_BEFORE);
+  const entries = takeOnce(RECORDED_BEFORE);
   const note = document.getElementById("recorded-before");
   if (entries !== null && note) {
     const numbers = entries.split(" ").filter(Boolean).map((n) => `#${n}`).join(" ");
