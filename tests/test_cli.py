@@ -350,3 +350,49 @@ def test_a_rejection_says_what_exactly_failed(tmp_path: Path, workdir: Path) -> 
     res = run("verify", "--image", str(picture), "--keys", str(workdir / "keys"))
     assert res.returncode == 1
     assert "x malformed: 二维码或凭证格式错误 / the QR code or credential is malformed (not a readable image)" in res.stdout
+
+
+def test_a_wallet_with_two_e_bikes_lists_them_and_presents_the_one_named(tmp_path: Path) -> None:
+    """Two e-bikes of one resident: ``wallet list`` shows both plates and ids, and
+    ``present --licence`` shows the bike named by its plate or its id, whichever was issued
+    last; without it, the one issued last, as before."""
+    d = tmp_path
+    env = {**ENV, "CERTFREE_DATABASE_URL": f"sqlite:///{d / 'issuer.db'}"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    assert cli("keys", "init", "--dir", str(d / "keys")).returncode == 0
+    assert cli("wallet", "init", "--dir", str(d / "wallet")).returncode == 0
+    empty = cli("wallet", "list", "--dir", str(d / "wallet"))
+    assert empty.returncode == 0 and "holds no licence" in empty.stdout and "没有证照" in empty.stdout
+    bike = json.loads(cli("example", "ebike_registration").stdout)
+    plates = ["京AH37021", "京AH37022"]
+    for plate in plates:  # the second issued after the first: the one shown by default
+        (d / "bike.json").write_text(json.dumps({**bike, "plate": plate}, ensure_ascii=False))
+        issued = cli("issue", "ebike_registration", "--keys", str(d / "keys"), "--claims", str(d / "bike.json"),
+                     "--wallet", str(d / "wallet"))
+        assert issued.returncode == 0, issued.stderr
+        time.sleep(1.1)  # a later iat
+    listed = cli("wallet", "list", "--dir", str(d / "wallet"))
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stdout.splitlines() if line.startswith("ebike_registration")]
+    assert len(lines) == 2 and [p for p in plates if any(p in line for line in lines)] == plates
+    ids = {p: line.split(" id ", 1)[1].split()[0] for p in plates for line in lines if p in line}
+    assert all("ebike_check" in line for line in lines)
+
+    def shown(*choice: str) -> str:
+        res = cli("present", "--wallet", str(d / "wallet"), "--scenario", "ebike_check", *choice)
+        assert res.returncode == 0, res.stderr
+        text = res.stdout.strip().splitlines()[-1]
+        out = cli("verify", "--text", text, "--keys", str(d / "keys"), "--scenario", "ebike_check", "--json")
+        assert out.returncode == 0, out.stdout
+        return str(json.loads(out.stdout)["claims"]["plate"])
+
+    assert shown() == plates[1]
+    assert shown("--licence", plates[0]) == plates[0]
+    assert shown("--licence", ids[plates[1]]) == plates[1]
+    assert shown("--licence", ids[plates[0]]) == plates[0]
+    unknown = cli("present", "--wallet", str(d / "wallet"), "--scenario", "ebike_check", "--licence", "京AH00000")
+    assert unknown.returncode == 2 and "京AH00000" in unknown.stderr and "certfree wallet list" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

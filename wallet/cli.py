@@ -30,6 +30,27 @@ def cmd_wallet_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_wallet_list(args: argparse.Namespace) -> int:
+    """One line a licence: its type, the number on its card (a plate as it is, a personal
+    number masked), its id, and the scenarios it has a view for: what ``present --licence``
+    takes (the id, or the plate)."""
+    from wallet import Wallet, WalletError
+    from wallet.store import issued_at
+    from wallet.web.faces import card_face
+
+    try:
+        held = Wallet(args.dir).licences()
+    except WalletError as exc:
+        raise UsageError(str(exc)) from None
+    if not held:
+        print("the wallet holds no licence / 钱包中没有证照")
+    for stored in sorted(held, key=lambda s: (s.licence_type, -issued_at(s))):
+        face = card_face(stored.licence_type, stored.credential)
+        print(f"{stored.licence_type}  {face['title_zh']} {face['title_en']}  {face['number']}  "
+              f"id {stored.jti}  views: {', '.join(sorted(stored.views)) or '-'}")
+    return EXIT_OK
+
+
 def check_qr_out(path: str) -> None:
     """A QR image is written as PNG or SVG only: say so before anything is made."""
     if Path(path).suffix.lower() not in (".png", ".svg"):
@@ -62,7 +83,8 @@ def cmd_present(args: argparse.Namespace) -> int:
         from scenarios import get_policy
 
         prefer = get_policy(args.scenario).accepts
-        presentation = present(Wallet(args.wallet), args.scenario, licence_type=args.type, prefer=prefer, now=parse_time(args.now))
+        presentation = present(Wallet(args.wallet), args.scenario, licence_type=args.type, prefer=prefer,
+                               licence=args.licence, now=parse_time(args.now))
     except WalletError as exc:
         raise UsageError(str(exc)) from None
     if args.out:
@@ -88,11 +110,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--dir", required=True)
     p.add_argument("--insecure-dev", action="store_true", help="UNENCRYPTED device key (development only)")
     p.set_defaults(func=cmd_wallet_init)
+    p = w.add_parser("list", help="the licences the wallet holds: type, number, id, scenarios")
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=cmd_wallet_list)
 
     p = sub.add_parser("present", help="make a fresh presentation QR for a scenario")
     p.add_argument("--wallet", required=True)
     p.add_argument("--scenario", required=True, choices=SCENARIOS)
     p.add_argument("--type", choices=LICENCE_TYPE_NAMES)
+    p.add_argument("--licence", metavar="ID_OR_PLATE",
+                   help="which licence, when the wallet holds two of a type: its id or plate (certfree wallet list)")
     p.add_argument("--out", help="qr.png or qr.svg")
     p.add_argument("--now", help="present as of this ISO time (tests)")
     p.set_defaults(func=cmd_present)

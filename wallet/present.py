@@ -48,15 +48,19 @@ def choose(
     licence_type: str | None = None,
     prefer: Sequence[str] = (),
     *,
+    licence: str | None = None,
     now: int | None = None,
 ) -> StoredLicence:
     """The stored licence to show for ``scenario``: among those with a view for it that is
     valid at ``now``, the type asked for, else the first in the order of ``prefer`` (a
-    policy's ``accepts``), else any; of two of a type, the one issued last. A view that
-    has expired is never chosen over one a desk would accept."""
+    policy's ``accepts``), else any; of two of a type, the one issued last. ``licence``
+    names one: its id (``jti``) or, for a vehicle or an e-bike, its plate (a resident with
+    two e-bikes shows the one in front of the patrol). A view that has expired is never
+    chosen over one a desk would accept."""
     now = int(time.time()) if now is None else now
     rank = {t: i for i, t in enumerate(prefer)}
-    held = [s for s in licences if scenario in s.views and licence_type in (None, s.licence_type)]
+    held = [s for s in licences if scenario in s.views and licence_type in (None, s.licence_type)
+            and (licence is None or _named(s, licence))]
     usable = [s for s in held if _valid_at(s.views[scenario], now)]
     if usable:
         return min(usable, key=lambda s: (rank.get(s.licence_type, len(rank)), -issued_at(s)))
@@ -64,9 +68,18 @@ def choose(
         raise WalletError(f"the wallet's views for scenario {scenario!r} have expired or are not valid yet: "
                           "ask the issuer for new ones (certfree renew-views)",
                           f"钱包中用于场景 {scenario!r} 的凭证视图已过期或尚未生效，请向签发机关申请更新（certfree renew-views）")
+    if licence is not None:
+        raise WalletError(f"the wallet holds no licence {licence!r} with a view for scenario {scenario!r} "
+                          "(certfree wallet list shows what it holds)",
+                          f"钱包中没有可用于场景 {scenario!r} 的证照 {licence!r}（certfree wallet list 可列出钱包中的证照）")
     wanted = f"a {licence_type} view" if licence_type else "a view"
     raise WalletError(f"the wallet holds no licence with {wanted} for scenario {scenario!r}",
                       f"钱包中没有可用于场景 {scenario!r} 的证照")
+
+
+def _named(stored: StoredLicence, licence: str) -> bool:
+    """Whether ``licence`` is ``stored``'s id or its plate."""
+    return licence == stored.jti or licence == claims_of(stored.credential).get("plate")
 
 
 def _valid_at(view: str, now: int) -> bool:
@@ -80,9 +93,10 @@ def present(
     *,
     licence_type: str | None = None,
     prefer: Sequence[str] = (),
+    licence: str | None = None,
     now: int | None = None,
 ) -> Presentation:
-    """A fresh presentation of a stored licence for ``scenario``."""
+    """A fresh presentation of a stored licence for ``scenario`` (``licence``: see :func:`choose`)."""
     now = int(time.time()) if now is None else now
-    stored = choose(wallet.licences(), scenario, licence_type, prefer, now=now)
+    stored = choose(wallet.licences(), scenario, licence_type, prefer, licence=licence, now=now)
     return present_view(stored.views[scenario], wallet.device_key(), licence_type=stored.licence_type, scenario=scenario, now=now)
