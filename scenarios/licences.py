@@ -109,7 +109,7 @@ LICENCE_TYPES: tuple[str, ...] = tuple(LICENCE_FIELDS)
 LICENCE_TITLES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "id_card": ("居民身份证", "resident identity card"),
-        "household_book": ("户口簿", "household register booklet"),
+        "household_book": ("户口簿", "household register book"),
         "residence_permit": ("居住证", "residence permit"),
         "driving_license": ("驾驶证", "driving licence"),
         "vehicle_license": ("行驶证", "vehicle licence"),

@@ -95,7 +95,7 @@ class MatterCheck:
     missing_one_of: tuple[tuple[str, ...], ...]
 
     def message(self) -> str:
-        """English summary, e.g. "Missing: household register booklet"."""
+        """English summary, e.g. "Missing: household register book"."""
         if self.done:
             return f"{self.matter.title_en}: all required licences presented"
         parts = []

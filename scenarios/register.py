@@ -165,7 +165,7 @@ class Register:
             raise RegisterError(
                 "type_not_accepted",
                 "licence_type",
-                f"{policy.name} does not accept a {licence_title_en(licence_type)}",
+                f"{policy.name} does not accept the {licence_title_en(licence_type)}",
                 f"{policy.title_zh}不接受{licence_title_zh(licence_type)}",
             )
         if not isinstance(recorded_at, datetime) or recorded_at.utcoffset() is None:

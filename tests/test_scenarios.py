@@ -463,3 +463,19 @@ def test_public_api() -> None:
     for name in scenarios.__all__:
         assert hasattr(scenarios, name), name
     assert "Register" not in scenarios.__all__
+
+
+def test_the_sdk_names_each_licence_as_its_card_does() -> None:
+    """A window matter's page lists the documents under the card's title ("Household
+    register book") and says what is missing with the SDK's (``licence_title_en``): the two
+    must name the same document. The ID card alone has two forms: "ID card" on its card,
+    "resident identity card" (its official English name) in the SDK's sentences."""
+    from issuer import LICENCE_TYPES
+    from scenarios import LICENCE_TITLES, licence_title_en, licence_title_zh
+
+    assert set(LICENCE_TITLES) == set(LICENCE_TYPES)
+    for name, spec in LICENCE_TYPES.items():
+        assert licence_title_zh(name) == spec.title_zh
+        if name != "id_card":
+            assert licence_title_en(name).lower() == spec.title_en.lower(), name
+    assert (licence_title_en("id_card"), LICENCE_TYPES["id_card"].title_en) == ("resident identity card", "ID card")

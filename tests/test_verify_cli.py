@@ -641,7 +641,7 @@ def test_a_matter_missing_a_licence_says_which(desk: Desk, capsys: pytest.Captur
     code, out, _ = _verify(capsys, desk, "--text", desk.codes["window"], "--matter", "minor_passport_application",
                            "--now", SCANNED, "--status", desk.status)
     assert code == 1
-    assert out.splitlines()[-1] == "未成年人普通护照申领 Ordinary passport for a minor: 缺少：户口簿 / Missing: household register booklet"
+    assert out.splitlines()[-1] == "未成年人普通护照申领 Ordinary passport for a minor: 缺少：户口簿 / Missing: household register book"
 
 
 def test_a_matter_json_lists_what_is_verified_refused_and_missing(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
