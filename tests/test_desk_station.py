@@ -124,6 +124,61 @@ def test_scanners_that_end_a_code_with_tab_or_enter(browser: Any, station: Stati
         page.close()
 
 
+def test_a_scanner_that_ends_a_code_with_nothing(browser: Any, station: Station) -> None:
+    """A scanner set to end a code with nothing: the code is verified as its last key
+    arrives, once it is whole, and once; a part of it held up submits nothing. Where the
+    verdict's page puts the focus on Record (a patrol's kept place), an Enter that arrives
+    there within a moment of the scan is the scanner's, not the clerk's: it records nothing.
+    The clerk's own Enter a moment later records; and the next person's code scanned on
+    Record, with nothing after it, records the entry and verifies the code."""
+    from scenarios.register import Register
+
+    def rows() -> int:
+        with Register(station.data / "register.db") as register:
+            return len(register.rows("street_check"))
+
+    posts: list[str] = []
+    page = browser.new_page(viewport=PHONE)
+    log_in(page, station.url, "patrol1")
+    page.on("request", lambda r: posts.append(r.url.rsplit("/", 1)[1]) if r.method == "POST" else None)
+    _focused(page, "#code")
+    code = station.code("street_check", "id_card")
+    page.keyboard.type(code[:200])
+    page.wait_for_timeout(1000)  # a scanner's keys held up (a loaded desk PC): half a code waits
+    assert posts == [] and page.url.endswith("/desk/")
+    with page.expect_navigation():
+        page.keyboard.type(code[200:])  # and nothing after it
+    page.wait_for_selector("#result")
+    assert _verdict(page) == "accepted" and posts == ["verify"]
+    _focused(page, "input[name=place]")
+    page.keyboard.insert_text("海曙区鼓楼")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#recorded")
+    before = rows()
+    posts.clear()
+
+    _focused(page, "#code")
+    with page.expect_navigation():
+        page.keyboard.type(station.code("street_check", "id_card"))
+    page.wait_for_selector("#result")
+    _focused(page, "#record")  # the place kept: nothing to type, Record has the focus
+    page.keyboard.press("Enter")  # a late suffix, or a scanner's Enter delayed on a loaded PC
+    page.wait_for_timeout(1600)
+    assert posts == ["verify"] and rows() == before and not page.is_visible("#recorded")
+    page.keyboard.press("Enter")  # the clerk, having looked
+    page.wait_for_selector("#recorded")
+    assert rows() == before + 1
+
+    _scan(page, station.code("street_check", "id_card"))
+    _focused(page, "#record")
+    with page.expect_navigation(url=re.compile(r".*/desk/verify$")):  # recorded, then verified
+        page.keyboard.type(station.code("street_check", "id_card"))  # the next person, nothing after
+    page.wait_for_selector("#result")
+    assert _verdict(page) == "accepted" and rows() == before + 2
+    assert "上一位已登记 #" in page.inner_text("#recorded-before")
+    page.close()
+
+
 def test_a_scan_after_a_click_elsewhere_on_the_page_still_reaches_the_code_field(browser: Any, station: Station) -> None:
     """The clerk clicks on the page (to read the verdict, to scroll), or a button keeps the
     focus: the next scan's keys are sent to the code field, not lost."""

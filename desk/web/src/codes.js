@@ -1,5 +1,9 @@
 // Pure helpers for the desk page (no DOM): which of the codes in view is a certfree code,
-// what a scanner or a paste typed, and a short fingerprint to skip the code just verified.
+// what a scanner or a paste typed, whether a scanner has typed a whole code, and a short
+// fingerprint to skip the code just verified.
+
+import { decode as b45decode } from "@digitalbazaar/base45";
+import { Decoder } from "cbor-x";
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -20,6 +24,33 @@ const SCANNED = /^(CF1|cf1):./;
 export function looksScanned(text) {
   const t = String(text ?? "").trim();
   return SCANNED.test(t) || COMPACT_JWS.test(t);
+}
+
+const BASE45 = /^[0-9A-Z $%*+\-./:]+$/;
+const cbor = new Decoder({ mapsAsObjects: false, useRecords: false });
+const ENVELOPE_ITEMS = new Set([4, 7]); // a credential or view alone; with a holder proof
+
+/**
+ * Whether `text` is a whole CF1: envelope: `CF1:` (`cf1:` and lower case throughout when
+ * the desk's Caps Lock is on) then base45 of exactly one CBOR array of 4 or 7 items with
+ * nothing after it (keys/envelope.py, docs/qr-format.md). A code typed part of the way is
+ * never whole: its CBOR stops short (the array's last item, a signature, announces its
+ * length). So a scanner set to end a code with nothing can have it submitted as its last
+ * key arrives. Nothing here is checked beyond the shape; the service verifies the code.
+ */
+export function isWholeEnvelope(text) {
+  const t = String(text ?? "").trim();
+  let body;
+  if (t.startsWith("CF1:")) body = t.slice(4);
+  else if (t.startsWith("cf1:") && t === t.toLowerCase()) body = t.slice(4).toUpperCase();
+  else return false;
+  if (!BASE45.test(body)) return false;
+  try {
+    const items = cbor.decode(b45decode(body)); // throws on a short stream and on bytes after the item
+    return Array.isArray(items) && ENVELOPE_ITEMS.has(items.length);
+  } catch {
+    return false;
+  }
 }
 
 /**

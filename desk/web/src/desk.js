@@ -3,7 +3,7 @@
 // zxing-wasm (the same zxing-cpp engine as the server's), served from this desk: nothing
 // is fetched elsewhere.
 import { prepareZXingModule, readBarcodes } from "zxing-wasm/reader";
-import { fingerprint, looksScanned, pickCode } from "./codes.js";
+import { fingerprint, isWholeEnvelope, looksScanned, pickCode } from "./codes.js";
 
 const LAST = "certfree-desk-last-code";
 const CAMERA_ON = "certfree-desk-camera";
@@ -100,22 +100,77 @@ function watchInputMethod() {
 }
 
 // A scanner ends a code with Enter or with Tab (a setting in its manual; a desk seldom
-// knows which). Enter submits the form by itself. Tab would move the focus from the code
-// field to the button, and the next guest's scan would then go nowhere, so in the code
-// field it submits a code instead (looksScanned), once. A scanner set to end a code with
-// nothing is not guessed at: a pause in its keys (a loaded desk PC) would submit half a code.
+// knows which), or with nothing. Enter submits the form by itself. Tab would move the focus
+// from the code field to the button, and the next guest's scan would then go nowhere, so in
+// the code field it submits a code instead (looksScanned). A CF1: code is submitted as its
+// last key arrives, once it is whole (isWholeEnvelope: a part of a code never is, so a pause
+// in a scanner's keys on a loaded PC submits nothing); a JWS, whose end cannot be seen,
+// waits for its Enter or Tab. A code is submitted once: a suffix that follows a code already
+// submitted is swallowed, here or, if it comes after the verdict's page opened, there
+// (swallowLateSuffix).
+const SUFFIX_DUE = "certfree-desk-suffix-due";
+const SUFFIX_WAIT_MS = 1500;
+
+function submittedWhole() {
+  sessionStorage.setItem(SUFFIX_DUE, String(Date.now()));
+}
+
+function isSuffix(event) {
+  return (event.key === "Enter" || event.key === "Tab") && !event.shiftKey && !event.isComposing;
+}
+
 function watchScanner() {
   const form = document.getElementById("verify-form");
   const code = document.getElementById("code");
   if (!form || !code) return;
   let sent = false;
-  form.addEventListener("submit", () => { sent = true; });
+  form.addEventListener("submit", (event) => {
+    if (sent) event.preventDefault(); // the same code twice would be refused as replayed
+    sent = true;
+  });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) sent = false; });
+  code.addEventListener("input", (event) => {
+    if (event.isComposing || sent || !isWholeEnvelope(code.value)) return;
+    submittedWhole();
+    form.requestSubmit();
+  });
   code.addEventListener("keydown", (event) => {
-    if (event.key === "Tab" && !event.shiftKey && !event.isComposing && looksScanned(code.value)) {
+    if (!isSuffix(event)) return;
+    if (sent) {
+      event.preventDefault(); // the suffix of the code just submitted: it has come, and goes nowhere
+      sessionStorage.removeItem(SUFFIX_DUE);
+    } else if (event.key === "Tab" && looksScanned(code.value)) {
       event.preventDefault();
-      if (!sent) form.requestSubmit();
+      form.requestSubmit();
     }
   });
+}
+
+// The page before submitted a whole code as its last key arrived, and the scanner's Enter
+// or Tab may follow it here, where the focus is on the register form or Record: it would
+// submit or record what the clerk has not yet looked at. The first Enter or Tab within
+// SUFFIX_WAIT_MS of that submit is swallowed, unless the clerk has typed something first.
+// The mark stays until then, so a page that moves straight on (an entry recorded, then the
+// code caught on Record verified) leaves it to the next.
+function swallowLateSuffix() {
+  const due = Number(sessionStorage.getItem(SUFFIX_DUE));
+  const left = due + SUFFIX_WAIT_MS - Date.now();
+  if (!due || left <= 0) {
+    sessionStorage.removeItem(SUFFIX_DUE);
+    return;
+  }
+  const done = () => {
+    sessionStorage.removeItem(SUFFIX_DUE);
+    document.removeEventListener("keydown", onKey, true);
+    document.removeEventListener("input", done, true);
+  };
+  const onKey = (event) => {
+    if (isSuffix(event)) event.preventDefault();
+    done(); // the suffix, swallowed; or the clerk's own key first: no suffix is coming
+  };
+  document.addEventListener("keydown", onKey, true);
+  document.addEventListener("input", done, true);
+  setTimeout(done, left);
 }
 
 // The next person's code scanned while the Record button has the focus (a window matter or
@@ -130,17 +185,28 @@ function catchScanOnRecord() {
   const record = document.getElementById("record");
   if (!record) return;
   let typed = "";
+  let done = false;
   const recordThenVerify = () => {
     if (looksScanned(typed)) sessionStorage.setItem(NEXT_CODE, typed);
     typed = "";
+    done = true;
     record.click();
   };
   record.addEventListener("keydown", (event) => {
+    if (done) { // recorded once: the rest of this scan (its suffix) goes nowhere
+      event.preventDefault();
+      if (isSuffix(event)) sessionStorage.removeItem(SUFFIX_DUE);
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === " " && typed === "") return; // the clerk's Space: a click, as always
     if (event.key.length === 1) { // a character: the scanner typing, never a click
       event.preventDefault();
       typed += event.key;
+      if (isWholeEnvelope(typed)) {
+        submittedWhole();
+        recordThenVerify();
+      }
     } else if ((event.key === "Enter" || event.key === "Tab") && typed !== "") {
       event.preventDefault();
       recordThenVerify();
@@ -253,6 +319,7 @@ function stopCamera(forget) {
 }
 
 function init() {
+  swallowLateSuffix();
   keepFields();
   focusNext();
   watchInputMethod();

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { fingerprint, isCertfreeText, looksScanned, matterProgress, pickCode, splitCodes } from "../src/codes.js";
+import { fingerprint, isCertfreeText, isWholeEnvelope, looksScanned, matterProgress, pickCode, splitCodes } from "../src/codes.js";
+
+// The verifier vectors (tests/vectors/verifier/*.json, written by tests/vectors/verifier_vectors.py
+// with the Python encoder): real codes, and damaged ones the verifier refuses as malformed.
+const FOLDER = new URL("../../../tests/vectors/verifier/", import.meta.url);
+const VECTORS = readdirSync(FOLDER).filter((name) => name.endsWith(".json")).sort()
+  .map((name) => JSON.parse(readFileSync(new URL(name, FOLDER), "utf-8")));
+const byId = (id) => VECTORS.find((v) => v.id === id);
 
 test("pickCode chooses the certfree code among other codes in view", () => {
   const results = [
@@ -55,4 +63,34 @@ test("fingerprint is stable and short", () => {
   assert.equal(fingerprint("CF1:ABC"), fingerprint("CF1:ABC"));
   assert.notEqual(fingerprint("CF1:ABC"), fingerprint("CF1:ABD"));
   assert.match(fingerprint("x"), /^[0-9a-f]{8}$/);
+});
+
+test("isWholeEnvelope: every real code is whole, and no part of one is", () => {
+  const codes = VECTORS.filter((v) => v.decoded !== null && v.code.startsWith("CF1:")).map((v) => v.code);
+  assert.ok(codes.length >= 20);
+  for (const code of codes) {
+    assert.ok(isWholeEnvelope(code), code.slice(0, 40));
+    assert.ok(isWholeEnvelope(`  ${code}\r\n`), "a line end or spaces around it change nothing");
+    assert.ok(isWholeEnvelope(code.toLowerCase()), "typed with Caps Lock on");
+    for (let end = 0; end < code.length; end++) {
+      assert.ok(!isWholeEnvelope(code.slice(0, end)), `${code.length} characters, whole at ${end}`);
+    }
+    assert.ok(!isWholeEnvelope(code + "00"), "a byte after the envelope");
+    assert.ok(!isWholeEnvelope(code + "000"), "two bytes after the envelope");
+  }
+});
+
+test("isWholeEnvelope refuses what the verifier refuses as malformed, and anything else", () => {
+  for (const id of ["envelope_truncated", "envelope_bad_character", "envelope_unknown_prefix"]) {
+    assert.equal(byId(id).expected.codes[0], "malformed", id);
+    assert.ok(!isWholeEnvelope(byId(id).code), id);
+  }
+  const code = byId("expired").code;
+  assert.ok(!isWholeEnvelope("Cf1:" + code.slice(4)), "mixed case is not Caps Lock");
+  assert.ok(!isWholeEnvelope("cf1:" + code.slice(4)), "an upper-case letter after cf1:");
+  assert.ok(!isWholeEnvelope("eyJhbGciOiJFZERTQSJ9.eyJhIjoxfQ.c2ln"), "a JWS's end cannot be seen: it waits for Enter");
+  assert.ok(!isWholeEnvelope("CF1:"));
+  assert.ok(!isWholeEnvelope("CF1:中文"));
+  assert.ok(!isWholeEnvelope("CF1:00")); // one byte: a CBOR integer, not an envelope
+  assert.ok(!isWholeEnvelope(null));
 });
