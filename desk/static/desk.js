@@ -6,3 +6,4 @@
    * Copyright (c) 2024 Digital Bazaar, Inc. All rights reserved.
    *)
 */
+/* Third-party notices: THIRD-PARTY-NOTICES.txt, beside this file. */
