@@ -63,7 +63,9 @@ const B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
 /** RFC 9285 base45 decoding with the refusals keys/envelope.py's b45decode makes: a
  *  character outside the alphabet, a length of 3n+1, a group above 65535 or a final pair
- *  above 255. (The npm codecs decode without these checks and need Node's Buffer.) */
+ *  above 255. (base45-js, which encodes here, needs Node's Buffer to decode; the desk's
+ *  @digitalbazaar/base45 takes a character above U+00FF for 0, and the desk only asks it
+ *  whether a code is whole, after its own check of the alphabet.) */
 export function b45decode(text) {
   if (text.length % 3 === 1) throw new Error("not base45: bad length");
   const digits = Array.from(text, (ch) => {
