@@ -185,15 +185,15 @@ function catchScanOnRecord() {
   const record = document.getElementById("record");
   if (!record) return;
   let typed = "";
-  let done = false;
+  let recorded = false;
   const recordThenVerify = () => {
     if (looksScanned(typed)) sessionStorage.setItem(NEXT_CODE, typed);
     typed = "";
-    done = true;
+    recorded = true;
     record.click();
   };
   record.addEventListener("keydown", (event) => {
-    if (done) { // recorded once: the rest of this scan (its suffix) goes nowhere
+    if (recorded) { // recorded once: the rest of this scan (its suffix) goes nowhere
       event.preventDefault();
       if (isSuffix(event)) sessionStorage.removeItem(SUFFIX_DUE);
       return;
