@@ -102,17 +102,31 @@ function watchInputMethod() {
 // A scanner ends a code with Enter or with Tab (a setting in its manual; a desk seldom
 // knows which), or with nothing. Enter submits the form by itself. Tab would move the focus
 // from the code field to the button, and the next guest's scan would then go nowhere, so in
-// the code field it submits a code instead (looksScanned). A CF1: code is submitted as its
-// last key arrives, once it is whole (isWholeEnvelope: a part of a code never is, so a pause
-// in a scanner's keys on a loaded PC submits nothing); a JWS, whose end cannot be seen,
-// waits for its Enter or Tab. A code is submitted once: a suffix that follows a code already
-// submitted is swallowed, here or, if it comes after the verdict's page opened, there
-// (swallowLateSuffix).
+// the code field it submits a code instead (looksScanned). A CF1: code that is whole
+// (isWholeEnvelope: a part of a code never is, so a pause in a scanner's keys on a loaded PC
+// submits nothing) and that no Enter or Tab follows within SUFFIX_GRACE_MS is submitted
+// without one; a JWS, whose end cannot be seen, waits for its Enter or Tab. A code is
+// submitted once: a suffix later still, after a code already submitted, is swallowed, here
+// or, if it comes once the verdict's page has opened, there (swallowLateSuffix).
 const SUFFIX_DUE = "certfree-desk-suffix-due";
+const SUFFIX_GRACE_MS = 250;
 const SUFFIX_WAIT_MS = 1500;
+const SUFFIX_STALE_MS = 10000;
 
-function submittedWhole() {
-  sessionStorage.setItem(SUFFIX_DUE, String(Date.now()));
+/** Call `submit` once `SUFFIX_GRACE_MS` pass with no suffix, unless `wait` is called again
+ *  first (another key) or `cancel` (the suffix came). */
+function graceTimer(submit) {
+  let timer = null;
+  const cancel = () => { clearTimeout(timer); timer = null; };
+  const wait = () => {
+    cancel();
+    timer = setTimeout(() => {
+      timer = null;
+      sessionStorage.setItem(SUFFIX_DUE, String(Date.now()));
+      submit();
+    }, SUFFIX_GRACE_MS);
+  };
+  return { wait, cancel };
 }
 
 function isSuffix(event) {
@@ -129,13 +143,14 @@ function watchScanner() {
     sent = true;
   });
   window.addEventListener("pageshow", (event) => { if (event.persisted) sent = false; });
+  const noSuffix = graceTimer(() => { if (!sent) form.requestSubmit(); });
   code.addEventListener("input", (event) => {
-    if (event.isComposing || sent || !isWholeEnvelope(code.value)) return;
-    submittedWhole();
-    form.requestSubmit();
+    noSuffix.cancel();
+    if (!event.isComposing && !sent && isWholeEnvelope(code.value)) noSuffix.wait();
   });
   code.addEventListener("keydown", (event) => {
     if (!isSuffix(event)) return;
+    noSuffix.cancel();
     if (sent) {
       event.preventDefault(); // the suffix of the code just submitted: it has come, and goes nowhere
       sessionStorage.removeItem(SUFFIX_DUE);
@@ -149,13 +164,13 @@ function watchScanner() {
 // The page before submitted a whole code as its last key arrived, and the scanner's Enter
 // or Tab may follow it here, where the focus is on the register form or Record: it would
 // submit or record what the clerk has not yet looked at. The first Enter or Tab within
-// SUFFIX_WAIT_MS of that submit is swallowed, unless the clerk has typed something first.
-// The mark stays until then, so a page that moves straight on (an entry recorded, then the
-// code caught on Record verified) leaves it to the next.
+// SUFFIX_WAIT_MS of this page opening is swallowed, unless the clerk has typed something
+// first. The mark stays until then, so a page that moves straight on (an entry recorded,
+// then the code caught on Record verified) leaves it to the next; one older than
+// SUFFIX_STALE_MS is from an earlier scan.
 function swallowLateSuffix() {
   const due = Number(sessionStorage.getItem(SUFFIX_DUE));
-  const left = due + SUFFIX_WAIT_MS - Date.now();
-  if (!due || left <= 0) {
+  if (!due || Date.now() - due > SUFFIX_STALE_MS) {
     sessionStorage.removeItem(SUFFIX_DUE);
     return;
   }
@@ -170,7 +185,7 @@ function swallowLateSuffix() {
   };
   document.addEventListener("keydown", onKey, true);
   document.addEventListener("input", done, true);
-  setTimeout(done, left);
+  setTimeout(done, SUFFIX_WAIT_MS);
 }
 
 // The next person's code scanned while the Record button has the focus (a window matter or
@@ -187,11 +202,13 @@ function catchScanOnRecord() {
   let typed = "";
   let recorded = false;
   const recordThenVerify = () => {
+    noSuffix.cancel();
     if (looksScanned(typed)) sessionStorage.setItem(NEXT_CODE, typed);
     typed = "";
     recorded = true;
     record.click();
   };
+  const noSuffix = graceTimer(recordThenVerify);
   record.addEventListener("keydown", (event) => {
     if (recorded) { // recorded once: the rest of this scan (its suffix) goes nowhere
       event.preventDefault();
@@ -203,10 +220,8 @@ function catchScanOnRecord() {
     if (event.key.length === 1) { // a character: the scanner typing, never a click
       event.preventDefault();
       typed += event.key;
-      if (isWholeEnvelope(typed)) {
-        submittedWhole();
-        recordThenVerify();
-      }
+      noSuffix.cancel();
+      if (isWholeEnvelope(typed)) noSuffix.wait();
     } else if ((event.key === "Enter" || event.key === "Tab") && typed !== "") {
       event.preventDefault();
       recordThenVerify();
