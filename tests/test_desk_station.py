@@ -125,12 +125,12 @@ def test_scanners_that_end_a_code_with_tab_or_enter(browser: Any, station: Stati
 
 
 def test_a_scanner_that_ends_a_code_with_nothing(browser: Any, station: Station) -> None:
-    """A scanner set to end a code with nothing: the code is verified as its last key
-    arrives, once it is whole, and once; a part of it held up submits nothing. Where the
+    """A scanner set to end a code with nothing: the code is verified a moment after its
+    last key, once it is whole, and once; a part of it held up submits nothing. Where the
     verdict's page puts the focus on Record (a patrol's kept place), an Enter that arrives
-    there within a moment of the page opening is the scanner's, not the clerk's: it records nothing.
-    The clerk's own Enter a moment later records; and the next person's code scanned on
-    Record, with nothing after it, records the entry and verifies the code."""
+    there as the page opens is the scanner's late suffix, not the clerk's: it records
+    nothing. The clerk's own Enter a moment later records; and the next person's code
+    scanned on Record, with nothing after it, records the entry and verifies the code."""
     from scenarios.register import Register
 
     def rows() -> int:
