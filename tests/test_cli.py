@@ -381,16 +381,21 @@ def test_a_wallet_with_two_e_bikes_lists_them_and_presents_the_one_named(tmp_pat
     ids = {p: line.split(" id ", 1)[1].split()[0] for p in plates for line in lines if p in line}
     assert all("ebike_check" in line for line in lines)
 
+    told: list[str] = []
+
     def shown(*choice: str) -> str:
         res = cli("present", "--wallet", str(d / "wallet"), "--scenario", "ebike_check", *choice)
         assert res.returncode == 0, res.stderr
+        told.append(res.stderr)
         text = res.stdout.strip().splitlines()[-1]
         out = cli("verify", "--text", text, "--keys", str(d / "keys"), "--scenario", "ebike_check", "--json")
         assert out.returncode == 0, out.stdout
         return str(json.loads(out.stdout)["claims"]["plate"])
 
     assert shown() == plates[1]
+    assert f"holds 2 ebike_registration licences: showing {plates[1]}" in told[-1] and "--licence" in told[-1]
     assert shown("--licence", plates[0]) == plates[0]
+    assert "holds 2" not in told[-1]  # chosen: nothing to say
     assert shown("--licence", ids[plates[1]]) == plates[1]
     assert shown("--licence", ids[plates[0]]) == plates[0]
     unknown = cli("present", "--wallet", str(d / "wallet"), "--scenario", "ebike_check", "--licence", "京AH00000")

@@ -83,16 +83,35 @@ def cmd_present(args: argparse.Namespace) -> int:
         from scenarios import get_policy
 
         prefer = get_policy(args.scenario).accepts
-        presentation = present(Wallet(args.wallet), args.scenario, licence_type=args.type, prefer=prefer,
+        wallet = Wallet(args.wallet)
+        presentation = present(wallet, args.scenario, licence_type=args.type, prefer=prefer,
                                licence=args.licence, now=parse_time(args.now))
     except WalletError as exc:
         raise UsageError(str(exc)) from None
+    if args.licence is None:
+        _say_which(wallet, presentation)
     if args.out:
         symbol = make(presentation.text)  # built once: the image and its version
         write(presentation.text, args.out, symbol=symbol)
         print(f"wrote {args.out} (QR version {symbol.version})", file=sys.stderr)
     print(presentation.text)
     return EXIT_OK
+
+
+def _say_which(wallet: Any, presentation: Any) -> None:
+    """When the wallet holds more than one licence of the type shown with a view for the
+    scenario, say on stderr which one was chosen and how to choose another."""
+    from wallet.store import claims_of
+
+    alike = [s for s in wallet.licences()
+             if s.licence_type == presentation.licence_type and presentation.scenario in s.views]
+    if len(alike) > 1:
+        [stored] = [s for s in alike if s.views[presentation.scenario] == presentation.view]
+        which = claims_of(stored.credential).get("plate") or stored.jti
+        print(f"the wallet holds {len(alike)} {presentation.licence_type} licences: showing {which}, "
+              f"the one issued last (--licence chooses another; certfree wallet list) / "
+              f"钱包中有 {len(alike)} 张同类证照，当前出示 {which}（最近签发）；可用 --licence 选择其他",
+              file=sys.stderr)
 
 
 def add_commands(sub: Any) -> None:
