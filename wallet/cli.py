@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keys.cli_base import EXIT_OK, UsageError, outside_source, parse_time
+
+if TYPE_CHECKING:
+    from wallet import Presentation, Wallet
 
 WALLET_PASSPHRASE_MIN = 8
 
@@ -98,7 +101,7 @@ def cmd_present(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _say_which(wallet: Any, presentation: Any) -> None:
+def _say_which(wallet: Wallet, presentation: Presentation) -> None:
     """When the wallet holds more than one licence of the type shown with a view for the
     scenario, say on stderr which one was chosen and how to choose another."""
     from wallet.store import claims_of
@@ -108,9 +111,9 @@ def _say_which(wallet: Any, presentation: Any) -> None:
     if len(alike) > 1:
         [stored] = [s for s in alike if s.views[presentation.scenario] == presentation.view]
         which = claims_of(stored.credential).get("plate") or stored.jti
-        print(f"the wallet holds {len(alike)} {presentation.licence_type} licences: showing {which}, "
-              f"the one issued last (--licence chooses another; certfree wallet list) / "
-              f"钱包中有 {len(alike)} 张同类证照，当前出示 {which}（最近签发）；可用 --licence 选择其他",
+        print(f"the wallet holds {len(alike)} {presentation.licence_type} licences: showing {which} "
+              f"(--licence chooses another; certfree wallet list) / "
+              f"钱包中有 {len(alike)} 张同类证照，当前出示 {which}（可用 --licence 选择其他；certfree wallet list）",
               file=sys.stderr)
 
 
