@@ -68,6 +68,14 @@ def _scan(page: Any, code: str) -> None:
     page.wait_for_selector("#result")
 
 
+def _entries(station: Station, scenario: str) -> list[dict[str, object]]:
+    """The station's register entries of ``scenario``, oldest first."""
+    from scenarios.register import Register
+
+    with Register(station.data / "register.db") as register:
+        return register.rows(scenario)
+
+
 def test_wedge_scanner_accepts_then_refuses_the_same_code_as_replayed(browser: Any, station: Station) -> None:
     for name, viewport in (("phone", PHONE), ("desk", DESK)):
         page = browser.new_page(viewport=viewport)
@@ -131,11 +139,8 @@ def test_a_scanner_that_ends_a_code_with_nothing(browser: Any, station: Station)
     there as the page opens is the scanner's late suffix, not the clerk's: it records
     nothing. The clerk's own Enter a moment later records; and the next person's code
     scanned on Record, with nothing after it, records the entry and verifies the code."""
-    from scenarios.register import Register
-
     def rows() -> int:
-        with Register(station.data / "register.db") as register:
-            return len(register.rows("street_check"))
+        return len(_entries(station, "street_check"))
 
     posts: list[str] = []
     page = browser.new_page(viewport=PHONE)
@@ -204,16 +209,13 @@ def test_the_next_guest_s_code_scanned_into_the_room_field_records_nothing(brows
     """A busy desk: the clerk scans the next guest before recording this one, so the code
     goes into the room field (its first 16 characters) and the scanner's Enter submits the
     form. Nothing is recorded, the page says why, and the next guest's code still works."""
-    from scenarios.register import Register
-
     for name, viewport in (("phone", PHONE), ("desk", DESK)):
         page = browser.new_page(viewport=viewport)
         log_in(page, station.url, "front1")
         _scan(page, station.code("hotel", "id_card"))
         assert _verdict(page) == "accepted"
         _focused(page, "input[name=room]")
-        with Register(station.data / "register.db") as register:
-            before = len(register.rows("hotel"))
+        before = len(_entries(station, "hotel"))
         next_guest = station.code("hotel", "id_card")
         page.keyboard.type(next_guest)
         page.keyboard.press("Enter")
@@ -226,8 +228,7 @@ def test_the_next_guest_s_code_scanned_into_the_room_field_records_nothing(brows
         page.keyboard.insert_text("0807")
         page.keyboard.press("Enter")
         page.wait_for_selector("#recorded")
-        with Register(station.data / "register.db") as register:
-            rooms = [row["fields"]["room"] for row in register.rows("hotel")[before:]]
+        rooms = [row["fields"]["room"] for row in _entries(station, "hotel")[before:]]
         assert rooms == ["0807"]
         _scan(page, next_guest)  # never verified, so not spent
         assert _verdict(page) == "accepted"
@@ -238,14 +239,11 @@ def test_a_patrol_s_place_is_kept_from_one_check_to_the_next(browser: Any, stati
     """A patrol checks many people at one place: the place recorded is filled in for the
     next check (the policy marks it ``keep``), and Enter records. A value the desk refused
     (the next person's code scanned into the field) is not kept."""
-    from scenarios.register import Register
-
     place = "海曙区中山东路与开明街路口"
     for name, viewport in (("phone", PHONE), ("desk", DESK)):
         page = browser.new_page(viewport=viewport)
         log_in(page, station.url, "patrol1")
-        with Register(station.data / "register.db") as register:
-            before = len(register.rows("street_check"))
+        before = len(_entries(station, "street_check"))
         _scan(page, station.code("street_check", "id_card"))
         assert _verdict(page) == "accepted"
         _focused(page, "input[name=place]")
@@ -264,8 +262,7 @@ def test_a_patrol_s_place_is_kept_from_one_check_to_the_next(browser: Any, stati
         _focused(page, "#record")
         page.keyboard.press("Enter")
         page.wait_for_selector("#recorded")
-        with Register(station.data / "register.db") as register:
-            places = [row["fields"]["place"] for row in register.rows("street_check")[before:]]
+        places = [row["fields"]["place"] for row in _entries(station, "street_check")[before:]]
         assert places == [place, place]
         page.close()
 
@@ -275,11 +272,8 @@ def test_the_next_person_s_code_scanned_while_record_has_the_focus(browser: Any,
     focus on Record, and the clerk scans the next person. Before, the code's first space
     clicked Record and the rest of the code was verified alone: 未通过 malformed. Now the
     entry is recorded and the whole code verified, with Enter or Tab."""
-    from scenarios.register import Register
-
     def rows(scenario: str) -> int:
-        with Register(station.data / "register.db") as register:
-            return len(register.rows(scenario))
+        return len(_entries(station, scenario))
 
     page = browser.new_page(viewport=PHONE)
     log_in(page, station.url, "patrol1")
