@@ -235,8 +235,9 @@ function catchScanOnRecord() {
 // A click anywhere on the page (to read the verdict, to scroll) takes the focus from the
 // code field, and the next scan's keys would go nowhere, or to a button or the scenario
 // list. Printable keys typed where no text is typed are sent to the code field instead,
-// with the focus (a scan's first key moves it; the rest follow). The register form's fields keep theirs (a code there is refused by the
-// service), and Record catches its own (catchScanOnRecord).
+// with the focus (a scan's first key moves it; the rest follow). The register form's
+// fields keep theirs (a code there is refused by the service), and Record catches its own
+// (catchScanOnRecord).
 function catchStrayKeys() {
   const code = document.getElementById("code");
   if (!code) return;
