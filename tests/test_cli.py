@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -19,6 +20,16 @@ CERTFREE = str(Path(sys.executable).with_name("certfree"))
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=120)
+
+
+def runner(folder: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run``, with an issuer database of its own in ``folder``."""
+    env = {**ENV, "CERTFREE_DATABASE_URL": f"sqlite:///{folder / 'issuer.db'}"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    return cli
 
 
 @pytest.fixture(scope="module")
@@ -210,10 +221,7 @@ def test_wallet_init_refuses_a_short_passphrase(tmp_path: Path) -> None:
 
 def test_renew_views_gives_a_wallet_new_views_its_desk_accepts(tmp_path: Path) -> None:
     d = tmp_path
-    env = {**ENV, "CERTFREE_DATABASE_URL": f"sqlite:///{d / 'issuer.db'}"}
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=env, timeout=120)
+    cli = runner(d)
 
     def ago(days: int) -> str:
         return dt.datetime.fromtimestamp(time.time() - days * 86400, dt.timezone.utc).isoformat()
@@ -357,10 +365,7 @@ def test_a_wallet_with_two_e_bikes_lists_them_and_presents_the_one_named(tmp_pat
     ``present --licence`` shows the bike named by its plate or its id, whichever was issued
     last; without it, the one issued last, as before."""
     d = tmp_path
-    env = {**ENV, "CERTFREE_DATABASE_URL": f"sqlite:///{d / 'issuer.db'}"}
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CERTFREE, *args], capture_output=True, text=True, env=env, timeout=120)
+    cli = runner(d)
 
     assert cli("keys", "init", "--dir", str(d / "keys")).returncode == 0
     assert cli("wallet", "init", "--dir", str(d / "wallet")).returncode == 0
